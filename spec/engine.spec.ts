@@ -1,0 +1,45 @@
+// Engine selection and `uol info`.
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import { runCli } from './helpers/cli.js';
+import { initEngine } from '../src/engine/backend.js';
+
+describe('engine', () => {
+  it('uol info --json reports the active backend and why the others were skipped', async () => {
+    const r = await runCli(['info', '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    const j = JSON.parse(r.stdout) as { backend: string; attempts: { name: string; active: boolean; reason: string }[]; versions: Record<string, string>; native: { reason: string } };
+    expect(j.backend).to.equal(tf.getBackend());
+    expect(j.versions['@tensorflow/tfjs-core']).to.equal('4.22.0');
+    expect(j.native.reason).to.be.a('string').and.not.empty;
+    const active = j.attempts.filter((a) => a.active);
+    expect(active).to.have.length(1);
+  });
+
+  it('auto selection skips the tfjs-node packages with a reason when they are not installed', async () => {
+    // Resets to auto in a child process so this process keeps its backend.
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', "import('./src/engine/backend.ts').then(async m => { const e = await m.initEngine({ backend: 'auto' }); console.log(JSON.stringify(e.attempts)); })"], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const attempts = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; active: boolean; reason: string }[];
+    expect(attempts.map((a) => a.name).slice(0, 2)).to.deep.equal(['node-gpu', 'node']);
+    const active = attempts.find((a) => a.active)!;
+    expect(['node-gpu', 'node', 'wasm', 'cpu']).to.include(active.name);
+    for (const a of attempts.filter((x) => !x.active)) expect(a.reason).to.match(/not loadable|failed|not available/);
+  });
+
+  it('a forced backend that cannot load is a usage error (exit 2)', async () => {
+    let missing = false;
+    try {
+      await import('@tensorflow/tfjs-node' as string);
+    } catch {
+      missing = true;
+    }
+    if (!missing) return;
+    const r = await runCli(['info', '--backend', 'node']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/backend "node" is not available/);
+    expect(tf.getBackend()).to.be.oneOf(['wasm', 'cpu']);
+    await initEngine({ backend: (process.env.UOL_BACKEND as 'wasm' | 'cpu' | undefined) ?? 'wasm' });
+  });
+});

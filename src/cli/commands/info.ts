@@ -1,0 +1,24 @@
+/**
+ * `uol info [--json]`: version, active backend and why the others were skipped, native acceleration, versions.
+ */
+import type { CommandModule } from 'yargs';
+import { TOOL } from '../../version.js';
+import { emit, startEngine, type GlobalArgs } from '../context.js';
+
+export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'info',
+  describe: 'show the engine: active backend and why, native kernels, versions',
+  handler: async (a) => {
+    const e = await startEngine(a);
+    const json = { tool: TOOL, backend: e.backend, choice: e.choice, attempts: e.attempts, native: e.native, wasmSimd: e.wasmSimd, versions: e.versions };
+    const lines = [
+      TOOL,
+      `backend: ${e.backend} (${e.choice}${e.wasmSimd !== undefined ? `, SIMD ${e.wasmSimd ? 'on' : 'off'}` : ''})`,
+      ...e.attempts.filter((t) => !t.active).map((t) => `  skipped ${t.name}: ${t.reason}`),
+      `native kernels: ${e.native.enabled ? `on (${e.native.kernels.join(', ')})` : 'off'} — ${e.native.reason}`,
+      'versions:',
+      ...Object.entries(e.versions).map(([k, v]) => `  ${k} ${v}`),
+    ];
+    emit(a, json, lines);
+  },
+};

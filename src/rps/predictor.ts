@@ -1,0 +1,310 @@
+/**
+ * The predictor file: a versioned, self-describing JSON document holding w* (global and, when class-wise, one row per
+ * class), the backbone identity and input contract it was fitted for, the statistics it came from, the chosen
+ * threshold (set by `evaluate`) and creation info. Float arrays are stored as base64 little-endian bytes, so a
+ * predictor loads back bit-identically and re-saving gives identical bytes.
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../util/errors.js';
+import { writeFileAtomicSync } from '../util/fs.js';
+import type { BackboneIdentity } from '../backbones/types.js';
+import { closedFormDirection, representerThreshold } from './closed-form.js';
+import type { FitStatistics, StatsBlock } from './statistics.js';
+
+/** File format tag. */
+export const PREDICTOR_FORMAT = 'uol-rps-predictor';
+/** Current predictor file version; files of other versions are refused. */
+export const PREDICTOR_VERSION = 1;
+
+/** A float array stored in JSON as base64 little-endian bytes. */
+export interface EncodedArray {
+  dtype: 'float32' | 'float64';
+  shape: number[];
+  b64: string;
+}
+
+/** One class of a class-wise predictor. */
+export interface ClassInfo {
+  /** Class index as used in labels (integer ≥ 0). */
+  index: number;
+  /** Human-readable name when known. */
+  name?: string;
+}
+
+/** Summary statistics stored in the predictor (rounded float64 sums; the exact state lives in statistics files). */
+export interface BlockSummary {
+  /** `global` or the class index as a string. */
+  key: string;
+  images: number;
+  points: number;
+  /** Σf (float64, [C]). */
+  sumF: Float64Array;
+  /** Σf̂ (float64, [C]). */
+  sumFhat: Float64Array;
+  /** Σ‖f‖. */
+  sumNorm: number;
+  /** Σ‖f‖². */
+  sumNormSq: number;
+  /** Representer threshold c = ‖v‖/‖u‖ for this block. */
+  c: number;
+}
+
+/** A threshold picked by `evaluate` and used by `localize`. */
+export interface ThresholdInfo {
+  /** τ ∈ (0,1): a box keeps gray > int(τ·max gray). */
+  value: number;
+  /** How it was chosen, e.g. `CUB val, MaxBoxAccV2 (wsolevaluation)` or `oracle on test`. */
+  source: string;
+}
+
+/** How w was obtained. */
+export interface MethodInfo {
+  /** `closed-form` (the release) or `optimize` (loss optimisation, see rps/optimize). */
+  name: 'closed-form' | 'optimize';
+  /** Method parameters (loss, λ, κ, …) for `optimize`. */
+  params?: Record<string, number | string | boolean>;
+  /** Relative residual ‖w − Σα f̂‖/‖w‖ of the representer theorem, when computed. */
+  representerResidual?: number;
+}
+
+/** Creation info. */
+export interface CreationInfo {
+  tool: string;
+  date: string;
+  backend?: string;
+  command?: string;
+}
+
+/** An in-memory predictor. */
+export interface Predictor {
+  format: typeof PREDICTOR_FORMAT;
+  version: typeof PREDICTOR_VERSION;
+  backbone: BackboneIdentity;
+  method: MethodInfo;
+  /** True when `perClass` holds one w per class and inference picks it by class. */
+  classwise: boolean;
+  /** Classes of `perClass`, in row order. */
+  classes: ClassInfo[];
+  /** Global w* ([C], unit norm, float32). */
+  weights: Float32Array;
+  /** Class-wise w*, row-major [K,C] (rows follow `classes`), when `classwise`. */
+  perClassWeights?: Float32Array;
+  /** Summary statistics: global first, then per class. */
+  statistics: BlockSummary[];
+  /** Threshold stored by `evaluate`. */
+  threshold?: ThresholdInfo;
+  /** Creation info. */
+  created: CreationInfo;
+  /** Further method data (e.g. representer points), JSON-safe. */
+  extras?: Record<string, unknown>;
+}
+
+function summarize(key: string, b: StatsBlock): BlockSummary {
+  const sumF = b.sumF.toFloat64();
+  const sumFhat = b.sumFhat.toFloat64();
+  const sn = b.sumNorm.toFloat64();
+  const { v, u } = b.means();
+  return { key, images: b.images, points: b.points, sumF, sumFhat, sumNorm: sn[0]!, sumNormSq: sn[1]!, c: representerThreshold(v, u) };
+}
+
+/** Options of {@link predictorFromStatistics}. */
+export interface FitOptions {
+  /** Backbone the statistics were computed with. */
+  backbone: BackboneIdentity;
+  /** Fit one w per class too. */
+  classwise?: boolean;
+  /** Class names by index. */
+  classNames?: Map<number, string>;
+  /** Creation info (tool/date default to this package and now). */
+  created?: Partial<CreationInfo>;
+  /** Tool name + version, e.g. `uol-rps 0.1.0`. */
+  tool?: string;
+}
+
+/**
+ * Closed-form predictor from statistics. The global w* is always fitted; with `classwise`, one per class seen.
+ * @throws UsageError when the statistics are empty or degenerate.
+ */
+export function predictorFromStatistics(stats: FitStatistics, opts: FitOptions): Predictor {
+  if (stats.channels !== opts.backbone.channels) {
+    throw new UsageError(`statistics have ${stats.channels} channels but backbone ${opts.backbone.id} has ${opts.backbone.channels}`);
+  }
+  const g = stats.global.means();
+  const weights = Float32Array.from(closedFormDirection(g.v, g.u));
+  const summaries = [summarize('global', stats.global)];
+  const p: Predictor = {
+    format: PREDICTOR_FORMAT,
+    version: PREDICTOR_VERSION,
+    backbone: opts.backbone,
+    method: { name: 'closed-form' },
+    classwise: !!opts.classwise,
+    classes: [],
+    weights,
+    statistics: summaries,
+    created: { tool: opts.tool ?? 'uol-rps', date: new Date().toISOString(), ...opts.created },
+  };
+  if (opts.classwise) {
+    const ks = stats.classes();
+    if (ks.length === 0) throw new UsageError('class-wise fit needs class labels, but no image had one');
+    const c = stats.channels;
+    const per = new Float32Array(ks.length * c);
+    ks.forEach((k, row) => {
+      const blk = stats.perClass.get(k)!;
+      const m = blk.means();
+      per.set(closedFormDirection(m.v, m.u), row * c);
+      summaries.push(summarize(String(k), blk));
+    });
+    p.perClassWeights = per;
+    p.classes = ks.map((k) => {
+      const name = opts.classNames?.get(k);
+      return name === undefined ? { index: k } : { index: k, name };
+    });
+  }
+  return p;
+}
+
+/** Row of `perClassWeights` for class index `k`, or -1. */
+export function classRow(p: Predictor, k: number): number {
+  return p.classes.findIndex((c) => c.index === k);
+}
+
+// ---------------------------------------------------------------- serialisation
+
+function encodeArray(a: Float32Array | Float64Array, shape: number[]): EncodedArray {
+  const bytes = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  return { dtype: a instanceof Float32Array ? 'float32' : 'float64', shape, b64: bytes.toString('base64') };
+}
+
+function decodeArray(e: unknown, what: string, file: string): Float32Array | Float64Array {
+  const o = e as Partial<EncodedArray>;
+  if (!o || (o.dtype !== 'float32' && o.dtype !== 'float64') || !Array.isArray(o.shape) || typeof o.b64 !== 'string') {
+    throw new UsageError(`${file}: ${what}: malformed array`);
+  }
+  const buf = Buffer.from(o.b64, 'base64');
+  const n = o.shape.reduce((x, y) => x * y, 1);
+  const size = o.dtype === 'float32' ? 4 : 8;
+  if (buf.length !== n * size) throw new UsageError(`${file}: ${what}: ${buf.length} bytes for shape [${o.shape.join(',')}] ${o.dtype}`);
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  return o.dtype === 'float32' ? new Float32Array(ab) : new Float64Array(ab);
+}
+
+/** Serialises a predictor to JSON text (deterministic: same predictor, same bytes). */
+export function encodePredictor(p: Predictor): string {
+  const c = p.backbone.channels;
+  const doc = {
+    format: p.format,
+    version: p.version,
+    backbone: p.backbone,
+    method: p.method,
+    classwise: p.classwise,
+    classes: p.classes,
+    weights: encodeArray(p.weights, [c]),
+    perClassWeights: p.perClassWeights ? encodeArray(p.perClassWeights, [p.classes.length, c]) : undefined,
+    statistics: p.statistics.map((s) => ({
+      key: s.key,
+      images: s.images,
+      points: s.points,
+      sumNorm: s.sumNorm,
+      sumNormSq: s.sumNormSq,
+      c: s.c,
+      sumF: encodeArray(s.sumF, [c]),
+      sumFhat: encodeArray(s.sumFhat, [c]),
+    })),
+    threshold: p.threshold,
+    created: p.created,
+    extras: p.extras,
+  };
+  return JSON.stringify(doc, null, 1) + '\n';
+}
+
+/**
+ * Parses predictor JSON text. `file` is used in messages.
+ * @throws UsageError for another format, another version, or malformed content.
+ */
+export function decodePredictor(text: string, file = '<predictor>'): Predictor {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`${file}: not a predictor file (invalid JSON: ${(e as Error).message})`);
+  }
+  if (!j || j.format !== PREDICTOR_FORMAT) throw new UsageError(`${file}: not a uol-rps predictor (format "${String(j?.format)}")`);
+  if (j.version !== PREDICTOR_VERSION) {
+    throw new UsageError(`${file}: predictor version ${String(j.version)} is not supported by this uol-rps (expects ${PREDICTOR_VERSION}); refit it`);
+  }
+  const backbone = j.backbone as BackboneIdentity;
+  if (!backbone || typeof backbone.id !== 'string' || typeof backbone.channels !== 'number') {
+    throw new UsageError(`${file}: missing backbone identity`);
+  }
+  const c = backbone.channels;
+  const weights = decodeArray(j.weights, 'weights', file);
+  if (!(weights instanceof Float32Array) || weights.length !== c) throw new UsageError(`${file}: weights must be float32 [${c}]`);
+  const classes = (j.classes ?? []) as ClassInfo[];
+  let perClassWeights: Float32Array | undefined;
+  if (j.perClassWeights !== undefined) {
+    const pc = decodeArray(j.perClassWeights, 'perClassWeights', file);
+    if (!(pc instanceof Float32Array) || pc.length !== classes.length * c) {
+      throw new UsageError(`${file}: perClassWeights must be float32 [${classes.length},${c}]`);
+    }
+    perClassWeights = pc;
+  }
+  if (j.classwise && !perClassWeights) throw new UsageError(`${file}: class-wise predictor without perClassWeights`);
+  const stats = ((j.statistics ?? []) as Record<string, unknown>[]).map((s, i) => ({
+    key: String(s.key),
+    images: Number(s.images),
+    points: Number(s.points),
+    sumNorm: Number(s.sumNorm),
+    sumNormSq: Number(s.sumNormSq),
+    c: Number(s.c),
+    sumF: decodeArray(s.sumF, `statistics[${i}].sumF`, file) as Float64Array,
+    sumFhat: decodeArray(s.sumFhat, `statistics[${i}].sumFhat`, file) as Float64Array,
+  }));
+  const p: Predictor = {
+    format: PREDICTOR_FORMAT,
+    version: PREDICTOR_VERSION,
+    backbone,
+    method: j.method as MethodInfo,
+    classwise: !!j.classwise,
+    classes,
+    weights,
+    statistics: stats,
+    created: j.created as CreationInfo,
+  };
+  if (perClassWeights) p.perClassWeights = perClassWeights;
+  if (j.threshold !== undefined) p.threshold = j.threshold as ThresholdInfo;
+  if (j.extras !== undefined) p.extras = j.extras as Record<string, unknown>;
+  return p;
+}
+
+/** Writes a predictor atomically (no partial file is ever left at `file`). */
+export function savePredictor(p: Predictor, file: string): void {
+  writeFileAtomicSync(file, encodePredictor(p));
+}
+
+/** Reads a predictor. @throws UsageError naming the file. */
+export function loadPredictor(file: string): Predictor {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read predictor: ${(e as Error).message}`);
+  }
+  return decodePredictor(text, file);
+}
+
+/**
+ * Checks that a predictor was fitted for `identity` (same backbone id, feature layer, channels and, when both know
+ * it, the same weights).
+ * @throws UsageError explaining the mismatch.
+ */
+export function assertCompatible(p: Predictor, identity: BackboneIdentity, file = '<predictor>'): void {
+  const b = p.backbone;
+  const diffs: string[] = [];
+  if (b.id !== identity.id) diffs.push(`backbone "${b.id}" vs "${identity.id}"`);
+  if (b.featureLayer !== identity.featureLayer) diffs.push(`feature layer "${b.featureLayer}" vs "${identity.featureLayer}"`);
+  if (b.channels !== identity.channels) diffs.push(`channels ${b.channels} vs ${identity.channels}`);
+  if (b.weightsSha256 && identity.weightsSha256 && b.weightsSha256 !== identity.weightsSha256) {
+    diffs.push(`weights sha256 ${b.weightsSha256.slice(0, 12)}… vs ${identity.weightsSha256.slice(0, 12)}…`);
+  }
+  if (diffs.length) throw new UsageError(`${file}: predictor was fitted for another backbone (${diffs.join('; ')})`);
+}

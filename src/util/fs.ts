@@ -1,0 +1,92 @@
+/**
+ * File helpers: atomic writes (temp file in the same directory + fsync + rename), so a killed run never leaves a
+ * half-written output where a finished one is expected.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Writes `data` to `file` atomically (sync). Parent directories are created. */
+export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = tempName(file);
+  const fd = openSync(tmp, 'w');
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
+  }
+}
+
+/** Writes `data` to `file` atomically (async). Parent directories are created. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = tempName(file);
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** sha256 of a byte array, lowercase hex. */
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** sha256 of a file's bytes (streams; fine for multi-GB files), lowercase hex. */
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
+}
+
+/** sha256 of a small file read at once, lowercase hex. */
+export function sha256FileSync(file: string): string {
+  return sha256Hex(readFileSync(file));
+}
