@@ -1,0 +1,8 @@
+/**
+ * Registry of benchmark suites (one import per area).
+ */
+import type { BenchSuite } from './types.js';
+import { mapsSuite } from './maps.js';
+
+/** All suites, in run order. */
+export const suites: BenchSuite[] = [mapsSuite];
