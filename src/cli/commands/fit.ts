@@ -36,7 +36,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('stats-out', { type: 'string', describe: 'also write the exact statistics (mergeable) here' }) as Argv<FitArgs>,
   handler: async (a) => {
     if (!a['from-features']) throw new UsageError('uol fit: give --from-features DIR (image input arrives with the backbones)');
-    const engine = await startEngine(a);
+    await startEngine(a);
     const dir = a['from-features'];
     const labels = a.labels ? readLabelsCsv(a.labels) : undefined;
     const prog = progressFor(a);
@@ -55,7 +55,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
             backbone: externalIdentity(statistics.channels, a['backbone-id']),
             shard,
             items: { total: all.length, start: r.start, end: r.end },
-            source: path.resolve(dir),
+            source: `features ${path.resolve(dir)}`,
             options: { classwise: a.classwise },
           },
           statistics,
@@ -67,8 +67,6 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
         dir,
         classwise: a.classwise,
         tool: TOOL,
-        command: ['uol', ...process.argv.slice(2)].join(' '),
-        backend: engine.backend,
         onProgress: prog.callback,
       };
       if (labels) opts.labels = labels;
@@ -76,7 +74,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       const { predictor, statistics } = await fitFromFeatures(opts);
       if (a['stats-out']) {
         saveStatistics(a['stats-out'], {
-          meta: { backbone: predictor.backbone, source: path.resolve(dir), options: { classwise: a.classwise }, items: { total: statistics.global.images, start: 0, end: statistics.global.images } },
+          meta: { backbone: predictor.backbone, source: `features ${path.resolve(dir)}`, options: { classwise: a.classwise }, items: { total: statistics.global.images, start: 0, end: statistics.global.images } },
           statistics,
         });
       }
