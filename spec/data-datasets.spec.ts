@@ -239,8 +239,8 @@ describe('loader: order, bounded memory, sampling, masks', () => {
     const recs = await ds.records('all');
     const many = Array.from({ length: 40 }, (_, i) => recs[i % recs.length]!);
     const runs: string[][] = [];
-    for (const c of [1, 7]) {
-      const l = loadBatches({ records: many, protocol: trainProtocol(16), contract: CONTRACT, batchSize: 4, concurrency: c, prefetch: 1 });
+    for (const [c, workers] of [[1, 0], [7, 2], [3, 1]] as const) {
+      const l = loadBatches({ records: many, protocol: trainProtocol(16), contract: CONTRACT, batchSize: 4, concurrency: c, prefetch: 1, workers });
       const seq: string[] = [];
       const sums: number[] = [];
       for await (const b of l) {
@@ -253,6 +253,7 @@ describe('loader: order, bounded memory, sampling, masks', () => {
       expect(l.stats.images).to.equal(40);
     }
     expect(runs[0]).to.deep.equal(runs[1]);
+    expect(runs[0]).to.deep.equal(runs[2]);
   });
 
   it('breaking early leaks no tensors and stops scheduling', async () => {

@@ -171,7 +171,7 @@ function greyToRgb(grey: ArrayLike<number>, pixels: number, clip: boolean): Uint
 
 /** sharp's constructor options shared by every read: PIL-like (no ICC), bomb limit, fail on corrupt data. */
 function sharpInput(s: SharpFn, bytes: Uint8Array, maxPixels: number): SharpNS.Sharp {
-  return s(bytes, { failOn: 'error', limitInputPixels: Math.max(1, Math.floor(maxPixels)), ignoreIcc: true, sequentialRead: true });
+  return s(bytes, { failOn: 'error', limitInputPixels: Math.max(1, Math.floor(maxPixels)), ignoreIcc: true });
 }
 
 /**
@@ -434,6 +434,21 @@ export function toInputTensor(img: RGBImage, contract: InputContract): tf.Tensor
 }
 
 /**
+ * Per-channel lookup tables value → (value/255 − mean)/std, each step rounded to float32 as torch computes it
+ * (float32 ToTensor division, then Normalize's float32 sub and div). Exact, and a table lookup per pixel keeps the main
+ * thread free for the model while the next images decode.
+ */
+function normalisationTables(contract: InputContract): Float32Array[] {
+  return [0, 1, 2].map((c) => {
+    const m = Math.fround(contract.mean[c]!);
+    const sd = Math.fround(contract.std[c]!);
+    const t = new Float32Array(256);
+    for (let v = 0; v < 256; v++) t[v] = Math.fround(Math.fround(Math.fround(v / 255) - m) / sd);
+    return t;
+  });
+}
+
+/**
  * Stacks same-size RGB images into one normalised batch (see {@link toInputTensor}).
  * @returns [B,H,W,3] float32.
  * @throws Error when the images differ in size or the list is empty.
@@ -442,14 +457,17 @@ export function toInputBatch(imgs: readonly RGBImage[], contract: InputContract)
   if (imgs.length === 0) throw new Error('toInputBatch: no images');
   const { width, height } = imgs[0]!;
   const per = width * height * 3;
-  const all = new Int32Array(per * imgs.length);
+  const all = new Float32Array(per * imgs.length);
+  const [t0, t1, t2] = normalisationTables(contract) as [Float32Array, Float32Array, Float32Array];
   imgs.forEach((im, i) => {
     if (im.width !== width || im.height !== height) throw new Error(`toInputBatch: image ${i} is ${im.width}×${im.height}, expected ${width}×${height}`);
-    all.set(im.data, i * per);
+    const d = im.data;
+    const o = i * per;
+    for (let k = 0; k < per; k += 3) {
+      all[o + k] = t0[d[k]!]!;
+      all[o + k + 1] = t1[d[k + 1]!]!;
+      all[o + k + 2] = t2[d[k + 2]!]!;
+    }
   });
-  return tf.tidy(() => {
-    const x = tf.tensor4d(all, [imgs.length, height, width, 3], 'int32');
-    const scaled = tf.div(tf.cast(x, 'float32'), 255);
-    return tf.div(tf.sub(scaled, tf.tensor1d(contract.mean)), tf.tensor1d(contract.std)) as tf.Tensor4D;
-  });
+  return tf.tensor4d(all, [imgs.length, height, width, 3], 'float32');
 }

@@ -17,7 +17,9 @@ import type { InputContract } from '../backbones/types.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { isUsageError, UsageError } from '../util/errors.js';
 import { toInputBatch, type DecodeOptions, type RGBImage, type ResizeOptions } from './image-io.js';
-import { prepareImage, prepareMask, transformBoxes, type Box, type PreparedMask, type Protocol } from './transforms.js';
+import type { Box, PreparedMask, Protocol } from './transforms.js';
+import { prepareItem, type PrepareTask } from './prepare-item.js';
+import { DecodePool } from './decode-pool.js';
 import type { DatasetRecord } from './datasets/types.js';
 
 /** A record left out with `skipBad`. */
@@ -51,8 +53,13 @@ export interface LoaderOptions {
   /** Mean/std normalisation and the resize filter. */
   contract: InputContract;
   batchSize: number;
-  /** Images decoding at once (default: max(2, cores)). */
+  /** Images decoding at once (default: max(4, 2·cores)). */
   concurrency?: number;
+  /**
+   * Decode worker threads (default 1; 0 decodes on the main thread). Workers keep decoding while the consumer's
+   * synchronous compute (a wasm forward pass) holds the main thread.
+   */
+  workers?: number;
   /** Decoded batches held ahead of the consumer (default 2). */
   prefetch?: number;
   /** Record bad images in `skipped` instead of stopping (default false). */
@@ -109,7 +116,7 @@ export class Loader implements AsyncIterable<Batch> {
 
   constructor(private readonly o: LoaderOptions) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new UsageError(`--batch-size ${o.batchSize}: must be a positive integer`);
-    this.concurrency = Math.max(1, o.concurrency ?? Math.max(2, cpus().length));
+    this.concurrency = Math.max(1, o.concurrency ?? Math.max(4, 2 * cpus().length));
     this.window = ((o.prefetch ?? 2) + 1) * o.batchSize;
   }
 
@@ -132,24 +139,34 @@ export class Loader implements AsyncIterable<Batch> {
     this.waiters.shift()?.();
   }
 
+  private pool: DecodePool | undefined;
+
   private async prepare(record: DatasetRecord): Promise<Item> {
     const o = this.o;
-    const src = record.file !== undefined ? { file: record.file } : record.pixels ? { pixels: record.pixels } : undefined;
-    if (!src) throw new UsageError(`${record.id}: record has neither a file nor pixels`);
-    const p = await prepareImage(src, o.protocol, o.contract.interpolation, o.decode);
+    const task: PrepareTask = { protocol: o.protocol, interpolation: o.contract.interpolation };
+    if (record.file !== undefined) task.file = record.file;
+    else if (record.pixels) task.pixels = await record.pixels();
+    else throw new UsageError(`${record.id}: record has neither a file nor pixels`);
+    if (o.decode) task.decode = o.decode;
+    if (record.boxes) task.boxes = record.boxes;
+    if (o.withMasks && record.mask) task.mask = record.mask;
+    const workers = o.workers ?? 1;
+    if (workers > 0) this.pool ??= new DecodePool(workers, Math.max(1, Math.ceil(this.concurrency / workers)));
+    const p = this.pool ? await this.pool.run(task) : await prepareItem(task);
     const item: Item = { record, image: p.image, original: p.original };
+    if (p.boxes) item.boxes = p.boxes;
+    if (p.mask) item.mask = p.mask;
     if (record.size && (record.size.width !== p.original.width || record.size.height !== p.original.height)) {
       this.warnings.push(`${record.file ?? record.id}: annotations say ${record.size.width}×${record.size.height}, image is ${p.original.width}×${p.original.height} (boxes scaled from the image)`);
     }
-    if (record.boxes) item.boxes = transformBoxes(record.boxes, p.original, o.protocol);
-    if (o.withMasks && record.mask) item.mask = await prepareMask(record.mask.files, record.mask.ignoreFile, record.mask.kind, o.protocol, o.decode);
     return item;
   }
 
   private schedule(i: number): void {
     const record = this.o.records[i]!;
+    const useSlot = (this.o.workers ?? 1) === 0; // workers limit their own concurrency
     const task = (async (): Promise<Settled> => {
-      await this.slot();
+      if (useSlot) await this.slot();
       const t0 = performance.now();
       try {
         if (this.closed) throw new Error('loader closed');
@@ -158,7 +175,7 @@ export class Loader implements AsyncIterable<Batch> {
         return { ok: false, error: e instanceof Error ? e : new Error(String(e)), record };
       } finally {
         this.stats.decodeMs += performance.now() - t0;
-        this.release();
+        if (useSlot) this.release();
       }
     })();
     this.pending.set(i, task);
@@ -218,6 +235,7 @@ export class Loader implements AsyncIterable<Batch> {
       // Abandoned decodes finish on their own; their results are dropped (no tensors were made for them).
       for (const p of this.pending.values()) void p.catch(() => undefined);
       this.pending.clear();
+      await this.pool?.close();
     }
   }
 }
