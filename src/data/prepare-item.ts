@@ -1,0 +1,37 @@
+/**
+ * One record → its network input and GT in the input frame. Shared by the loader's in-process path and its decode
+ * worker threads (plain data in, plain data out: no closures, no tensors).
+ */
+import type { Interpolation } from '../backbones/types.js';
+import type { DecodeOptions, RGBImage, ResizeOptions } from './image-io.js';
+import { prepareImage, prepareMask, transformBoxes, type Box, type MaskKind, type PreparedMask, type Protocol } from './transforms.js';
+
+/** What to prepare. */
+export interface PrepareTask {
+  file?: string;
+  pixels?: RGBImage;
+  protocol: Protocol;
+  interpolation: Interpolation;
+  decode?: DecodeOptions & ResizeOptions;
+  boxes?: Box[];
+  mask?: { files: string[]; ignoreFile?: string; kind: MaskKind };
+}
+
+/** The prepared input. */
+export interface PreparedItem {
+  image: RGBImage;
+  original: { width: number; height: number };
+  boxes?: Box[];
+  mask?: PreparedMask;
+}
+
+/** Decodes, resizes, crops; transforms boxes with the release's formula; loads the mask when asked. */
+export async function prepareItem(t: PrepareTask): Promise<PreparedItem> {
+  const src = t.file !== undefined ? { file: t.file } : t.pixels ? { pixels: t.pixels } : undefined;
+  if (!src) throw new Error('record has neither a file nor pixels');
+  const p = await prepareImage(src, t.protocol, t.interpolation, t.decode);
+  const out: PreparedItem = { image: p.image, original: p.original };
+  if (t.boxes) out.boxes = transformBoxes(t.boxes, p.original, t.protocol);
+  if (t.mask) out.mask = await prepareMask(t.mask.files, t.mask.ignoreFile, t.mask.kind, t.protocol, t.decode);
+  return out;
+}
