@@ -28,7 +28,7 @@ function toySource(total: number, batchSize: number): BatchSource {
         const n = Math.min(batchSize, end - s);
         const data = new Float32Array(n * 16 * 16 * 3);
         for (let i = 0; i < data.length; i++) data[i] = Math.abs(Math.sin((s * 768 + i) * 0.37));
-        yield { start: s, ids: Array.from({ length: n }, (_, k) => `img${s + k}`), labels: Array.from({ length: n }, (_, k) => (s + k) % 3), input: tf.tensor4d(data, [n, 16, 16, 3]) };
+        yield { start: s, count: n, ids: Array.from({ length: n }, (_, k) => `img${s + k}`), labels: Array.from({ length: n }, (_, k) => (s + k) % 3), input: tf.tensor4d(data, [n, 16, 16, 3]) };
       }
     },
   };
@@ -97,6 +97,42 @@ describe('fit pipeline (resumable, shardable)', () => {
       msg = (e as Error).message;
     }
     expect(msg).to.match(/fit\.ckpt\.json: checkpoint belongs to a different fit/);
+    bb.dispose();
+  });
+});
+
+describe('record source (loader re-grouped into aligned batches)', () => {
+  it('keeps batch k = records [kB,(k+1)B) with a skipped image, and shards agree with one pass', async () => {
+    const { openDataset } = await import('../src/data/datasets/index.js');
+    const { recordSource } = await import('../src/pipeline/sources.js');
+    const { trainProtocol } = await import('../src/data/transforms.js');
+    const { copyFileSync, writeFileSync } = await import('node:fs');
+    const dir = tmpDir();
+    const photos = ['skimage_chelsea.jpg', 'skimage_coffee.jpg', 'skimage_rocket.jpg', 'sklearn_flower.jpg', 'opencv_apple.jpg', 'darknet_eagle.jpg', 'cimg_parrot.jpg'];
+    photos.forEach((f, i) => copyFileSync(path.join('data', f), path.join(dir, `${i}_${f}`)));
+    writeFileSync(path.join(dir, '3b_broken.jpg'), 'not a jpeg');
+    const ds = await openDataset('folder', { dataDir: dir });
+    const records = await ds.records(ds.splits[0]!);
+    expect(records).to.have.length(8);
+    const bb = toyBackbone();
+    const contract = bb.identity.input;
+    const src = recordSource({ records, protocol: trainProtocol(16), contract, batchSize: 3, skipBad: true, workers: 0 });
+    const seen: { start: number; count: number; n: number }[] = [];
+    const one = await expectNoLeak(
+      () => fitStatistics({ backbone: bb, source: src, fingerprint: 'x', onFeatures: (b) => void seen.push({ start: b.start, count: b.count, n: b.ids.length }) }),
+      'fitStatistics over records',
+    );
+    expect(seen.map((s) => s.start)).to.deep.equal([0, 3, 6]);
+    expect(seen.map((s) => s.count)).to.deep.equal([3, 3, 2]);
+    expect(seen.map((s) => s.n)).to.deep.equal([3, 2, 2]);
+    expect(src.skipped.map((s) => path.basename(s.file ?? ''))).to.deep.equal(['3b_broken.jpg']);
+    expect(one.statistics.global.images).to.equal(7);
+    const merged = new FitStatistics(8);
+    for (let i = 1; i <= 2; i++) {
+      const s2 = recordSource({ records, protocol: trainProtocol(16), contract, batchSize: 3, skipBad: true, workers: 0 });
+      merged.merge((await fitStatistics({ backbone: bb, source: s2, fingerprint: 'x', shard: { index: i, count: 2 } })).statistics);
+    }
+    expect(bytes(merged)).to.equal(bytes(one.statistics));
     bb.dispose();
   });
 });

@@ -16,9 +16,11 @@ import { FitStatistics, type StatisticsJSON } from '../rps/statistics.js';
 
 /** A batch of prepared inputs. `input` is owned by the consumer (disposed after use). */
 export interface InputBatch {
-  /** Global index of the first item. */
+  /** Global index of the first item of this group (a multiple of the batch size). */
   start: number;
-  /** Item ids, in order. */
+  /** Items of the list this batch accounts for (= batch size but for the last; includes skipped items). */
+  count: number;
+  /** Ids of the items present (skipped ones are absent), in order. */
   ids: string[];
   /** Class index per item (undefined when unknown). */
   labels?: (number | undefined)[];
@@ -138,22 +140,24 @@ export async function fitStatistics(o: FitStatisticsOptions): Promise<FitStatist
       let feats: tf.Tensor4D | undefined;
       try {
         if (batch.start !== cursor) throw new Error(`batch source out of order: got item ${batch.start}, expected ${cursor}`);
-        let classes: number[] | undefined;
-        if (o.classwise) {
-          classes = batch.ids.map((id, i) => {
-            const k = batch.labels?.[i];
-            if (k === undefined) throw new UsageError(`${id}: no class label (class-wise fit)`);
-            return k;
-          });
+        if (batch.ids.length > 0) {
+          let classes: number[] | undefined;
+          if (o.classwise) {
+            classes = batch.ids.map((id, i) => {
+              const k = batch.labels?.[i];
+              if (k === undefined) throw new UsageError(`${id}: no class label (class-wise fit)`);
+              return k;
+            });
+          }
+          feats = backbone.extract(batch.input);
+          if (o.onFeatures) await o.onFeatures(batch, feats);
+          await stats.addBatch(feats, classes);
         }
-        feats = backbone.extract(batch.input);
-        if (o.onFeatures) await o.onFeatures(batch, feats);
-        await stats.addBatch(feats, classes);
       } finally {
         feats?.dispose();
         batch.input.dispose();
       }
-      cursor += batch.ids.length;
+      cursor += batch.count;
       batches++;
       o.onProgress?.({ stage: 'fit', done: cursor - range.start, total: totalHere, unit: 'img', detail: batch.ids[batch.ids.length - 1] });
       if (o.checkpoint && batches % o.checkpoint.everyBatches === 0 && cursor < range.end) save(cursor);
