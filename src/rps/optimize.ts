@@ -76,8 +76,8 @@ export interface OptimizeIteration {
 
 /** Options of {@link fitOptimized}. */
 export interface OptimizeOptions {
-  /** Backbone identity recorded in the predictor. */
-  backbone: BackboneIdentity;
+  /** Backbone identity recorded in the predictor, or a function of the channel count (for external features). */
+  backbone: BackboneIdentity | ((channels: number) => BackboneIdentity);
   /** Loss (default logistic). */
   loss?: LossName;
   /** λ > 0 (default 1e-3). */
@@ -172,8 +172,9 @@ export async function fitOptimized(source: TrainingSource, o: OptimizeOptions): 
     const stats = statistics!;
     const C = stream.channels;
     const N = stream.counts.points;
-    if (stats.channels !== o.backbone.channels) {
-      throw new UsageError(`features have ${stats.channels} channels but backbone ${o.backbone.id} has ${o.backbone.channels}`);
+    const backbone = typeof o.backbone === 'function' ? o.backbone(C) : o.backbone;
+    if (stats.channels !== backbone.channels) {
+      throw new UsageError(`features have ${stats.channels} channels but backbone ${backbone.id} has ${backbone.channels}`);
     }
     const g = stats.global.means();
     const cfW = closedFormDirection(g.v, g.u);
@@ -251,7 +252,7 @@ export async function fitOptimized(source: TrainingSource, o: OptimizeOptions): 
     const representers = await collectRepresenters(stream, model, topK, unit);
     passes++;
 
-    const fitOpts: FitOptions = { backbone: o.backbone };
+    const fitOpts: FitOptions = { backbone };
     if (o.created) fitOpts.created = o.created;
     if (o.tool) fitOpts.tool = o.tool;
     const predictor = predictorFromStatistics(stats, fitOpts);
