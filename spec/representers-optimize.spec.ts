@@ -82,10 +82,10 @@ for (const name of ['small', 'wide']) {
     });
 
     for (const pname of Object.keys(meta.params)) {
-      it(`logistic loss (${pname}): w, ‖w‖, α and the objective match scipy; residual ≤ 1e-3 (measured ≤ 2e-6 at the default tol 1e-6)`, async () => {
+      it(`logistic loss (${pname}): w, ‖w‖, α and the objective match scipy; residual ≤ 1e-3 (measured ≤ 2e-6 with tol 1e-6)`, async () => {
         const P = meta.params[pname]!;
         const r = await expectNoLeak(
-          () => fitOptimized(featureDirSource(feats), { backbone, loss: 'logistic', lambda: P.lambda, scale: P.scale, kappa: P.kappa, topK: 5, batchPoints: 41 }),
+          () => fitOptimized(featureDirSource(feats), { backbone, loss: 'logistic', lambda: P.lambda, scale: P.scale, kappa: P.kappa, tol: 1e-6, topK: 5, batchPoints: 41 }),
           'fitOptimized',
         );
         expect(r.converged, `stop: ${r.stop}`).to.equal(true);
@@ -115,7 +115,7 @@ for (const name of ['small', 'wide']) {
         const fit =
           pname === 'cf'
             ? await fitOptimized(featureDirSource(feats), { backbone, loss: 'linear', topK: 0 })
-            : await fitOptimized(featureDirSource(feats), { backbone, loss: 'logistic', lambda: P!.lambda, scale: P!.scale, kappa: P!.kappa, topK: 0 });
+            : await fitOptimized(featureDirSource(feats), { backbone, loss: 'logistic', lambda: P!.lambda, scale: P!.scale, kappa: P!.kappa, tol: 1e-6, topK: 0 });
         const model = alphaModelFromPredictor(fit.predictor);
         for (const ts of meta.tests) {
           const a = readNpySync(path.join(dir, 'test', `${ts}.npy`));

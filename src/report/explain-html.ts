@@ -60,7 +60,8 @@ function esc(s: string): string {
 
 function fmt(x: number | undefined, digits = 4): string {
   if (x === undefined || !Number.isFinite(x)) return '—';
-  return Math.abs(x) !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4) ? x.toExponential(digits - 1) : x.toPrecision(digits);
+  if (Math.abs(x) !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4)) return x.toExponential(digits - 1);
+  return String(Number(x.toPrecision(digits)));
 }
 
 function scaleBox(b: PixelBox, sx: number, sy: number): PixelBox {

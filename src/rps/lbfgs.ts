@@ -48,6 +48,14 @@ export interface LbfgsOptions {
   initialScale?: number;
   /** Stop when true (checked at x₀ and after every accepted step). */
   converged: (x: Float64Array, e: Evaluation) => boolean;
+  /**
+   * Optional progress measure (smaller is better, e.g. a relative gradient norm). When its best value has not dropped
+   * by 10% within `stallIterations` accepted steps and f has not dropped by more than its noise level over them, the
+   * run stops as `stalled`: the precision floor of a noisy objective has been reached.
+   */
+  measure?: (x: Float64Array, e: Evaluation) => number;
+  /** See `measure` (default 20). */
+  stallIterations?: number;
   /** Curvature parameter σ (default 0.9) and sufficient-decrease δ (default 1e-4). */
   sigma?: number;
   delta?: number;
@@ -59,7 +67,7 @@ export interface LbfgsOptions {
 }
 
 /** Why the minimiser stopped. */
-export type LbfgsStop = 'converged' | 'max-evaluations' | 'max-seconds' | 'line-search-failed';
+export type LbfgsStop = 'converged' | 'max-evaluations' | 'max-seconds' | 'line-search-failed' | 'stalled';
 
 /** Result of {@link minimizeLbfgs}. */
 export interface LbfgsResult {
@@ -113,6 +121,24 @@ export async function minimizeLbfgs(fg: AsyncObjective, x0: Float64Array, o: Lbf
   let iterations = 0;
   const done = (stop: LbfgsStop): LbfgsResult => ({ x, f: cur.f, g: cur.g, iterations, evaluations, stop });
   if (o.converged(x, cur)) return done('converged');
+  const stallAfter = o.stallIterations ?? 20;
+  let bestMeasure = o.measure ? o.measure(x, cur) : Infinity;
+  let bestAt = 0;
+  const fHistory: number[] = [cur.f];
+  // Stalled: the measure has not improved by 10% in `stallAfter` steps *and* f has not dropped by more than its noise
+  // over them (an ill-conditioned but healthy run keeps lowering f while ‖g‖ wanders).
+  const stalled = (): boolean => {
+    fHistory.push(cur.f);
+    if (!o.measure) return false;
+    const v = o.measure(x, cur);
+    if (v < 0.9 * bestMeasure) {
+      bestMeasure = v;
+      bestAt = iterations;
+    }
+    if (iterations - bestAt < stallAfter) return false;
+    const before = fHistory[fHistory.length - 1 - stallAfter]!;
+    return before - cur.f <= noise * Math.abs(cur.f);
+  };
 
   for (;;) {
     const budget = outOfBudget();
@@ -151,10 +177,13 @@ export async function minimizeLbfgs(fg: AsyncObjective, x0: Float64Array, o: Lbf
     let dhi = NaN;
     let step = 1;
     let accepted: { x: Float64Array; e: Evaluation; step: number } | undefined;
+    // Lowest trial below φ(0): taken when the budget ends inside the line search, so a budget stop keeps any progress.
+    let best: { x: Float64Array; e: Evaluation; step: number } | undefined;
     for (let ls = 0; ls < maxLS; ls++) {
       if (outOfBudget()) break;
       const xt = axpy(x, step, d);
       const et = await evaluate(xt);
+      if (Number.isFinite(et.f) && et.f < (best?.e.f ?? phi0)) best = { x: xt, e: et, step };
       const dphi = dot(et.g, d);
       const armijo = et.f <= phi0 + delta * step * dphi0;
       const approx = et.f <= phi0 + noise * Math.abs(phi0) && dphi <= (1 - 2 * delta) * Math.abs(dphi0);
@@ -180,7 +209,17 @@ export async function minimizeLbfgs(fg: AsyncObjective, x0: Float64Array, o: Lbf
         step = Math.min(Math.max(next, lo + 0.05 * width), hi - 0.05 * width);
       }
     }
-    if (!accepted) return done(outOfBudget() ?? 'line-search-failed');
+    if (!accepted) {
+      const stop = outOfBudget() ?? 'line-search-failed';
+      if (best) {
+        x = best.x;
+        cur = best.e;
+        iterations++;
+        o.onIteration?.({ iteration: iterations, evaluations, f: cur.f, gradNorm: Math.sqrt(dot(cur.g, cur.g)), step: best.step, x });
+        if (o.converged(x, cur)) return done('converged');
+      }
+      return done(stop);
+    }
     const s = new Float64Array(x.length);
     const y = new Float64Array(x.length);
     for (let j = 0; j < x.length; j++) {
@@ -203,5 +242,6 @@ export async function minimizeLbfgs(fg: AsyncObjective, x0: Float64Array, o: Lbf
     iterations++;
     o.onIteration?.({ iteration: iterations, evaluations, f: cur.f, gradNorm: Math.sqrt(dot(cur.g, cur.g)), step: accepted.step, x });
     if (o.converged(x, cur)) return done('converged');
+    if (stalled()) return done('stalled');
   }
 }

@@ -43,6 +43,8 @@ export interface PointLoss {
   value(yhat: tf.Tensor2D, labels: tf.Tensor2D, p: LossParams): tf.Tensor2D;
   /** ∂L_i/∂ŷ_i: [B,1] → [B,1]. */
   derivative(yhat: tf.Tensor2D, labels: tf.Tensor2D, p: LossParams): tf.Tensor2D;
+  /** An upper bound of ∂²L_i/∂ŷ_i² (used to size the first optimisation step). */
+  curvature(p: LossParams): number;
 }
 
 /** Norm margin m = ‖f‖/c − 1. [B,1] → [B,1]. */
@@ -56,6 +58,7 @@ const linear: PointLoss = {
   labels: (norms, p) => normMargin(norms, p.c),
   value: (yhat, s, p) => tf.tidy(() => tf.neg(tf.mul(s, tf.mul(yhat, p.scale))) as tf.Tensor2D),
   derivative: (_yhat, s, p) => tf.tidy(() => tf.mul(s, -p.scale) as tf.Tensor2D),
+  curvature: () => 0,
 };
 
 const logistic: PointLoss = {
@@ -68,6 +71,7 @@ const logistic: PointLoss = {
       return tf.sub(tf.softplus(z), tf.mul(y, z)) as tf.Tensor2D;
     }),
   derivative: (yhat, y, p) => tf.tidy(() => tf.mul(tf.sub(tf.sigmoid(tf.mul(yhat, p.scale)), y), p.scale) as tf.Tensor2D),
+  curvature: (p) => (p.scale * p.scale) / 4,
 };
 
 const REGISTRY: Record<LossName, PointLoss> = { linear, logistic };

@@ -56,7 +56,7 @@ export const OPTIMIZE_DEFAULTS = {
   scale: 1,
   kappa: 5,
   maxPasses: 100,
-  tol: 1e-6,
+  tol: 1e-5,
   topK: 32,
   memory: 10,
 } as const;
@@ -92,7 +92,10 @@ export interface OptimizeOptions {
   maxPasses?: number;
   /** Budget: wall-clock seconds for the optimisation. */
   maxSeconds?: number;
-  /** Convergence: relative residual ‖∇J‖/(2λ‖w‖) ≤ tol (default 1e-6; float32 batch sums floor it near 1e-7). */
+  /**
+   * Convergence: relative residual ‖∇J‖/(2λ‖w‖) ≤ tol (default 1e-5). Float32 per-point arithmetic floors it at about
+   * 1e-7·mean|L'|/(2λ‖w‖) (1e-7…1e-5 in practice); a run that stops improving there ends as `stalled`.
+   */
   tol?: number;
   /** Representer points kept per side (default 32; 0 = none). */
   topK?: number;
@@ -231,8 +234,11 @@ export async function fitOptimized(source: TrainingSource, o: OptimizeOptions): 
     const lbfgsOpts: Parameters<typeof minimizeLbfgs>[2] = {
       maxEvaluations: maxPasses - 2,
       memory: o.memory ?? OPTIMIZE_DEFAULTS.memory,
-      initialScale: 1 / (2 * lambda),
+      // First step −g/(2λ + κ_L): exact for the linear loss (κ_L = 0); for a loss with curvature ≤ κ_L (logistic: t²/4,
+      // and ‖f̂‖ ≤ 1) it never overshoots the minimiser along −g by more than it can come back.
+      initialScale: 1 / (2 * lambda + loss.curvature(params)),
       converged: (w, e) => residualOf(w, e.g) <= tol,
+      measure: (w, e) => residualOf(w, e.g),
       onIteration: (it) => {
         const rec: OptimizeIteration = { iteration: it.iteration, passes: 1 + it.evaluations, objective: it.f, residual: it.gradNorm / (2 * lambda * Math.sqrt(sq(it.x))), step: it.step };
         history.push(rec);
@@ -244,7 +250,13 @@ export async function fitOptimized(source: TrainingSource, o: OptimizeOptions): 
     const res = await minimizeLbfgs(objective, new Float64Array(C), lbfgsOpts);
     const wOpt = res.x;
     const wNorm = Math.sqrt(sq(wOpt));
-    if (!(wNorm > 0)) throw new UsageError('cannot fit: the optimum is w = 0 (no point differs from its soft label; are all features zero?)');
+    if (!(wNorm > 0)) {
+      throw new UsageError(
+        res.stop === 'converged'
+          ? 'cannot fit: the optimum is w = 0 (every point matches its soft label at w = 0; are all features zero?)'
+          : `cannot fit: the optimiser stopped (${res.stop}) before its first step; raise --max-passes / --max-seconds`,
+      );
+    }
 
     // Final pass: α, Σα f̂ (residual) and representer points.
     const model: AlphaModel = { loss: loss.name, params, lambda, points: N, wRaw: wOpt };
