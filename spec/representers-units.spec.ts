@@ -10,7 +10,9 @@ import { getLoss, LOSS_NAMES } from '../src/rps/losses.js';
 import { TopK, storedRepresenters } from '../src/rps/representers.js';
 import { extractorSource, featureDirSource, PointStream, type TrainingSource } from '../src/rps/point-source.js';
 import { minimizeLbfgs } from '../src/rps/lbfgs.js';
-import { fitOptimized } from '../src/rps/optimize.js';
+import { addRepresenters, fitOptimized } from '../src/rps/optimize.js';
+import { explainImage } from '../src/rps/explain.js';
+import { fitFromFeatures } from '../src/rps/features-pipeline.js';
 import { externalIdentity } from '../src/rps/features-pipeline.js';
 import { decodePredictor, encodePredictor } from '../src/rps/predictor.js';
 import type { FeatureExtractor } from '../src/backbones/types.js';
@@ -168,7 +170,31 @@ describe('representer path: building blocks', () => {
     expect(r.statistics.global.points).to.equal(3 * 8 * 8);
     expect(r.representers.excitatory[0]!.imageFile).to.be.oneOf(files);
     expect(r.representers.excitatory[0]!.inputSize).to.deep.equal([64, 64]);
+    // explainImage: the same extractor on a test photo; the stored points carry their image files.
+    const ex = await expectNoLeak(() => explainImage(extractor, path.resolve('data/skimage_chelsea.jpg'), { predictor: r.predictor, region: { kind: 'box' }, top: 2 }), 'explainImage');
+    expect(ex.image.width).to.equal(451);
+    expect(ex.result.test.grid).to.deep.equal([8, 8]);
+    expect(ex.result.test.imageSize).to.deep.equal([300, 451]);
+    expect(ex.result.mode).to.equal('stored');
+    const exExact = await expectNoLeak(
+      () => explainImage(extractor, path.resolve('data/skimage_chelsea.jpg'), { predictor: r.predictor, region: { kind: 'box' }, top: 2, training: extractorSource(extractor, files) }),
+      'explainImage (exact)',
+    );
+    expect(exExact.result.decompositionError!).to.be.below(1e-3);
     extractor.dispose();
+  });
+
+  it('addRepresenters: a closed-form predictor gains exact top-K points and its residual (α from the statistics)', async () => {
+    const { predictor } = await fitFromFeatures({ dir: SMALL });
+    const r = await expectNoLeak(() => addRepresenters(predictor, featureDirSource(SMALL), { topK: 4 }), 'addRepresenters');
+    expect(r.representers.residual).to.be.below(1e-5);
+    expect(r.predictor.method.name).to.equal('closed-form');
+    expect(r.predictor.method.representerResidual).to.equal(r.representers.residual);
+    const norms = r.representers.excitatory.map((p) => p.norm);
+    expect(norms).to.deep.equal([...norms].sort((a, b) => b - a)); // linear loss: α ∝ ‖f‖ − c, so largest norms first
+    let err: unknown;
+    await addRepresenters(predictor, featureDirSource(path.resolve('spec/fixtures/representers/wide/features')), { topK: 2 }).catch((e) => (err = e));
+    expect(String(err)).to.match(/384 channels but the predictor has 24/);
   });
 
   it('representer points survive the predictor file; malformed blocks are refused', async () => {

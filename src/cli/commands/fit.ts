@@ -31,7 +31,7 @@ interface FitArgs extends GlobalArgs {
   lambda: number;
   scale: number;
   kappa: number;
-  threshold?: number;
+  'label-threshold'?: number;
   'max-passes': number;
   'max-seconds'?: number;
   tol: number;
@@ -42,11 +42,19 @@ interface FitArgs extends GlobalArgs {
   'train-size'?: string;
 }
 
-function checkNumber(flag: string, v: number | undefined, min: number, integer = false): void {
+const STOP_TEXT: Record<string, string> = {
+  converged: 'converged',
+  stalled: 'stopped at the float32 precision floor (stalled; raise --tol to call this converged)',
+  'max-evaluations': 'NOT converged: --max-passes exhausted',
+  'max-seconds': 'NOT converged: --max-seconds exhausted',
+  'line-search-failed': 'NOT converged: the line search failed',
+};
+
+/** @throws UsageError unless `v` is undefined or a finite number > min (≥ min with `inclusive`), integral if asked. */
+function checkNumber(flag: string, v: number | undefined, min: number, o: { inclusive?: boolean; integer?: boolean } = {}): void {
   if (v === undefined) return;
-  if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v)) || (min === 0 && flag !== '--top-k' && v === 0)) {
-    throw new UsageError(`${flag} ${String(v)}: expected ${integer ? 'an integer' : 'a number'} ${min === 0 && flag !== '--top-k' ? '> 0' : `≥ ${min}`}`);
-  }
+  const ok = Number.isFinite(v) && (o.inclusive ? v >= min : v > min) && (!o.integer || Number.isInteger(v));
+  if (!ok) throw new UsageError(`${flag} ${String(v)}: expected ${o.integer ? 'an integer' : 'a number'} ${o.inclusive ? '≥' : '>'} ${min}`);
 }
 
 export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
@@ -66,7 +74,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('lambda', { type: 'number', default: OPTIMIZE_DEFAULTS.lambda, describe: 'optimize: regularisation λ of λ‖w‖²' })
       .option('scale', { type: 'number', default: OPTIMIZE_DEFAULTS.scale, describe: 'optimize: logit scale t (the loss sees t·⟨w,f̂⟩; only λ/t² matters)' })
       .option('kappa', { type: 'number', default: OPTIMIZE_DEFAULTS.kappa, describe: 'optimize: soft-label steepness κ (logistic)' })
-      .option('threshold', { type: 'number', describe: 'optimize: soft-label threshold c (default ‖v‖/‖u‖ from the statistics)' })
+      .option('label-threshold', { type: 'number', describe: 'optimize: soft-label threshold c on ‖f‖ (default ‖v‖/‖u‖ from the statistics)' })
       .option('max-passes', { type: 'number', default: OPTIMIZE_DEFAULTS.maxPasses, describe: 'optimize: budget of streamed passes (all included)' })
       .option('max-seconds', { type: 'number', describe: 'optimize: wall-clock budget of the optimisation' })
       .option('tol', { type: 'number', default: OPTIMIZE_DEFAULTS.tol, describe: 'optimize: stop when ‖∇J‖/(2λ‖w‖) (= representer residual) ≤ tol' })
@@ -80,13 +88,13 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
     checkNumber('--lambda', a.lambda, 0);
     checkNumber('--scale', a.scale, 0);
     checkNumber('--kappa', a.kappa, 0);
-    checkNumber('--threshold', a.threshold, 0);
-    checkNumber('--max-passes', a['max-passes'], 4, true);
+    checkNumber('--label-threshold', a['label-threshold'], 0);
+    checkNumber('--max-passes', a['max-passes'], 4, { inclusive: true, integer: true });
     checkNumber('--max-seconds', a['max-seconds'], 0);
     checkNumber('--tol', a.tol, 0);
-    checkNumber('--top-k', a['top-k'], 0, true);
-    checkNumber('--batch-points', a['batch-points'], 1, true);
-    checkNumber('--cache-mb', a['cache-mb'], 0);
+    checkNumber('--top-k', a['top-k'], 0, { inclusive: true, integer: true });
+    checkNumber('--batch-points', a['batch-points'], 1, { inclusive: true, integer: true });
+    checkNumber('--cache-mb', a['cache-mb'], 0, { inclusive: true });
     if (a.method === 'optimize' && a.classwise) throw new UsageError('--method optimize fits the global w only; --classwise is available with the closed form');
     if (a.method === 'optimize' && a.shard) throw new UsageError('--shard sums statistics for the closed form; --method optimize needs every point in each pass');
     const engine = await startEngine(a);
@@ -139,7 +147,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
           tool: TOOL,
           onProgress: prog.callback,
         };
-        if (a.threshold !== undefined) oo.c = a.threshold;
+        if (a['label-threshold'] !== undefined) oo.c = a['label-threshold'];
         if (a['max-seconds'] !== undefined) oo.maxSeconds = a['max-seconds'];
         const r = await fitOptimized(featureDirSource(dir, srcOpts), oo);
         if (a['stats-out']) {
@@ -177,7 +185,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
           },
           [
             `wrote ${a.out}: ${a.loss} loss, λ=${a.lambda}, t=${a.scale}${a.loss === 'logistic' ? `, κ=${a.kappa}` : ''}, c=${Number(pr.c).toPrecision(6)} over ${r.statistics.global.images} images / ${r.statistics.global.points} points`,
-            `${r.converged ? 'converged' : `NOT converged (${r.stop})`} after ${r.iterations} iterations / ${r.passes} passes; representer residual ${r.residual.toExponential(2)}; cos to closed form ${r.cosineToClosedForm.toFixed(6)}`,
+            `${STOP_TEXT[r.stop]} after ${r.iterations} iterations / ${r.passes} passes; representer residual ${r.residual.toExponential(2)}; cos to closed form ${r.cosineToClosedForm.toFixed(6)}`,
             `α: ${r.representers.summary.positive} excitatory, ${r.representers.summary.negative} inhibitory points; kept top ${r.representers.excitatory.length}/${r.representers.inhibitory.length}`,
           ],
         );
