@@ -239,7 +239,8 @@ export class PointStream {
       }
       return { images: this.total!.images, points, cached: true };
     }
-    let pending: { t: tf.Tensor2D; span: ItemSpan }[] = [];
+    // Pending rows: host maps are copied into one buffer at flush (one upload); tensors are concatenated on device.
+    let pending: { t: tf.Tensor2D | Float32Array; span: ItemSpan }[] = [];
     let pendingRows = 0;
     let images = 0;
     let points = 0;
@@ -248,13 +249,24 @@ export class PointStream {
       const parts = pending;
       pending = [];
       pendingRows = 0;
+      const c = this.channelCount!;
+      const rows = parts.reduce((a, p) => a + p.span.count, 0);
       const batch = tf.tidy(() => {
-        const x = parts.length === 1 ? parts[0]!.t : tf.concat(parts.map((p) => p.t), 0);
-        const norms = tf.norm(x, 'euclidean', 1, true) as tf.Tensor2D;
-        const fhat = tf.div(x, tf.maximum(norms, NORMALIZE_EPS)) as tf.Tensor2D;
+        let x: tf.Tensor2D;
+        if (parts.every((p) => p.t instanceof Float32Array)) {
+          const buf = new Float32Array(rows * c);
+          for (const p of parts) buf.set(p.t as Float32Array, p.span.start * c);
+          x = tf.tensor2d(buf, [rows, c]);
+        } else {
+          const ts = parts.map((p) => (p.t instanceof Float32Array ? tf.tensor2d(p.t, [p.span.count, c]) : p.t));
+          x = ts.length === 1 ? ts[0]! : (tf.concat(ts, 0) as tf.Tensor2D);
+        }
+        // sqrt(Σx²) and a multiply by the reciprocal: on wasm tf.norm and a broadcast div are several times slower.
+        const norms = tf.sqrt(tf.sum(tf.square(x), 1, true)) as tf.Tensor2D;
+        const fhat = tf.mul(x, tf.reciprocal(tf.maximum(norms, NORMALIZE_EPS))) as tf.Tensor2D;
         return { fhat, norms };
       });
-      tf.dispose(parts.map((p) => p.t));
+      tf.dispose(parts.flatMap((p) => (p.t instanceof Float32Array ? [] : [p.t])));
       const b: PointBatch = { fhat: batch.fhat, norms: batch.norms, items: parts.map((p) => p.span), size: batch.fhat.shape[0] };
       let keep = false;
       if (!this.firstPassDone && this.cache && !this.cacheFull) {
@@ -281,10 +293,13 @@ export class PointStream {
       else if (c !== this.channelCount) {
         throw new UsageError(`${item.id}: has ${c} channels but earlier items have ${this.channelCount} (mixed C)`);
       }
-      const t4 = itemTensor(item);
+      const needTensor = !this.firstPassDone && !!this.opts.onFirstPassItem;
+      const host = item.features instanceof tf.Tensor ? undefined : item.features.data;
+      if (host && host.length !== h * w * c) throw new UsageError(`${item.id}: ${host.length} values for shape [${h},${w},${c}]`);
+      const t4 = needTensor || !host ? itemTensor(item) : undefined;
       try {
-        if (!this.firstPassDone && this.opts.onFirstPassItem) await this.opts.onFirstPassItem(item, t4);
-        const t = tf.reshape(t4, [h * w, c]) as tf.Tensor2D;
+        if (needTensor) await this.opts.onFirstPassItem!(item, t4!);
+        const t = host ?? (tf.reshape(t4!, [h * w, c]) as tf.Tensor2D);
         const span: ItemSpan = { id: item.id, grid: [h, w], start: pendingRows, count: h * w };
         if (item.imageFile !== undefined) span.imageFile = item.imageFile;
         if (item.inputSize) span.inputSize = item.inputSize;
@@ -296,7 +311,7 @@ export class PointStream {
         pending.push({ t, span });
         pendingRows += h * w;
       } finally {
-        t4.dispose();
+        t4?.dispose();
       }
       images++;
       points += h * w;
