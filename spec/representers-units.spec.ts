@@ -227,8 +227,17 @@ describe('representer path: building blocks', () => {
       expect(existsSync(out)).to.equal(false);
       expect(readdirSync(path.dirname(out))).to.deep.equal([]);
     }
+    // An optimised predictor localises like any other.
+    const good = path.join(tmpDir(), 'good.json');
+    let r = await runCli(['fit', '--from-features', SMALL, '--method', 'optimize', '--out', good]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/converged after \d+ iterations/);
+    const maps = tmpDir();
+    r = await runCli(['localize', '--predictor', good, '--from-features', SMALL, '--size', '8,8', '--out', maps]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readdirSync(maps).filter((f) => f.endsWith('.npy'))).to.have.length(5);
     const out = path.join(tmpDir(), 'p.json');
-    const r = await runCli(['fit', '--from-features', SMALL, '--method', 'optimize', '--max-passes', '5', '--out', out, '--json']);
+    r = await runCli(['fit', '--from-features', SMALL, '--method', 'optimize', '--max-passes', '5', '--out', out, '--json']);
     expect(r.code, r.stderr).to.equal(0);
     const j = JSON.parse(r.stdout);
     expect(j.converged).to.equal(false);

@@ -206,7 +206,7 @@ export async function fitOptimized(source: TrainingSource, o: OptimizeOptions): 
           } finally {
             tf.dispose([lT, gT]);
           }
-        }, 'optimize');
+        }, 'pass');
       } finally {
         wT.dispose();
       }

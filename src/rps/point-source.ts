@@ -244,6 +244,12 @@ export class PointStream {
     let pendingRows = 0;
     let images = 0;
     let points = 0;
+    if (!this.firstPassDone && this.cache && this.cache.length > 0) {
+      // An earlier first pass failed midway: start the cache afresh.
+      this.dropCache();
+      this.cache = [];
+      this.cacheFull = false;
+    }
     const flush = async (): Promise<void> => {
       if (pending.length === 0) return;
       const parts = pending;

@@ -57,6 +57,9 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       .option('context', { type: 'number', default: 1, describe: 'cells of context around each training patch crop' }) as Argv<ExplainArgs>,
   handler: async (a) => {
     if (!a.image) throw new UsageError('uol explain: give the test IMAGE');
+    // INTEGRATION POINT (--backbone): with a backbone, skip --features and call
+    // `explainImage(await loadBackbone(name), a.image, { predictor, region, top, training })` (rps/explain.ts), with
+    // `training = extractorSource(extractor, trainImageFiles)` (or a feature-cache dir) for the exact mode.
     if (!a.features) throw new UsageError('uol explain: give --features TEST.npy (the test image\'s feature map); the --backbone path arrives with the backbones');
     if (!Number.isInteger(a.top) || a.top < 1) throw new UsageError(`--top ${a.top}: expected an integer ≥ 1`);
     if (!Number.isInteger(a.context) || a.context < 0) throw new UsageError(`--context ${a.context}: expected an integer ≥ 0`);

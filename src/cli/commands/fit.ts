@@ -131,6 +131,8 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       if (trainSize) srcOpts.inputSize = trainSize;
       if (labels) srcOpts.labels = labels;
       const command = ['uol', ...process.argv.slice(2)].join(' ');
+      // INTEGRATION POINT (--backbone/--images): fitOptimized/addRepresenters take any TrainingSource; the image path
+      // passes `extractorSource(extractor, imageFiles)` (rps/point-source.ts) instead of featureDirSource.
       if (a.method === 'optimize') {
         const oo: OptimizeOptions = {
           backbone: (channels) => externalIdentity(channels, a['backbone-id']),
