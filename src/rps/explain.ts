@@ -269,7 +269,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
       }
       return {
         mode: 'exact',
-        note: 'exact: every training point was scanned; Σ RV over all points reproduces the region score',
+        note: 'every training point was scanned; Σ RV over all points reproduces the region score',
         ...base,
         representerSum: s.keySum,
         decompositionError: Math.abs(s.keySum - regionScore) / Math.max(Math.abs(regionScore), 1e-2),
