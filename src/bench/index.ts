@@ -4,6 +4,11 @@
 import type { BenchSuite } from './types.js';
 import { mapsSuite } from './maps.js';
 import { dataSuite } from './data.js';
+import { optimizeSuite } from './optimize.js';
 
-/** All suites, in run order. */
-export const suites: BenchSuite[] = [mapsSuite, dataSuite];
+/** All suites, in run order (one per line). */
+export const suites: BenchSuite[] = [
+  mapsSuite,
+  dataSuite,
+  optimizeSuite,
+];

@@ -7,9 +7,18 @@ import { infoCommand } from './info.js';
 import { fitCommand } from './fit.js';
 import { localizeCommand } from './localize.js';
 import { mergeCommand } from './merge.js';
-import { benchCommand } from './bench.js';
+import { explainCommand } from './explain.js';
 import { dataCommand } from './data.js';
+import { benchCommand } from './bench.js';
 
-/** Every command, in help order. */
+/** Every command, in help order (one per line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
-export const commands: CommandModule<GlobalArgs, any>[] = [infoCommand, fitCommand, localizeCommand, mergeCommand, benchCommand, dataCommand];
+export const commands: CommandModule<GlobalArgs, any>[] = [
+  infoCommand,
+  fitCommand,
+  localizeCommand,
+  mergeCommand,
+  explainCommand,
+  dataCommand,
+  benchCommand,
+];
