@@ -177,6 +177,14 @@ class DinoViT(nn.Module):
             x = torch.cat((x[:, :1], self.register_tokens.expand(B, -1, -1), x[:, 1:]), dim=1)
         return x
 
+    def last_selfattention(self, x):
+        """Softmaxed attention of the last block, [B, heads, N, N] (DINO's get_last_selfattention)."""
+        t = self.prepare_tokens(x)
+        for blk in self.blocks[:-1]:
+            t = blk(t)
+        blk = self.blocks[-1]
+        return blk.attn(blk.norm1(t))[1]
+
     def features(self, x):
         """[B,3,H,W] -> [B, H/p, W/p, C]: final-normed patch tokens, ReLU'd."""
         B, _, H, W = x.shape
@@ -273,3 +281,107 @@ def spec_sha256(spec):
     for k, shape, s, o in spec:
         h.update(formula(k, shape, s, o).astype('<f4').tobytes())
     return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------ small CNNs (checkpoint tests)
+
+class SmallBottleneck(nn.Module):
+    """torchvision Bottleneck (v1.5: stride on conv2) at any width, same parameter names."""
+
+    def __init__(self, inplanes, planes, stride, downsample):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + (self.downsample(x) if self.downsample is not None else x))
+
+
+class SmallResNet(nn.Module):
+    """torchvision-named bottleneck ResNet with a stem width `w` (ResNet-50: w=64, layers [3,4,6,3])."""
+
+    def __init__(self, w=4, layers=(2, 1, 1, 1), downscale=32, fc=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, w, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        strides = [1, 2, 2 if downscale >= 16 else 1, 2 if downscale == 32 else 1]
+        inplanes = w
+        for s, n in enumerate(layers):
+            planes = w * 2 ** s
+            blocks = []
+            for b in range(n):
+                st = strides[s] if b == 0 else 1
+                down = None
+                if b == 0:
+                    down = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride=st, bias=False), nn.BatchNorm2d(planes * 4))
+                blocks.append(SmallBottleneck(inplanes, planes, st, down))
+                inplanes = planes * 4
+            setattr(self, f'layer{s + 1}', nn.Sequential(*blocks))
+        if fc is not None:
+            self.fc = fc
+
+    def features(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x)))).permute(0, 2, 3, 1)
+
+
+def make_vgg_layers(cfg):
+    """The release's make_layers(batch_norm=True): 'M' = MaxPool2d(2,2), 'N' = MaxPool2d(3,1,1)."""
+    layers, c = [], 3
+    for v in cfg:
+        if v == 'M':
+            layers.append(nn.MaxPool2d(2, 2))
+        elif v == 'N':
+            layers.append(nn.MaxPool2d(3, 1, 1))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+            c = v
+    return nn.Sequential(*layers)
+
+
+class SmallVgg(nn.Module):
+    def __init__(self, cfg, classes=5):
+        super().__init__()
+        self.features = make_vgg_layers(cfg)
+        last = [v for v in cfg if isinstance(v, int)][-1]
+        self.classifier = nn.Sequential(nn.Linear(last, classes))
+
+    def forward_features(self, x):
+        return self.features(x).permute(0, 2, 3, 1)
+
+
+def randomize(model, seed, bn_small=()):
+    """Fills every tensor of `model` with seeded random values of sensible scale (torch RNG)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if not v.is_floating_point():
+                continue
+            shape = list(v.shape)
+            u = torch.rand(shape, generator=g) * 2 - 1
+            if k.endswith('running_var'):
+                v.copy_(1 + 0.5 * u)
+            elif k.endswith('running_mean'):
+                v.copy_(0.1 * u)
+            elif k.endswith('.gamma'):
+                v.copy_(0.4 + 0.2 * u)
+            elif k.endswith('.weight') and len(shape) >= 2:
+                fan_in = int(np.prod(shape[1:]))
+                v.copy_(u * math.sqrt((6.0 if len(shape) == 4 and 'patch_embed' not in k else 3.0) / fan_in))
+            elif k.endswith('.weight'):
+                v.copy_(1 + 0.2 * u if k[: -len('.weight')] not in bn_small else 0.3 + 0.1 * u)
+            else:
+                v.copy_(0.5 * u if k in ('cls_token', 'pos_embed', 'register_tokens', 'mask_token') else 0.1 * u)
+    model.eval()
+    return model

@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { UsageError } from '../util/errors.js';
+import { inFile, UsageError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { TOOL } from '../version.js';
@@ -108,7 +108,12 @@ export async function prepareWeights(
   const shapes = new Map([...tensors].map(([k, t]) => [k, t.shape]));
   const resolveOpts: { patch?: number } = {};
   if (opts.patch !== undefined) resolveOpts.patch = opts.patch;
-  const cfg: unknown = fam.resolve(preset.config, shapes, resolveOpts);
+  let cfg: unknown;
+  try {
+    cfg = fam.resolve(preset.config, shapes, resolveOpts);
+  } catch (e) {
+    throw inFile(opts.where, e);
+  }
   const expected = fam.expected(cfg);
   const report = strictCheck(expected, shapes, fam.ignore);
   if (problems(report)) throw strictError(opts.where, arch, { keyMap: opts.keyMap ?? 'none', prefix: opts.prefix ?? '' }, report);
@@ -210,7 +215,7 @@ export async function convertCheckpoint(o: ConvertOptions): Promise<ConvertResul
         const cfg = fam.resolve(preset.config, shapes, prepOpts.patch !== undefined ? { patch: prepOpts.patch } : {});
         report = strictCheck(fam.expected(cfg), shapes, fam.ignore);
       } catch (e) {
-        if (!best) best = { sel, err: e as UsageError, score: Infinity };
+        if (!best) best = { sel, err: inFile(file, e), score: Infinity };
         continue;
       }
       const score = problems(report);

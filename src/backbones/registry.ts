@@ -63,6 +63,8 @@ export interface KnownCheckpoint {
   arch: string;
   /** ViT patch size. */
   patch?: number;
+  /** Architecture config overrides (non-standard widths/depths), as `uol convert --arch-config`. */
+  archConfig?: Record<string, unknown>;
   /** Key map name. */
   keyMap: string;
   url: string;
@@ -132,7 +134,18 @@ interface BundleModule {
   weightBundles: (() => Promise<{ default: string }>)[];
 }
 
-async function embeddedArtifacts(e: EmbeddedBackbone): Promise<tf.io.ModelArtifacts> {
+/**
+ * Model artifacts (topology + decoded weights) of an embedded backbone, e.g. to save it as files or to build a
+ * control with altered weights.
+ * @throws UsageError for a name that is not embedded.
+ */
+export async function embeddedArtifacts(name: string): Promise<{ artifacts: tf.io.ModelArtifacts; spec: TfjsBackboneSpec }> {
+  const e = EMBEDDED.find((x) => x.name === name);
+  if (!e) throw new UsageError(`"${name}" is not an embedded backbone (embedded: ${EMBEDDED.map((x) => x.name).join(', ')})`);
+  return { artifacts: await loadEmbedded(e), spec: { id: e.name, arch: e.arch, featureNode: e.featureNode, input: e.input } };
+}
+
+async function loadEmbedded(e: EmbeddedBackbone): Promise<tf.io.ModelArtifacts> {
   const mod = (await import(e.module)) as Record<string, unknown>;
   const m = mod[e.exportName] as BundleModule | undefined;
   if (!m || typeof m.modelJson !== 'function') throw new UsageError(`${e.name}: ${e.module} does not export ${e.exportName}`);
@@ -217,8 +230,8 @@ function entries(opts: LoadBackboneOptions = {}): Map<string, Entry> {
     m.set(e.name, {
       info: { name: e.name, arch: e.arch, description: e.description, source: 'embedded', offline: true },
       load: async () => {
-        const spec: TfjsBackboneSpec = { id: e.name, arch: e.arch, featureNode: e.featureNode, input: e.input };
-        return tfjsBackboneFromArtifacts(await embeddedArtifacts(e), spec);
+        const { artifacts, spec } = await embeddedArtifacts(e.name);
+        return tfjsBackboneFromArtifacts(artifacts, spec);
       },
     });
   }
@@ -358,6 +371,7 @@ export async function fetchBackbone(name: string, opts: FetchOptions = {}): Prom
     checkpoint: dl.file,
     arch: c.arch,
     ...(c.patch !== undefined ? { patch: c.patch } : {}),
+    ...(c.archConfig ? { archConfig: c.archConfig } : {}),
     keyMap: c.keyMap,
     out: dir,
     name: c.name,

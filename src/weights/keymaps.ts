@@ -18,10 +18,11 @@ export interface KeyMap {
   name: string;
   /** What it reads. */
   description: string;
-  /** Containers tried in order (paths of dict keys from the root). */
-  containers: string[][];
-  /** Prefixes tried in order; the first that occurs on some key of the container is used. */
-  prefixes: string[];
+  /**
+   * Where the backbone may sit, tried in order: a container (path of dict keys from the root; `[]` = the root) and
+   * the prefix its backbone keys carry. The first pair whose container exists and has a key with the prefix is used.
+   */
+  sources: { container: string[]; prefix: string }[];
   /** Keys (after stripping) that are heads of this recipe, dropped before the strict check. */
   drop: RegExp[];
 }
@@ -31,57 +32,56 @@ export const KEY_MAPS: readonly KeyMap[] = [
   {
     name: 'dino-teacher',
     description: 'DINO full training checkpoint (…_full_checkpoint.pth): the teacher backbone, keys backbone.* (module.backbone.* when DDP-wrapped)',
-    containers: [['teacher']],
-    prefixes: ['backbone.', 'module.backbone.'],
+    sources: [
+      { container: ['teacher'], prefix: 'backbone.' },
+      { container: ['teacher'], prefix: 'module.backbone.' },
+    ],
     drop: [],
   },
   {
     name: 'moco',
     description: 'MoCo v1/v2 checkpoint: state_dict, query encoder module.encoder_q.*, fc dropped',
-    containers: [['state_dict']],
-    prefixes: ['module.encoder_q.'],
+    sources: [{ container: ['state_dict'], prefix: 'module.encoder_q.' }],
     drop: [/^fc\./],
   },
   {
     name: 'mocov3',
     description: 'MoCo v3 checkpoint: state_dict, base encoder module.base_encoder.*, fc/head dropped',
-    containers: [['state_dict']],
-    prefixes: ['module.base_encoder.'],
+    sources: [{ container: ['state_dict'], prefix: 'module.base_encoder.' }],
     drop: [/^fc\./, /^head\./],
   },
   {
     name: 'simsiam',
     description: 'SimSiam checkpoint: state_dict, encoder module.encoder.*, fc (projector) dropped',
-    containers: [['state_dict']],
-    prefixes: ['module.encoder.'],
+    sources: [{ container: ['state_dict'], prefix: 'module.encoder.' }],
     drop: [/^fc\./],
   },
   {
     name: 'densecl',
-    description: 'DenseCL / mmselfsup: state_dict with backbone.* keys (full model), or the extracted backbone dict',
-    containers: [['state_dict']],
-    prefixes: ['backbone.', ''],
+    description: 'DenseCL / mmselfsup: backbone.* keys (in state_dict or at the root), or the extracted backbone dict',
+    sources: [
+      { container: ['state_dict'], prefix: 'backbone.' },
+      { container: [], prefix: 'backbone.' },
+      { container: ['state_dict'], prefix: '' },
+    ],
     drop: [],
   },
   {
     name: 'dino',
     description: 'backbone-only state dict (DINO / DINOv2 hub files, timm safetensors copies)',
-    containers: [[]],
-    prefixes: [''],
+    sources: [{ container: [], prefix: '' }],
     drop: [],
   },
   {
     name: 'torchvision',
     description: 'torchvision supervised state dict (classifier fc / classifier.* dropped)',
-    containers: [[]],
-    prefixes: [''],
+    sources: [{ container: [], prefix: '' }],
     drop: [/^fc\./, /^classifier\./],
   },
   {
     name: 'byol',
     description: 'BYOL converted to a flat torchvision-named dict (online classifier fc.* dropped)',
-    containers: [[]],
-    prefixes: [''],
+    sources: [{ container: [], prefix: '' }],
     drop: [/^fc\./],
   },
 ];
@@ -96,8 +96,7 @@ export function prefixKeyMap(prefix: string): KeyMap {
   return {
     name: `prefix:${prefix}`,
     description: `keys with prefix "${prefix}" in the root, state_dict, model or teacher dict`,
-    containers: [[], ['state_dict'], ['model'], ['teacher'], ['module']],
-    prefixes: [prefix],
+    sources: [[], ['state_dict'], ['model'], ['teacher'], ['module']].map((container) => ({ container, prefix })),
     drop: [],
   };
 }
@@ -128,23 +127,20 @@ function child(root: PyValue, path: string[]): PyDict | undefined {
  * @returns the selection, or undefined when the map's container/prefix is not found in this checkpoint.
  */
 export function applyKeyMap(root: PyValue, map: KeyMap): SelectedTensors | undefined {
-  for (const path of map.containers) {
-    const d = child(root, path);
+  for (const { container, prefix } of map.sources) {
+    const d = child(root, container);
     if (!d) continue;
     const keys = [...d.stringEntries()].filter(([, v]) => v instanceof TensorRef) as [string, TensorRef][];
-    if (keys.length === 0) continue;
-    for (const prefix of map.prefixes) {
-      if (!keys.some(([k]) => k.startsWith(prefix))) continue;
-      const tensors = new Map<string, TensorRef>();
-      const dropped: string[] = [];
-      for (const [k, v] of keys) {
-        if (!k.startsWith(prefix)) continue;
-        const s = k.slice(prefix.length);
-        if (map.drop.some((r) => r.test(s))) dropped.push(s);
-        else tensors.set(s, v);
-      }
-      return { keyMap: map.name, container: path, prefix, tensors, dropped };
+    if (!keys.some(([k]) => k.startsWith(prefix))) continue;
+    const tensors = new Map<string, TensorRef>();
+    const dropped: string[] = [];
+    for (const [k, v] of keys) {
+      if (!k.startsWith(prefix)) continue;
+      const s = k.slice(prefix.length);
+      if (map.drop.some((r) => r.test(s))) dropped.push(s);
+      else tensors.set(s, v);
     }
+    return { keyMap: map.name, container, prefix, tensors, dropped };
   }
   return undefined;
 }
