@@ -13,6 +13,7 @@ import { tfjsBackboneFromArtifacts } from '../src/backbones/tfjs-model.js';
 import { expandImageArgs, extractToDir } from '../src/backbones/extract.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
+import { expectNoLeak } from './helpers/leak.js';
 
 interface Photo {
   file: string;
@@ -112,7 +113,7 @@ describe('acceptance: the embedded default backbone localizes real objects offli
     const ctrlFe = await tfjsBackboneFromArtifacts({ ...artifacts, weightData: permuteWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs!) }, { ...spec, id: 'control' });
     const cdir = tmpDir();
     try {
-      await extractToDir({ backbone: ctrlFe, images: expandImageArgs(['data']), outDir: path.join(cdir, 'feats') });
+      await expectNoLeak(() => extractToDir({ backbone: ctrlFe, images: expandImageArgs(['data']), outDir: path.join(cdir, 'feats') }), 'extractToDir');
     } finally {
       ctrlFe.dispose();
     }

@@ -14,7 +14,7 @@ import type { ProgressCallback } from '../util/progress.js';
 import { TOOL } from '../version.js';
 import { openCheckpoint } from '../weights/checkpoint.js';
 import { applyKeyMap, describeRoot, KEY_MAP_VERSION, KEY_MAPS, keyMapByName, prefixKeyMap, type KeyMap, type SelectedTensors } from '../weights/keymaps.js';
-import { readFloat32 } from '../weights/tensor-ref.js';
+import { readFloat32, type StorageRef } from '../weights/tensor-ref.js';
 import { readConvertedModel, writeConvertedModel, type ConvertedModelJson, type NamedArray, type Provenance } from '../weights/tfjs-format.js';
 import { FAMILIES, resolvePreset, type ArchFamily, type BuildOptions, type ExpectedTensor } from './archs.js';
 import type { FeatureExtractor } from './types.js';
@@ -171,8 +171,22 @@ export interface ConvertResult {
 }
 
 function toSource(sel: SelectedTensors): Map<string, SourceTensor> {
+  // Storages are cached while read; release each once its last tensor is converted (peak memory ≈ one model).
+  const users = new Map<StorageRef, number>();
+  for (const t of sel.tensors.values()) users.set(t.storage, (users.get(t.storage) ?? 0) + 1);
   const m = new Map<string, SourceTensor>();
-  for (const [k, t] of sel.tensors) m.set(k, { shape: t.shape, dtype: t.dtype, read: () => readFloat32(t) });
+  for (const [k, t] of sel.tensors)
+    m.set(k, {
+      shape: t.shape,
+      dtype: t.dtype,
+      read: async () => {
+        const data = await readFloat32(t);
+        const left = users.get(t.storage)! - 1;
+        users.set(t.storage, left);
+        if (left === 0) t.storage.release();
+        return data;
+      },
+    });
   return m;
 }
 

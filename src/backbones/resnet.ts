@@ -122,7 +122,8 @@ export class ResNet implements FeatureExtractor {
     if (ds !== 8 && ds !== 16 && ds !== 32) throw new UsageError(`downscale must be 8, 16 or 32 (got ${String(ds)})`);
     this.downscale = ds;
     const w = config.width;
-    this.identity = { ...identity, featureLayer: 'layer4', channels: w * 8 * EXPANSION, stride: ds };
+    // The downscale changes the features, so it is part of the layer name (a predictor fitted at one stride is refused at another).
+    this.identity = { ...identity, featureLayer: ds === 32 ? 'layer4' : `layer4@stride${ds}`, channels: w * 8 * EXPANSION, stride: ds };
     const conv = (key: string, bn: string, stride: number, pad: number): Conv => {
       const cw = weight(weights, key);
       const out = cw.shape[3]!;

@@ -57,3 +57,27 @@ export function syntheticWeights(specs: SyntheticTensorSpec[]): Map<string, { sh
   for (const t of specs) m.set(t.key, { shape: t.shape, data: syntheticTensor(t.key, t.shape.reduce((a, b) => a * b, 1), t.scale, t.offset) });
   return m;
 }
+
+/**
+ * A synthetic weight spec for every tensor an architecture expects, with the same scale rules as the golden fixtures
+ * (tools/backbone_ref.py): unit-variance linear layers, He-scaled convs, LayerNorm/BN γ ≈ 1, BN running var ≈ 1,
+ * ViT tokens ±0.5, LayerScale ≈ 0.4, the last BN of each bottleneck small.
+ * @param expected keys and PyTorch shapes (ArchFamily.expected).
+ */
+export function syntheticSpecFor(expected: { key: string; shape: number[] }[]): SyntheticTensorSpec[] {
+  const f32 = Math.fround;
+  return expected.map(({ key, shape }) => {
+    let scale: number;
+    let offset = 0;
+    const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+    if (['cls_token', 'pos_embed', 'register_tokens', 'mask_token'].includes(key)) scale = 0.5;
+    else if (key.endsWith('.gamma')) [scale, offset] = [0.2, 0.4];
+    else if (key.endsWith('running_var')) [scale, offset] = [0.5, 1];
+    else if (key.endsWith('running_mean')) scale = 0.1;
+    else if (key.endsWith('.weight') && shape.length === 4) scale = Math.sqrt((key.startsWith('patch_embed') ? 3 : 6) / fanIn);
+    else if (key.endsWith('.weight') && shape.length === 2) scale = Math.sqrt(3 / fanIn);
+    else if (key.endsWith('.weight')) [scale, offset] = /bn3$|downsample\.1$/.test(key.slice(0, -7)) ? [0.1, 0.3] : [0.2, 1];
+    else scale = 0.1;
+    return { key, shape, scale: f32(scale), offset: f32(offset) };
+  });
+}

@@ -88,26 +88,39 @@ export interface NamedArray {
  */
 export async function writeConvertedModel(dir: string, meta: Omit<ConvertedModelJson, 'weightsManifest' | 'weightsSha256' | 'format' | 'formatVersion'>, weights: NamedArray[], shardBytes = SHARD_BYTES): Promise<ConvertedModelJson> {
   const total = weights.reduce((s, w) => s + w.data.byteLength, 0);
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const w of weights) {
-    all.set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength), off);
-    off += w.data.byteLength;
-  }
   const n = Math.max(1, Math.ceil(total / shardBytes));
-  const paths: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const name = `group1-shard${i + 1}of${n}.bin`;
-    paths.push(name);
-    await writeFileAtomic(path.join(dir, name), all.subarray(i * shardBytes, Math.min(total, (i + 1) * shardBytes)));
+  const paths = Array.from({ length: n }, (_, i) => `group1-shard${i + 1}of${n}.bin`);
+  const sha = createHash('sha256');
+  // Stream the weights through one shard-sized buffer: memory stays at the model plus one shard.
+  let shard = new Uint8Array(Math.min(shardBytes, total));
+  let fill = 0;
+  let index = 0;
+  const flush = async (): Promise<void> => {
+    await writeFileAtomic(path.join(dir, paths[index]!), shard.subarray(0, fill));
+    index++;
+    fill = 0;
+    shard = new Uint8Array(Math.max(0, Math.min(shardBytes, total - index * shardBytes)));
+  };
+  for (const w of weights) {
+    const bytes = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+    sha.update(bytes);
+    let off = 0;
+    while (off < bytes.length) {
+      const k = Math.min(bytes.length - off, shard.length - fill);
+      shard.set(bytes.subarray(off, off + k), fill);
+      fill += k;
+      off += k;
+      if (fill === shard.length && index < n) await flush();
+    }
   }
+  if (total === 0) await writeFileAtomic(path.join(dir, paths[0]!), new Uint8Array(0));
   if (existsSync(dir))
     for (const f of readdirSync(dir)) if (/^group\d+-shard\d+of\d+\.bin$/.test(f) && !paths.includes(f)) rmSync(path.join(dir, f), { force: true });
   const json: ConvertedModelJson = {
     format: 'uol-backbone',
     formatVersion: 1,
     ...meta,
-    weightsSha256: createHash('sha256').update(all).digest('hex'),
+    weightsSha256: sha.digest('hex'),
     weightsManifest: [{ paths, weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
   };
   await writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json, null, 1) + '\n');
