@@ -65,7 +65,7 @@ export interface KnownCheckpoint {
   patch?: number;
   /** Architecture config overrides (non-standard widths/depths), as `uol convert --arch-config`. */
   archConfig?: Record<string, unknown>;
-  /** Key map name. */
+  /** Key map name, or `auto` where the file's layout is not certain. */
   keyMap: string;
   url: string;
   /** Approximate download size (bytes), for display. */
@@ -182,7 +182,7 @@ export function readRegistry(file = defaultRegistryFile()): KnownCheckpoint[] {
     const where = `${file}: checkpoints[${i}]`;
     for (const k of ['name', 'arch', 'keyMap', 'url', 'description'] as const) if (typeof c[k] !== 'string' || !c[k]) throw new UsageError(`${where}: "${k}" must be a non-empty string`);
     if (!ARCH_PRESETS[c.arch]) throw new UsageError(`${where} (${c.name}): unknown arch "${c.arch}"`);
-    if (!KEY_MAPS.some((m) => m.name === c.keyMap)) throw new UsageError(`${where} (${c.name}): unknown keyMap "${c.keyMap}"`);
+    if (c.keyMap !== 'auto' && !KEY_MAPS.some((m) => m.name === c.keyMap)) throw new UsageError(`${where} (${c.name}): unknown keyMap "${c.keyMap}"`);
     if (names.has(c.name)) throw new UsageError(`${where}: duplicate name "${c.name}"`);
     if (EMBEDDED.some((e) => e.name === c.name)) throw new UsageError(`${where}: "${c.name}" is the name of an embedded backbone`);
     names.add(c.name);
@@ -222,6 +222,14 @@ function convertedArch(dir: string): string {
   }
 }
 
+/** Reports a `load` stage (0 of 1, then 1 of 1) around a load. */
+async function withLoadProgress(name: string, o: LoadBackboneOptions, f: () => Promise<FeatureExtractor>): Promise<FeatureExtractor> {
+  o.onProgress?.({ stage: 'load', done: 0, total: 1, detail: name });
+  const fe = await f();
+  o.onProgress?.({ stage: 'load', done: 1, total: 1, detail: name });
+  return fe;
+}
+
 /** All registry entries, by name: embedded, then known checkpoints, then other converted directories. */
 function entries(opts: LoadBackboneOptions = {}): Map<string, Entry> {
   const mdir = defaultModelsDir(opts.modelsDir);
@@ -229,10 +237,11 @@ function entries(opts: LoadBackboneOptions = {}): Map<string, Entry> {
   for (const e of EMBEDDED) {
     m.set(e.name, {
       info: { name: e.name, arch: e.arch, description: e.description, source: 'embedded', offline: true },
-      load: async () => {
-        const { artifacts, spec } = await embeddedArtifacts(e.name);
-        return tfjsBackboneFromArtifacts(artifacts, spec);
-      },
+      load: (o) =>
+        withLoadProgress(e.name, o, async () => {
+          const { artifacts, spec } = await embeddedArtifacts(e.name);
+          return tfjsBackboneFromArtifacts(artifacts, spec);
+        }),
     });
   }
   for (const c of readRegistry(defaultRegistryFile(opts.registryFile))) {
@@ -244,7 +253,7 @@ function entries(opts: LoadBackboneOptions = {}): Map<string, Entry> {
       info,
       load: async (o) => {
         if (!isConvertedDir(dir)) throw new UsageError(`backbone "${c.name}" is not downloaded yet: run \`uol fetch ${c.name}\` (${c.url}) — looked in ${dir}`);
-        return loadConvertedBackbone(dir, { ...buildOptions(o), id: c.name });
+        return withLoadProgress(c.name, o, () => loadConvertedBackbone(dir, { ...buildOptions(o), id: c.name }));
       },
     });
   }
@@ -254,7 +263,7 @@ function entries(opts: LoadBackboneOptions = {}): Map<string, Entry> {
       if (m.has(name) || !isConvertedDir(dir)) continue;
       m.set(name, {
         info: { name, arch: convertedArch(dir), description: `converted model in ${dir}`, source: 'converted', offline: true, location: dir },
-        load: (o) => loadConvertedBackbone(dir, { ...buildOptions(o), id: name }),
+        load: (o) => withLoadProgress(name, o, () => loadConvertedBackbone(dir, { ...buildOptions(o), id: name })),
       });
     }
   return m;

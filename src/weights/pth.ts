@@ -219,7 +219,8 @@ async function openLegacy(file: string): Promise<TorchFile> {
   const persistentLoad = (pid: PyValue): PyValue => {
     if (!Array.isArray(pid)) throw new PickleError('unexpected persistent id');
     if (pid[0] === 'module') throw new PickleError('checkpoint contains a pickled nn.Module (a whole model object); save its state_dict() instead');
-    if (pid[0] !== 'storage' || pid.length < 6) throw new PickleError(`unexpected persistent id ${JSON.stringify(pid[0])}`);
+    // Very old files (torch ≤ 0.3) have no view-metadata field: 5 entries instead of 6.
+    if (pid[0] !== 'storage' || pid.length < 5) throw new PickleError(`unexpected persistent id ${describePid(pid)}`);
     const dtype = storageType(pid[1]!, 'persistent id');
     const key = String(pid[2]);
     const numel = asInt(pid[4]!, 'storage numel');
@@ -228,7 +229,7 @@ async function openLegacy(file: string): Promise<TorchFile> {
       r = { dtype, numel };
       roots.set(key, r);
     }
-    const meta = pid[5];
+    const meta = pid.length > 5 ? pid[5] : null;
     if (meta === null || meta === undefined) {
       if (!r.storage) {
         const rr = r;
