@@ -21,7 +21,7 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       'versions:',
       ...Object.entries(e.versions).map(([k, v]) => `  ${k} ${v}`),
       `backbones (default ${DEFAULT_BACKBONE}; offline = usable now without network):`,
-      ...backbones.map((b) => `  ${b.name.padEnd(24)} ${b.arch.padEnd(14)} ${b.source.padEnd(9)} ${b.offline ? 'offline' : 'uol fetch'}`),
+      ...backbones.map((b) => `  ${b.name.padEnd(24)} ${b.arch.padEnd(16)} ${b.source.padEnd(9)} ${b.offline ? 'offline' : 'uol fetch'}`),
     ];
     emit(a, json, lines);
   },
