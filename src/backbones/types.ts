@@ -55,6 +55,21 @@ export interface FeatureExtractor {
    * @returns [B,h,w,C] float32 features (caller disposes).
    */
   extract(x: tf.Tensor4D): tf.Tensor4D;
+  /**
+   * Asynchronous variant for graphs with control flow (tfjs GraphModels that need `executeAsync`); when present,
+   * callers should prefer it (see {@link runExtractor}). Same contract as {@link FeatureExtractor.extract}.
+   */
+  extractAsync?(x: tf.Tensor4D): Promise<tf.Tensor4D>;
+  /**
+   * ViTs only: softmaxed self-attention of the last block, `[B, heads, N, N]`, tokens ordered CLS, registers, patches
+   * (as DINO's `get_last_selfattention`).
+   */
+  lastSelfAttention?(x: tf.Tensor4D): tf.Tensor4D;
   /** Releases weights. */
   dispose(): void;
+}
+
+/** Runs `fe` on `x`, through `extractAsync` when the extractor has one. Returns [B,h,w,C] (caller disposes). */
+export async function runExtractor(fe: FeatureExtractor, x: tf.Tensor4D): Promise<tf.Tensor4D> {
+  return fe.extractAsync ? fe.extractAsync(x) : fe.extract(x);
 }

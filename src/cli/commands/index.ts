@@ -10,6 +10,9 @@ import { mergeCommand } from './merge.js';
 import { explainCommand } from './explain.js';
 import { dataCommand } from './data.js';
 import { benchCommand } from './bench.js';
+import { convertCommand } from './convert.js';
+import { fetchCommand } from './fetch.js';
+import { extractCommand } from './extract.js';
 
 /** Every command, in help order (one per line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
@@ -19,6 +22,9 @@ export const commands: CommandModule<GlobalArgs, any>[] = [
   localizeCommand,
   mergeCommand,
   explainCommand,
+  extractCommand,
+  convertCommand,
+  fetchCommand,
   dataCommand,
   benchCommand,
 ];

@@ -4,13 +4,15 @@
 import type { CommandModule } from 'yargs';
 import { TOOL } from '../../version.js';
 import { emit, startEngine, type GlobalArgs } from '../context.js';
+import { DEFAULT_BACKBONE, listBackbones } from '../../backbones/registry.js';
 
 export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'info',
   describe: 'show the engine: active backend and why, native kernels, versions',
   handler: async (a) => {
     const e = await startEngine(a);
-    const json = { tool: TOOL, backend: e.backend, choice: e.choice, attempts: e.attempts, native: e.native, wasmSimd: e.wasmSimd, versions: e.versions };
+    const backbones = listBackbones();
+    const json = { tool: TOOL, backend: e.backend, choice: e.choice, attempts: e.attempts, native: e.native, wasmSimd: e.wasmSimd, versions: e.versions, defaultBackbone: DEFAULT_BACKBONE, backbones };
     const lines = [
       TOOL,
       `backend: ${e.backend} (${e.choice}${e.wasmSimd !== undefined ? `, SIMD ${e.wasmSimd ? 'on' : 'off'}` : ''})`,
@@ -18,6 +20,8 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       `native kernels: ${e.native.enabled ? `on (${e.native.kernels.join(', ')})` : 'off'} — ${e.native.reason}`,
       'versions:',
       ...Object.entries(e.versions).map(([k, v]) => `  ${k} ${v}`),
+      `backbones (default ${DEFAULT_BACKBONE}; offline = usable now without network):`,
+      ...backbones.map((b) => `  ${b.name.padEnd(24)} ${b.arch.padEnd(16)} ${b.source.padEnd(9)} ${b.offline ? 'offline' : 'uol fetch'}`),
     ];
     emit(a, json, lines);
   },

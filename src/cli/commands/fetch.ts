@@ -1,0 +1,50 @@
+/**
+ * `uol fetch NAME`: download a known checkpoint (converted-models/registry.json) with progress and resume, verify its
+ * checksum, convert it into `<models-dir>/NAME/`.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { fetchBackbone } from '../../backbones/registry.js';
+import { emit, progressFor, type GlobalArgs } from '../context.js';
+
+interface FetchArgs extends GlobalArgs {
+  name: string;
+  'models-dir'?: string;
+  registry?: string;
+  force: boolean;
+  'keep-download': boolean;
+}
+
+export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
+  command: 'fetch <name>',
+  describe: 'download, verify and convert a known checkpoint (uol info lists them)',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('name', { type: 'string', demandOption: true, describe: 'registry name' })
+      .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' })
+      .option('registry', { type: 'string', describe: 'registry file (default $UOL_REGISTRY or converted-models/registry.json)' })
+      .option('force', { type: 'boolean', default: false, describe: 'download and convert again' })
+      .option('keep-download', { type: 'boolean', default: false, describe: 'keep the checkpoint file after conversion' }) as Argv<FetchArgs>,
+  handler: async (a) => {
+    const prog = progressFor(a);
+    try {
+      const o: Parameters<typeof fetchBackbone>[1] = { force: a.force, keepDownload: a['keep-download'], onProgress: prog.callback };
+      if (a['models-dir']) o.modelsDir = a['models-dir'];
+      if (a.registry) o.registryFile = a.registry;
+      const r = await fetchBackbone(a.name, o);
+      prog.stop();
+      const json = {
+        name: r.name,
+        dir: r.dir,
+        fetched: r.fetched,
+        ...(r.download ? { sha256: r.download.sha256, bytes: r.download.bytes, resumedFrom: r.download.resumedFrom } : {}),
+        ...(r.convert ? { tensors: r.convert.tensors } : {}),
+      };
+      const text = r.fetched
+        ? [`fetched ${r.name}: ${((r.download?.bytes ?? 0) / 1e6).toFixed(1)} MB${r.download?.resumedFrom ? ` (resumed at ${r.download.resumedFrom} bytes)` : ''}, sha256 ${r.download?.sha256}`, `converted → ${r.dir}`]
+        : [`${r.name} is already converted in ${r.dir} (--force to fetch again)`];
+      emit(a, json, text);
+    } finally {
+      prog.stop();
+    }
+  },
+};
