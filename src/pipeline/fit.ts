@@ -11,7 +11,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
-import type { FeatureExtractor } from '../backbones/types.js';
+import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { FitStatistics, type StatisticsJSON } from '../rps/statistics.js';
 
 /** A batch of prepared inputs. `input` is owned by the consumer (disposed after use). */
@@ -22,6 +22,8 @@ export interface InputBatch {
   count: number;
   /** Ids of the items present (skipped ones are absent), in order. */
   ids: string[];
+  /** Image file per item, when known. */
+  files?: (string | undefined)[];
   /** Class index per item (undefined when unknown). */
   labels?: (number | undefined)[];
   /** [B,S,S,3] normalised per the backbone's input contract. */
@@ -149,7 +151,7 @@ export async function fitStatistics(o: FitStatisticsOptions): Promise<FitStatist
               return k;
             });
           }
-          feats = backbone.extract(batch.input);
+          feats = await runExtractor(backbone, batch.input);
           if (o.onFeatures) await o.onFeatures(batch, feats);
           await stats.addBatch(feats, classes);
         }

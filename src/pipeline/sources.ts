@@ -10,6 +10,8 @@ import { loadBatches, type SkippedImage } from '../data/loader.js';
 import type { DecodeOptions, ResizeOptions } from '../data/image-io.js';
 import { outputSize, type Protocol } from '../data/transforms.js';
 import type { BatchSource, InputBatch } from './fit.js';
+import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
+import type { TrainingItem, TrainingSource } from '../rps/point-source.js';
 
 /** Options of {@link recordSource}. */
 export interface RecordSourceOptions {
@@ -57,12 +59,12 @@ export function recordSource(o: RecordSourceOptions): RecordSource {
       if (o.workers !== undefined) lo.workers = o.workers;
       const loader = loadBatches(lo);
       let groupStart = start;
-      let parts: { id: string; label: number | undefined; input: tf.Tensor4D }[] = [];
+      let parts: { id: string; file: string | undefined; label: number | undefined; input: tf.Tensor4D }[] = [];
       const flush = (): InputBatch => {
         const count = Math.min(B, end - groupStart);
         const input = parts.length ? (parts.length === 1 ? parts[0]!.input : tf.concat(parts.map((p) => p.input), 0)) : tf.zeros([0, H, W, 3]);
         if (parts.length > 1) parts.forEach((p) => p.input.dispose());
-        const b: InputBatch = { start: groupStart, count, ids: parts.map((p) => p.id), labels: parts.map((p) => p.label), input: input as tf.Tensor4D };
+        const b: InputBatch = { start: groupStart, count, ids: parts.map((p) => p.id), files: parts.map((p) => p.file), labels: parts.map((p) => p.label), input: input as tf.Tensor4D };
         parts = [];
         groupStart += count;
         return b;
@@ -72,12 +74,46 @@ export function recordSource(o: RecordSourceOptions): RecordSource {
           const rec = b.records[0]!;
           const idx = index.get(rec)!;
           while (idx >= groupStart + B) yield flush();
-          parts.push({ id: rec.id, label: rec.label, input: b.input });
+          parts.push({ id: rec.id, file: rec.file, label: rec.label, input: b.input });
         }
         while (groupStart < end) yield flush();
       } finally {
         parts.forEach((p) => p.input.dispose());
       }
     },
+  };
+}
+
+/**
+ * A replayable {@link TrainingSource} (rps/point-source.ts) over a batch source through a backbone: each pass decodes
+ * and extracts again (the point stream caches points in memory when they fit). Items carry the image file and the
+ * input frame for representer crops.
+ */
+export function trainingSourceFrom(backbone: FeatureExtractor, source: BatchSource, inputSize: [number, number]): TrainingSource {
+  return async function* () {
+    for await (const b of source.batches(0, source.total)) {
+      let feats: tf.Tensor4D | undefined;
+      try {
+        if (b.ids.length === 0) continue;
+        feats = await runExtractor(backbone, b.input);
+        const [, h, w, c] = feats.shape;
+        for (let i = 0; i < b.ids.length; i++) {
+          const one = tf.slice(feats, [i, 0, 0, 0], [1, h, w, c]);
+          try {
+            const item: TrainingItem = { id: b.ids[i]!, features: one, inputSize };
+            const f = b.files?.[i];
+            if (f !== undefined) item.imageFile = f;
+            const k = b.labels?.[i];
+            if (k !== undefined) item.classIndex = k;
+            yield item;
+          } finally {
+            one.dispose();
+          }
+        }
+      } finally {
+        feats?.dispose();
+        b.input.dispose();
+      }
+    }
   };
 }

@@ -70,8 +70,8 @@ export class RunRecorder {
 
   constructor(private readonly engine: EngineInfo | undefined, private readonly argv: string[] = process.argv.slice(2)) {}
 
-  /** Writes `<dir>/manifest.json` (atomically) and returns its path. */
-  write(dir: string, summary?: Record<string, unknown>): string {
+  /** Writes `<dir>/<name>` (default manifest.json; atomically) and returns its path. */
+  write(dir: string, summary?: Record<string, unknown>, name = 'manifest.json'): string {
     const m: RunManifest = {
       tool: TOOL,
       command: ['uol', ...this.argv].join(' '),
@@ -85,7 +85,7 @@ export class RunRecorder {
       outputs: this.outputs.map((o) => path.relative(dir, o) || o),
     };
     if (summary) m.summary = summary;
-    const file = path.join(dir, 'manifest.json');
+    const file = path.join(dir, name);
     writeFileAtomicSync(file, JSON.stringify(m, null, 2) + '\n');
     return file;
   }

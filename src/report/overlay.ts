@@ -2,7 +2,7 @@
  * Overlays for people to look at: an activation map as a jet heatmap blended on the photo, with boxes drawn on top.
  */
 import sharp from 'sharp';
-import type { RGBImage } from '../data/image-io.js';
+import { resizeRGB, type RGBImage } from '../data/image-io.js';
 
 /** A box to draw: [x0,y0,x1,y1] in the image's pixels (x1,y1 inclusive), RGB colour, line width in pixels. */
 export interface DrawBox {
@@ -100,3 +100,20 @@ export const COLORS = {
   groundTruth: [40, 230, 80] as [number, number, number],
   region: [255, 220, 0] as [number, number, number],
 };
+
+/**
+ * Renders an overlay no larger than `maxSide` pixels: the image is downscaled first (boxes scaled with it), then the
+ * heatmap and boxes are drawn. Boxes are in `img` pixels.
+ */
+export async function renderOverlay(img: RGBImage, map: ArrayLike<number> | undefined, mapH: number, mapW: number, boxes: DrawBox[], maxSide = 640): Promise<Buffer> {
+  const s = Math.min(1, maxSide / Math.max(img.width, img.height));
+  let base = img;
+  let scaled = boxes;
+  if (s < 1) {
+    base = await resizeRGB(img, Math.max(1, Math.round(img.width * s)), Math.max(1, Math.round(img.height * s)), 'bilinear');
+    const sx = base.width / img.width;
+    const sy = base.height / img.height;
+    scaled = boxes.map((b) => ({ ...b, box: [b.box[0] * sx, b.box[1] * sy, b.box[2] * sx, b.box[3] * sy] }));
+  }
+  return encodePng(heatmapOverlay(base, map, mapH, mapW, scaled));
+}
