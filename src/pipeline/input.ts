@@ -3,7 +3,7 @@
  * image files — into an ordered record list with a description and a listing hash for manifests and fingerprints.
  */
 import * as path from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { openDataset } from '../data/datasets/index.js';
 import type { Dataset, DatasetOptions, DatasetRecord } from '../data/datasets/types.js';
@@ -59,8 +59,9 @@ export async function resolveInput(spec: InputSpec, preferredSplits: string[]): 
       if (/[*?[\]{}]/.test(item) || (existsSync(item) && statSync(item).isDirectory())) {
         const ds = await openDataset('folder', { dataDir: item });
         for (const r of await ds.records(ds.splits[0]!)) {
-          if (!seen.has(r.file!)) {
-            seen.add(r.file!);
+          const real = realpathSync(r.file!);
+          if (!seen.has(real)) {
+            seen.add(real);
             records.push({ ...r, id: path.relative(process.cwd(), r.file!) || r.id });
           }
         }
@@ -70,8 +71,9 @@ export async function resolveInput(spec: InputSpec, preferredSplits: string[]): 
           throw new UsageError(`${item}: not an image file name (${IMAGE_EXTENSIONS.join(' ')})`);
         }
         const file = path.resolve(item);
-        if (!seen.has(file)) {
-          seen.add(file);
+        const real = realpathSync(file);
+        if (!seen.has(real)) {
+          seen.add(real);
           records.push({ id: item, file });
         }
       }

@@ -12,7 +12,7 @@ import type { ProgressCallback } from '../util/progress.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import { loadBatches, type SkippedImage } from '../data/loader.js';
-import { geometry, outputSize, type Protocol, type Box as GtBox } from '../data/transforms.js';
+import { geometry, outputSize, type PreparedMask, type Protocol, type Box as GtBox } from '../data/transforms.js';
 import { readImageRGB, type RGBImage } from '../data/image-io.js';
 import { writeNpy } from '../io/npy.js';
 import { activationMaps } from '../rps/activation.js';
@@ -77,8 +77,10 @@ export interface LocalizeOptions {
   saveMaps?: boolean;
   /** Write `<outDir>/overlays/<safe id>.png`. */
   overlays?: boolean;
+  /** Also load GT masks (records with mask files) and pass them to `onMap`. */
+  withMasks?: boolean;
   /** Receives each map (in the input frame) and its result, e.g. for evaluators; the array is reused after return. */
-  onMap?: (r: ImageResult, map: Float32Array, size: [number, number], record: DatasetRecord) => void | Promise<void>;
+  onMap?: (r: ImageResult, map: Float32Array, size: [number, number], record: DatasetRecord, mask?: PreparedMask) => void | Promise<void>;
   onProgress?: ProgressCallback;
   onSkip?: (s: SkippedImage) => void;
 }
@@ -143,6 +145,7 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
     batchSize: o.batchSize ?? 1,
     skipBad: !!o.skipBad,
     keepImages: !!o.overlays,
+    withMasks: !!o.withMasks,
     stage: 'localize',
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     ...(o.onSkip ? { onSkip: o.onSkip } : {}),
@@ -208,7 +211,7 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
           }
           await writeFileAtomic(path.join(o.outDir!, r.overlayFile), await renderOverlay(img, map, H, W, boxes));
         }
-        if (o.onMap) await o.onMap(r, map, [H, W], rec);
+        if (o.onMap) await o.onMap(r, map, [H, W], rec, batch.masks?.[i]);
         results.push(r);
       }
     }

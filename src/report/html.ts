@@ -42,9 +42,9 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
 
 /** An inline SVG line chart. */
 export function svgLineChart(series: Series[], o: ChartOptions = {}): string {
-  const W = o.width ?? 560;
+  const W = o.width ?? 620;
   const H = o.height ?? 300;
-  const m = { l: 50, r: 120, t: o.title ? 28 : 12, b: 40 };
+  const m = { l: 50, r: 170, t: o.title ? 28 : 12, b: 40 };
   const xs = series.flatMap((s) => s.xs);
   const ys = series.flatMap((s) => s.ys).filter((v) => Number.isFinite(v));
   const x0 = Math.min(...xs);

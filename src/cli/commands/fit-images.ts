@@ -4,7 +4,6 @@
  * same command to continue), shardable (`--shard i/N` writes partial statistics for `uol merge`).
  */
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import { UsageError } from '../../util/errors.js';
 import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
@@ -12,10 +11,11 @@ import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
 import { checkInputSize } from '../../backbones/extract.js';
 import { sampleRecords } from '../../data/loader.js';
 import { trainProtocol } from '../../data/transforms.js';
-import { predictorFromStatistics, savePredictor, type Predictor } from '../../rps/predictor.js';
+import { savePredictor, type Predictor } from '../../rps/predictor.js';
 import { parseShard, saveStatistics } from '../../rps/statistics-file.js';
 import { addRepresenters, fitOptimized, OPTIMIZE_DEFAULTS, type OptimizeOptions } from '../../rps/optimize.js';
 import { fitStatistics } from '../../pipeline/fit.js';
+import { fitFingerprint, fitOnRecords } from '../../pipeline/fit-run.js';
 import { recordSource, trainingSourceFrom } from '../../pipeline/sources.js';
 import { resolveInput } from '../../pipeline/input.js';
 import { RunRecorder } from '../../report/manifest.js';
@@ -56,11 +56,10 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     const protocol = trainProtocol(a.size);
     const source = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
     const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split };
-    const fingerprint = createHash('sha256').update(JSON.stringify({ identity, listing: input.listing.sha256, n: records.length, options })).digest('hex');
+    const fingerprint = fitFingerprint(identity, input.listing.sha256, records.length, { ...options, samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split });
     const recorder = new RunRecorder(engine);
     recorder.inputs.push(input.listing);
     const srcDesc = `${input.description}${a['sampling-ratio'] < 1 ? `, sampled ${records.length} (ratio ${a['sampling-ratio']}, seed ${a.seed})` : ''}, Resize((${a.size},${a.size}))`;
-    const classNames = input.classNames ? new Map(input.classNames.map((n, i) => [i, n] as [number, string])) : undefined;
     const outDir = path.dirname(path.resolve(a.out));
     const manifestName = `${path.basename(a.out)}.manifest.json`;
     const summary = () => ({ images: records.length - source.skipped.length, skipped: source.skipped });
@@ -104,17 +103,24 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
       return;
     }
 
-    const fr = await fitStatistics({
+    const fo2: Parameters<typeof fitOnRecords>[0] = {
       backbone,
-      source,
+      records,
+      size: a.size,
+      batchSize: a['batch-size'],
+      skipBad: a['skip-bad'],
       classwise: a.classwise,
-      fingerprint,
-      checkpoint: { file: `${a.out}.ckpt.json`, everyBatches: Math.max(1, Math.ceil(a['checkpoint-every'] / a['batch-size'])) },
+      sourceDescription: srcDesc,
+      listingHash: input.listing.sha256,
+      checkpointFile: `${a.out}.ckpt.json`,
+      checkpointEvery: a['checkpoint-every'],
+      fingerprintExtra: { samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split },
+      tool: TOOL,
       onProgress: prog.callback,
-    });
-    const fo: Parameters<typeof predictorFromStatistics>[1] = { backbone: identity, classwise: a.classwise, tool: TOOL, created: { source: srcDesc } };
-    if (classNames) fo.classNames = classNames;
-    let predictor: Predictor = predictorFromStatistics(fr.statistics, fo);
+    };
+    if (input.classNames) fo2.classNames = input.classNames;
+    const fr = await fitOnRecords(fo2);
+    let predictor: Predictor = fr.predictor;
     let residual: number | null = null;
     if ((a['top-k'] ?? 0) > 0) {
       const again = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
@@ -129,8 +135,8 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     }
     savePredictor(predictor, a.out);
     recorder.outputs.push(path.resolve(a.out));
-    recorder.write(outDir, { ...summary(), resumed: fr.resumed }, manifestName);
-    emitClosedForm(a, predictor, fr.statistics, residual, { backbone: identity.id, resumed: fr.resumed, skipped: source.skipped.length, manifest: path.join(outDir, manifestName) });
+    recorder.write(outDir, { images: records.length - fr.skipped.length, skipped: fr.skipped, resumed: fr.resumed }, manifestName);
+    emitClosedForm(a, predictor, fr.statistics, residual, { backbone: identity.id, resumed: fr.resumed, skipped: fr.skipped.length, manifest: path.join(outDir, manifestName) });
   } finally {
     backbone.dispose();
     prog.stop();
