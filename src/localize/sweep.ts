@@ -107,6 +107,11 @@ export class SweepWorkspace {
   gpReady = false;
   /** Border-tracing steps left before falling back to the filled sweep (−1: exhausted). */
   traceBudget = 0;
+  /** Padded box (x0, x1, y0, y1) enclosing every component that has a hole at some cut: all holes lie inside it. */
+  ux0 = 0;
+  ux1 = -1;
+  uy0 = 0;
+  uy1 = -1;
   /** Runs: first pixel (padded index), length, entry band, and a reusable order / member-list buffer. */
   runStart: Int32Array;
   runLen: Int32Array;
@@ -236,6 +241,10 @@ export function sweepCuts(
   const needFill = new Uint8Array(m);
   w.gpReady = false;
   w.traceBudget = traceBudget;
+  w.ux0 = pw;
+  w.ux1 = -1;
+  w.uy0 = height + 2;
+  w.uy1 = -1;
   sweepRuns8(w, gray, cuts, runOrder, ends, m - 1, 0, visitor, true, holes, needFill);
   let lastHole = -1;
   let lastFill = -1;
@@ -411,9 +420,13 @@ function sweepRuns8(
     let anyHole = false;
     if (fg) {
       for (let k = 0; k < nLive; k++) {
-        if (rd[live[k]! * 8 + R_EULER4]! < 4) {
+        const o = live[k]! * 8;
+        if (rd[o + R_EULER4]! < 4) {
           anyHole = true;
-          break;
+          if (rd[o + R_MINX]! < w.ux0) w.ux0 = rd[o + R_MINX]!;
+          if (rd[o + R_MAXX]! > w.ux1) w.ux1 = rd[o + R_MAXX]!;
+          if (rd[o + R_MINY]! < w.uy0) w.uy0 = rd[o + R_MINY]!;
+          if (rd[o + R_MAXY]! > w.uy1) w.uy1 = rd[o + R_MAXY]!;
         }
       }
       if (anyHole) holes[j] = 1;
@@ -537,21 +550,31 @@ function sweepRuns4(
   contour: SweepVisitor['contour'],
 ): void {
   const { parent, rd, live, livePos, pw, runStart, runLen, runLeave, runNext } = w;
+  // Only the box U around every component with holes matters: holes lie strictly inside it, so everything outside U
+  // can join the frame's set (0) at once. Inside U, pixels are absent (−1) until they turn background.
+  const { ux0, ux1, uy0, uy1 } = w;
   parent.fill(0);
-  for (let k = 0; k < nRuns; k++) {
-    const run = order[k]!;
-    runLeave[run] = last + 1;
-    const p0 = runStart[run]!;
-    parent.fill(-1, p0, p0 + runLen[run]!);
-  }
+  for (let y = uy0; y <= uy1; y++) parent.fill(-1, y * pw + ux0, y * pw + ux1 + 1);
+  runLeave.fill(last + 1, 0, nRuns);
   w.nLive = 0;
   let pos = nRuns;
   for (let j = 0; j <= last; j++) {
     const begin = ends[j]!;
     for (; pos > begin; ) {
       const run = order[--pos]!;
-      const p0 = runStart[run]!;
-      const len = runLen[run]!;
+      let p0 = runStart[run]!;
+      let len = runLen[run]!;
+      // Clip to U; a run reaching outside U is connected to the frame through its outside part.
+      const y = (p0 / pw) | 0;
+      const xa = p0 - y * pw;
+      const xs = xa < ux0 ? ux0 : xa;
+      const xe = xa + len - 1 > ux1 ? ux1 : xa + len - 1;
+      if (y < uy0 || y > uy1 || xs > xe) {
+        runLeave[run] = j;
+        continue;
+      }
+      p0 = y * pw + xs;
+      len = xe - xs + 1;
       let r = -1;
       let v = parent[p0 - 1]!;
       if (v >= 0) r = join4(w, p0 - 1, r, j);
@@ -563,8 +586,7 @@ function sweepRuns4(
         v = parent[qb]!;
         if (v >= 0 && v !== r) r = join4(w, qb, r, j);
       }
-      const y = (p0 / pw) | 0;
-      const x0 = p0 - y * pw;
+      const x0 = xs;
       runNext[run] = -1;
       if (r < 0) {
         r = p0;
