@@ -19,12 +19,15 @@
  * smooth 448×448 map has ~5 pixels per run). Indices live in a 1-pixel zero-padded frame, so there are no bounds checks.
  * 1. Foreground sweep, cuts high → low: runs enter an 8-connected union–find that keeps per component its box, first
  *    raster pixel, twice its quad area and 4× its Euler number (Gray's bit-quad formula for 8-connectivity), hence
- *    whether it has holes. Without holes the quad area is the contour area.
- * 2. Background sweep, cuts low → high (only when some cut has holes): a 4-connected union–find in which the padding
- *    frame is one set; the other sets are the holes. A run turns background at once, so it also leaves the "filled"
- *    region (joins the frame's set) at one cut, recorded per run.
- * 3. Filled sweep, cuts high → low (only when the largest contour is asked for and some cut has holes): as sweep 1, but
- *    runs enter when they become filled, so each set's quad area is its outer border's contour area.
+ *    whether it has holes. Without holes the quad area is the contour area. At a cut where some component has holes,
+ *    the outer border of each such component that could still win (its box bounds its area) is traced with OpenCV's
+ *    border following on `gray > cut` — cheap, since smooth maps have holes at few cuts — within a step budget.
+ * 2. Background sweep, cuts low → high (only when some cut has holes and hole boxes are asked for, or the budget ran
+ *    out): a 4-connected union–find in which the padding frame is one set; the other sets are the holes. Holes lie
+ *    strictly inside the box U around every component that has one, so only U is swept (outside counts as frame). A
+ *    run turns background at once, so it also leaves the "filled" region (joins the frame's set) at one cut.
+ * 3. Filled sweep, cuts high → low (only for the cuts the trace budget did not settle): as sweep 1, but runs enter when
+ *    they become filled, so each set's quad area is its outer border's contour area.
  */
 
 import { outerBorderTwiceArea, traceSteps } from './contours.js';
@@ -89,21 +92,25 @@ const R_EULER4 = 7;
 const R_FIRST_RUN = 5;
 const R_LAST_RUN = 6;
 
-/** Buffers reused across maps of the same size (allocation would dominate otherwise). */
+/**
+ * Buffers reused across maps (allocation would dominate otherwise). Sized by capacity: a workspace serves any map
+ * that fits, and grows when a larger one comes (≈ 45 bytes per pixel of the largest map plus ≈ 30 per run).
+ */
 export class SweepWorkspace {
-  readonly height: number;
-  readonly width: number;
-  /** Padded width. */
-  readonly pw: number;
-  readonly parent: Int32Array;
-  /** Per-root records, 8 int32 each (see R_*). */
-  readonly rd: Int32Array;
-  readonly live: Int32Array;
-  readonly livePos: Int32Array;
+  height = 0;
+  width = 0;
+  /** Padded width and size of the current map. */
+  pw = 2;
+  size = 0;
+  parent = new Int32Array(0);
+  /** Per-root records, 8 int32 each (see R_*), indexed by the root's padded pixel index. */
+  rd = new Int32Array(0);
+  live = new Int32Array(1);
+  livePos = new Int32Array(0);
   /** Number of live roots (sets) in the current sweep. */
   nLive = 0;
   /** Gray image with a 1-pixel zero frame (filled on demand for border tracing). */
-  readonly gp: Uint8Array;
+  gp = new Uint8Array(0);
   gpReady = false;
   /** Border-tracing steps left before falling back to the filled sweep (−1: exhausted). */
   traceBudget = 0;
@@ -112,51 +119,51 @@ export class SweepWorkspace {
   ux1 = -1;
   uy0 = 0;
   uy1 = -1;
-  /** Runs: first pixel (padded index), length, entry band, and a reusable order / member-list buffer. */
-  runStart: Int32Array;
-  runLen: Int32Array;
-  runBand: Int32Array;
-  runOrder: Int32Array;
-  runOrder2: Int32Array;
-  runLeave: Int32Array;
-  runNext: Int32Array;
+  /** Runs: first pixel (padded index), length, entry band, and reusable order / member-list buffers. */
+  runStart = new Int32Array(16);
+  runLen = new Int32Array(16);
+  runBand = new Int32Array(16);
+  runOrder = new Int32Array(16);
+  runOrder2 = new Int32Array(16);
+  runLeave = new Int32Array(16);
+  runNext = new Int32Array(16);
 
-  constructor(height: number, width: number) {
+  constructor(height = 0, width = 0) {
+    if (height > 0 && width > 0) this.ensure(height, width);
+  }
+
+  /** Sets the current map size, growing the buffers when needed. */
+  ensure(height: number, width: number): void {
     this.height = height;
     this.width = width;
-    const pw = width + 2;
-    const size = pw * (height + 2);
-    this.pw = pw;
-    this.parent = new Int32Array(size);
-    this.gp = new Uint8Array(size);
-    this.rd = new Int32Array(size * 8);
-    this.live = new Int32Array(height * width + 1);
-    this.livePos = new Int32Array(size);
-    const r0 = Math.max(16, (height * width) >> 2);
-    this.runStart = new Int32Array(r0);
-    this.runLen = new Int32Array(r0);
-    this.runBand = new Int32Array(r0);
-    this.runOrder = new Int32Array(r0);
-    this.runOrder2 = new Int32Array(r0);
-    this.runLeave = new Int32Array(r0);
-    this.runNext = new Int32Array(r0);
+    this.pw = width + 2;
+    this.size = this.pw * (height + 2);
+    if (this.parent.length < this.size) {
+      const cap = this.size;
+      this.parent = new Int32Array(cap);
+      this.gp = new Uint8Array(cap);
+      this.rd = new Int32Array(cap * 8);
+      this.livePos = new Int32Array(cap);
+      this.live = new Int32Array(cap + 1);
+    }
   }
 
   /** Makes room for `n` runs. */
   reserveRuns(n: number): void {
     if (this.runStart.length >= n) return;
-    const grow = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(n);
+    const cap = Math.max(n, 2 * this.runStart.length);
+    const grow = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(cap);
       b.set(a);
       return b;
     };
     this.runStart = grow(this.runStart);
     this.runLen = grow(this.runLen);
     this.runBand = grow(this.runBand);
-    this.runOrder = new Int32Array(n);
-    this.runOrder2 = new Int32Array(n);
-    this.runLeave = new Int32Array(n);
-    this.runNext = new Int32Array(n);
+    this.runOrder = new Int32Array(cap);
+    this.runOrder2 = new Int32Array(cap);
+    this.runLeave = new Int32Array(cap);
+    this.runNext = new Int32Array(cap);
   }
 }
 
@@ -196,7 +203,8 @@ export function sweepCuts(
   }
   const m = cuts.length;
   if (m === 0 || n === 0) return;
-  const w = ws && ws.height === height && ws.width === width ? ws : new SweepWorkspace(height, width);
+  const w = ws ?? new SweepWorkspace();
+  w.ensure(height, width);
   const pw = w.pw;
 
   // band(g) = number of cuts below g: a pixel of gray g is foreground at cut j iff j < band(g), background iff j ≥ band.
@@ -340,7 +348,7 @@ function sweepRuns8(
   needFill: Uint8Array,
 ): void {
   const { parent, rd, live, livePos, pw, runStart, runLen } = w;
-  parent.fill(-1);
+  parent.fill(-1, 0, w.size);
   w.nLive = 0;
   let pos = 0;
   const largest = visitor.largest;
@@ -463,7 +471,7 @@ function sweepRuns8(
       }
       if (!w.gpReady) {
         const { gp, width, height } = w;
-        gp.fill(0);
+        gp.fill(0, 0, w.size);
         for (let y = 0; y < height; y++) gp.set(gray.subarray(y * width, (y + 1) * width), (y + 1) * pw + 1);
         w.gpReady = true;
       }
@@ -553,7 +561,7 @@ function sweepRuns4(
   // Only the box U around every component with holes matters: holes lie strictly inside it, so everything outside U
   // can join the frame's set (0) at once. Inside U, pixels are absent (−1) until they turn background.
   const { ux0, ux1, uy0, uy1 } = w;
-  parent.fill(0);
+  parent.fill(0, 0, w.size);
   for (let y = uy0; y <= uy1; y++) parent.fill(-1, y * pw + ux0, y * pw + ux1 + 1);
   runLeave.fill(last + 1, 0, nRuns);
   w.nLive = 0;
