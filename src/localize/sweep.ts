@@ -213,6 +213,13 @@ export function sweepCuts(
     while (j < m && cuts[j]! < g) j++;
     bandOf[g] = j;
   }
+  // Gray range of each band: band b holds lo < g ≤ hi.
+  const bandLo = new Int32Array(m + 1);
+  const bandHi = new Int32Array(m + 1);
+  for (let b = 0; b <= m; b++) {
+    bandLo[b] = b > 0 ? cuts[b - 1]! : -1;
+    bandHi[b] = b < m ? cuts[b]! : 255;
+  }
   // Runs of equal band along each row.
   let nRuns = 0;
   for (let y = 0; y < height; y++) {
@@ -223,8 +230,13 @@ export function sweepCuts(
     let x = 0;
     while (x < width) {
       const b = bandOf[gray[row + x]!]!;
+      const lo = bandLo[b]!;
+      const hi = bandHi[b]!;
       let e = x + 1;
-      while (e < width && bandOf[gray[row + e]!] === b) e++;
+      for (; e < width; e++) {
+        const g = gray[row + e]!;
+        if (g <= lo || g > hi) break;
+      }
       runStart[nRuns] = prow + x;
       runLen[nRuns] = e - x;
       runBand[nRuns] = b;
