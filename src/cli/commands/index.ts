@@ -13,6 +13,7 @@ import { benchCommand } from './bench.js';
 import { convertCommand } from './convert.js';
 import { fetchCommand } from './fetch.js';
 import { extractCommand } from './extract.js';
+import { evaluateCommand } from './evaluate.js';
 
 /** Every command, in help order (one per line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
@@ -20,6 +21,7 @@ export const commands: CommandModule<GlobalArgs, any>[] = [
   infoCommand,
   fitCommand,
   localizeCommand,
+  evaluateCommand,
   mergeCommand,
   explainCommand,
   extractCommand,

@@ -1,0 +1,243 @@
+/**
+ * `uol evaluate --scoremaps DIR --metadata DIR [--mask-root DIR] [--thresholds a:b:step] [--json]`: the wsolevaluation
+ * protocol on saved score maps. Maps are `<scoremaps>/<image_id>.npy` (the id exactly as listed, `.npy` appended),
+ * float32/float64 `[H, W]` in [0, 1] at the size the ground truth is expressed in: the original image size from
+ * image_sizes.txt, or N×N with `--resize N` (wsolevaluation resizes the GT boxes and masks to 224×224).
+ * Box metadata → MaxBoxAcc, MaxBoxAccV2 (+ the release's variant), Top-1/Top-5 Loc with `--predictions`;
+ * mask metadata (OpenImages) → PxAP and PIoU.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice } from '../../evaluate/box-metrics.js';
+import { MaskEvaluator, type MaskMetrics } from '../../evaluate/mask-metrics.js';
+import { loadGtMask } from '../../evaluate/gt-masks.js';
+import { readWsolMetadata, resizeBox, type WsolMetadata } from '../../evaluate/wsol-metadata.js';
+import { npArange, parseThresholds, type GrayPrecision, type ScoreMap } from '../../localize/gray.js';
+import type { Box, BoxEngine } from '../../localize/boxes.js';
+import { readNpy } from '../../io/npy.js';
+import { inFile, UsageError } from '../../util/errors.js';
+import { writeFileAtomicSync } from '../../util/fs.js';
+import { emit, progressFor, type GlobalArgs } from '../context.js';
+
+interface EvaluateArgs extends GlobalArgs {
+  scoremaps: string;
+  metadata: string;
+  'mask-root'?: string;
+  thresholds?: string;
+  'iou-thresholds': string;
+  resize?: number;
+  predictions?: string;
+  'thresholds-from'?: string;
+  gray: GrayPrecision;
+  engine: BoxEngine;
+  'per-image'?: string;
+}
+
+/** Parses `--iou-thresholds 30,50,70`. */
+function parseDeltas(s: string): number[] {
+  const v = s.split(',').map((x) => Number(x.trim()));
+  if (!v.length || v.some((d) => !Number.isInteger(d) || d < 1 || d > 100)) {
+    throw new UsageError(`--iou-thresholds "${s}": expected comma-separated integer percentages in 1…100, e.g. 30,50,70`);
+  }
+  return v;
+}
+
+/**
+ * Reads `--predictions FILE`: lines `<image_id>,<class>[,<class>…]` (the classifier's top-k classes, best first) and
+ * returns the 1-based rank of each image's true class (k + 1 when absent from the list).
+ */
+function readRanks(file: string, meta: WsolMetadata): Map<string, number> {
+  if (!meta.classLabels) throw new UsageError(`--predictions needs ${path.join(meta.dir, 'class_labels.txt')}`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
+  }
+  const ranks = new Map<string, number>();
+  text.split('\n').forEach((raw, i) => {
+    const t = raw.replace(/\r$/, '');
+    if (!t.trim()) return;
+    const [id, ...cls] = t.split(',');
+    if (!id || !cls.length || cls.some((c) => !/^\s*\d+\s*$/.test(c))) {
+      throw new UsageError(`${file}:${i + 1}: expected "<image_id>,<class>[,<class>…]" (top-k predicted classes, best first), got ${JSON.stringify(t)}`);
+    }
+    const truth = meta.classLabels!.get(id);
+    if (truth === undefined) throw new UsageError(`${file}:${i + 1}: image id "${id}" has no class label in ${path.join(meta.dir, 'class_labels.txt')}`);
+    const k = cls.map(Number).indexOf(truth);
+    ranks.set(id, k < 0 ? cls.length + 1 : k + 1);
+  });
+  return ranks;
+}
+
+/** Reads a 2-D score map and checks its size. */
+async function readMap(file: string, want: [number, number] | undefined, why: string): Promise<{ map: ScoreMap; h: number; w: number }> {
+  const a = await readNpy(file);
+  if (a.dtype === 'uint8') throw new UsageError(`${file}: score maps must be float32 or float64 in [0, 1], not uint8`);
+  if (a.shape.length !== 2) throw new UsageError(`${file}: score map has shape [${a.shape.join(', ')}], expected [H, W]`);
+  const [h, w] = a.shape as [number, number];
+  if (want && (h !== want[0] || w !== want[1])) {
+    throw new UsageError(`${file}: score map is ${h}×${w} (H×W), expected ${want[0]}×${want[1]} (${why})`);
+  }
+  return { map: a.data as ScoreMap, h, w };
+}
+
+function fmt(v: number | undefined): string {
+  return v === undefined ? '—' : v.toFixed(2);
+}
+
+/** `uol evaluate`: WSOL metrics of saved score maps against wsolevaluation metadata. */
+export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
+  command: 'evaluate',
+  describe: 'WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, …) of saved score maps against wsolevaluation metadata',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option('scoremaps', { type: 'string', demandOption: true, describe: 'directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
+      .option('metadata', { type: 'string', demandOption: true, describe: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …)' })
+      .option('mask-root', { type: 'string', describe: 'directory the mask paths of localization.txt are relative to (mask metadata)' })
+      .option('thresholds', { type: 'string', describe: 'τ grid start:stop:step (np.arange) or a comma list; default 0.01:1:0.01 for boxes, 0:1:0.01 for masks' })
+      .option('iou-thresholds', { type: 'string', default: '30,50,70', describe: 'IoU thresholds δ in percent' })
+      .option('resize', { type: 'number', describe: 'maps are N×N: resize GT boxes (resize_bbox) and masks (nearest) from image_sizes.txt, as wsolevaluation (224)' })
+      .option('predictions', { type: 'string', describe: 'CSV "<image_id>,<class>[,<class>…]" of top-k predicted classes → Top-1/Top-5 Loc' })
+      .option('thresholds-from', { type: 'string', describe: 'JSON of a previous `uol evaluate --json` (e.g. on val): read metrics at its chosen τ' })
+      .option('gray', { choices: ['auto', 'float32', 'float64'] as const, default: 'auto' as GrayPrecision, describe: 'precision of 255·map (auto: the .npy dtype, as numpy)' })
+      .option('engine', { choices: ['sweep', 'trace'] as const, default: 'sweep' as BoxEngine, describe: 'one-pass threshold sweep, or OpenCV border following per τ (same results)' })
+      .option('per-image', { type: 'string', describe: 'write per-image results (box, IoU at the chosen τ) as JSON to this file' }) as Argv<EvaluateArgs>,
+  handler: async (a) => {
+    const meta = readWsolMetadata(a.metadata);
+    const idsFile = path.join(a.metadata, 'image_ids.txt');
+    const locFile = path.join(a.metadata, 'localization.txt');
+    if (!meta.boxes && !meta.masks) throw new UsageError(`${locFile}: not found or empty (no ground truth to evaluate against)`);
+    if (a.resize !== undefined && !(Number.isInteger(a.resize) && a.resize > 0)) throw new UsageError(`--resize ${a.resize}: expected a positive integer`);
+    const deltas = parseDeltas(a['iou-thresholds']);
+    const prog = progressFor(a);
+    const total = meta.imageIds.length;
+    const mapFile = (id: string): string => path.join(a.scoremaps, `${id}.npy`);
+    try {
+      if (meta.boxes) {
+        const taus = a.thresholds ? parseThresholds(a.thresholds) : npArange(0.01, 1, 0.01);
+        let chosen: BoxThresholdChoice | undefined;
+        if (a['thresholds-from']) chosen = readChosen(a['thresholds-from']);
+        const ranks = a.predictions ? readRanks(a.predictions, meta) : undefined;
+        const ev = new BoxEvaluator({ thresholds: taus, iouThresholds: deltas, engine: a.engine, precision: a.gray, keepPerImage: true });
+        for (let k = 0; k < total; k++) {
+          const id = meta.imageIds[k]!;
+          const gt = meta.boxes.get(id);
+          if (!gt) throw new UsageError(`${locFile}: no box for image "${id}" (listed in ${idsFile})`);
+          const size = meta.imageSizes?.get(id);
+          if (!size) throw new UsageError(`${path.join(a.metadata, 'image_sizes.txt')}: no size for image "${id}" (needed to check the map size${a.resize ? ' and resize the boxes' : ''})`);
+          const want: [number, number] = a.resize ? [a.resize, a.resize] : [size.height, size.width];
+          const why = a.resize ? `--resize ${a.resize}` : `image size ${size.width}×${size.height} in image_sizes.txt`;
+          const file = mapFile(id);
+          const { map, h, w } = await readMap(file, want, why);
+          const boxes: Box[] = a.resize ? gt.map((b) => resizeBox(b, size.width, size.height, a.resize!, a.resize!)) : gt;
+          let rank: number | undefined;
+          if (ranks) {
+            rank = ranks.get(id);
+            if (rank === undefined) throw new UsageError(`${a.predictions}: no prediction for image "${id}"`);
+          }
+          try {
+            ev.accumulate({ map, height: h, width: w, gtBoxes: boxes, id, ...(rank !== undefined ? { classRank: rank } : {}) });
+          } catch (e) {
+            throw inFile(file, e);
+          }
+          prog.callback({ stage: 'evaluate', done: k + 1, total, unit: 'img' });
+        }
+        const r = ev.compute(chosen ? { chosen } : {});
+        if (a['per-image']) writeFileAtomicSync(a['per-image'], JSON.stringify(r.perImage, null, 1) + '\n');
+        emit(a, boxJson(r, a), boxText(r, meta, a));
+      } else {
+        if (!a['mask-root']) throw new UsageError(`${locFile} lists masks: give --mask-root DIR (the directory its mask paths are relative to)`);
+        const ev = new MaskEvaluator({ thresholds: a.thresholds ? parseThresholds(a.thresholds) : npArange(0, 1, 0.01) });
+        for (let k = 0; k < total; k++) {
+          const id = meta.imageIds[k]!;
+          const entry = meta.masks!.get(id);
+          if (!entry) throw new UsageError(`${locFile}: no mask for image "${id}" (listed in ${idsFile})`);
+          const size = meta.imageSizes?.get(id);
+          const want: [number, number] | undefined = a.resize ? [a.resize, a.resize] : size ? [size.height, size.width] : undefined;
+          const file = mapFile(id);
+          const { map, h, w } = await readMap(file, want, a.resize ? `--resize ${a.resize}` : 'image size in image_sizes.txt');
+          const mask = await loadGtMask(a['mask-root'], entry.maskPaths, entry.ignorePath, w, h);
+          try {
+            ev.accumulate({ map, height: h, width: w, mask, id });
+          } catch (e) {
+            throw inFile(file, e);
+          }
+          prog.callback({ stage: 'evaluate', done: k + 1, total, unit: 'img' });
+        }
+        const r = ev.compute();
+        emit(a, maskJson(r), maskText(r, meta));
+      }
+    } finally {
+      prog.stop();
+    }
+  },
+};
+
+/** Reads the `chosen` thresholds of a previous `uol evaluate --json` output. */
+function readChosen(file: string): BoxThresholdChoice {
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read JSON: ${(e as Error).message}`);
+  }
+  const c = (j as { chosen?: BoxThresholdChoice }).chosen;
+  if (!c || typeof c.maxBoxAcc !== 'number' || typeof c.release !== 'number' || typeof c.maxBoxAccV2 !== 'object') {
+    throw new UsageError(`${file}: no "chosen" thresholds (expected the --json output of uol evaluate on box metadata)`);
+  }
+  return c;
+}
+
+function boxJson(r: BoxMetrics, a: EvaluateArgs): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    images: r.images,
+    MaxBoxAcc: r.MaxBoxAcc,
+    MaxBoxAccV2: r.MaxBoxAccV2,
+    MaxBoxAccV2_release: r.MaxBoxAccV2_release,
+  };
+  for (const d of r.iouThresholds) out[`IoU${d}`] = r.IoU[String(d)];
+  out.bestThreshold = r.bestThreshold;
+  if (r.top1Loc !== undefined) {
+    out.top1Loc = r.top1Loc;
+    out.top5Loc = r.top5Loc;
+  }
+  out.release = r.release;
+  out.chosen = r.chosen;
+  out.thresholds = a.thresholds ?? '0.01:1:0.01';
+  out.iouThresholds = r.iouThresholds;
+  out.curves = { thresholds: r.thresholds, ...r.curves };
+  return out;
+}
+
+function boxText(r: BoxMetrics, meta: WsolMetadata, a: EvaluateArgs): string[] {
+  const t = (v: number): string => String(Number(v.toFixed(6)));
+  const lines = [
+    `uol evaluate: ${r.images} images (${meta.dir}), ${r.thresholds.length} thresholds (${a.thresholds ?? '0.01:1:0.01'}), IoU ${r.iouThresholds.join('/')}`,
+    '',
+    'metric                         value   τ',
+    `MaxBoxAcc (GT-known Loc)       ${fmt(r.MaxBoxAcc).padStart(6)}   ${t(r.chosen.maxBoxAcc)}`,
+    `MaxBoxAccV2 (wsolevaluation)   ${fmt(r.MaxBoxAccV2).padStart(6)}   per δ`,
+  ];
+  for (const d of r.iouThresholds) lines.push(`  IoU ≥ ${d / 100}`.padEnd(31) + `${fmt(r.IoU[String(d)]).padStart(6)}   ${t(r.chosen.maxBoxAccV2[String(d)]!)}`);
+  lines.push(`MaxBoxAccV2 (authors' release) ${fmt(r.MaxBoxAccV2_release).padStart(6)}   ${t(r.bestThreshold)} (bestThreshold)`);
+  if (r.top1Loc !== undefined) {
+    lines.push(`Top-1 Loc                      ${fmt(r.top1Loc).padStart(6)}   ${t(r.chosen.maxBoxAcc)}`);
+    lines.push(`Top-5 Loc                      ${fmt(r.top5Loc).padStart(6)}   ${t(r.chosen.maxBoxAcc)}`);
+  }
+  return lines;
+}
+
+function maskJson(r: MaskMetrics): Record<string, unknown> {
+  return { images: r.images, PxAP: r.PxAP, PIoU: r.PIoU, PIoUThreshold: r.PIoUThreshold, positives: r.positives, negatives: r.negatives, curves: r.curves };
+}
+
+function maskText(r: MaskMetrics, meta: WsolMetadata): string[] {
+  return [
+    `uol evaluate: ${r.images} images (${meta.dir}), ${r.positives} foreground / ${r.negatives} background pixels (ignore excluded)`,
+    '',
+    `PxAP   ${fmt(r.PxAP).padStart(6)}`,
+    `PIoU   ${fmt(r.PIoU).padStart(6)}   at score ≥ ${r.PIoUThreshold}`,
+  ];
+}
