@@ -92,6 +92,10 @@ describe('uol evaluate (CLI)', function () {
     ]);
     expect(t.code, t.stderr).to.equal(0);
     expect(pick(JSON.parse(t.stdout) as Record<string, unknown>, BOX_KEYS)).to.deep.equal(expectedBox('test/release/chosen-from-val'));
+    const per = JSON.parse(readFileSync(path.join(troot, 'per-image.json'), 'utf8')) as { id: string; threshold: number; box: number[] | null; iou: number }[];
+    const exp = (ref.results['test/release/chosen-from-val'] as { perImage: { id: string; box: number[] | null; iou: number }[] }).perImage;
+    expect(per.map((p) => [p.id, p.box])).to.deep.equal(exp.map((p) => [p.id, p.box]));
+    per.forEach((p, i) => expect(p.iou, p.id).to.be.closeTo(exp[i]!.iou, 1e-6));
   });
 
   it('--thresholds a:b:step selects the grid; text output is a table', async () => {
@@ -202,6 +206,7 @@ describe('uol evaluate (CLI)', function () {
       ['a predictions file missing an image', (d) => writeFileSync(path.join(path.dirname(d.maps), 'p.csv'), 'val/000.jpg,1,2\n'), /p\.csv: no prediction for image "val\/001\.jpg"/, ['--predictions', 'P']],
       ['a malformed predictions line', (d) => writeFileSync(path.join(path.dirname(d.maps), 'p.csv'), 'val/000.jpg\n'), /p\.csv:1: expected "<image_id>,<class>/, ['--predictions', 'P']],
       ['--thresholds-from without chosen thresholds', (d) => writeFileSync(path.join(path.dirname(d.maps), 'p.csv'), '{"PxAP": 1}'), /p\.csv: no "chosen" thresholds/, ['--thresholds-from', 'P']],
+      ['an image id with ".." segments', (d) => lines(d, 'image_ids.txt', (l) => [l[0]!, '../../etc/passwd', l[2]!]), /image_ids\.txt:2: image id "\.\.\/\.\.\/etc\/passwd" must be a relative path/],
       ['a metadata directory without image_ids.txt', (d) => rmSync(path.join(d.meta, 'image_ids.txt')), /image_ids\.txt: not found/],
     ];
     for (const [what, corrupt, msg, extra] of cases) {

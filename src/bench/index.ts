@@ -6,10 +6,12 @@ import { mapsSuite } from './maps.js';
 import { dataSuite } from './data.js';
 import { optimizeSuite } from './optimize.js';
 import { backbonesSuite } from './backbones.js';
+import { boxesSuite } from './boxes.js';
 
 /** All suites, in run order (one per line). */
 export const suites: BenchSuite[] = [
   mapsSuite,
+  boxesSuite,
   dataSuite,
   optimizeSuite,
   backbonesSuite,

@@ -18,7 +18,7 @@
  * can be fed to a second evaluator with the same grid (`compute({ chosen })`: val → test protocol).
  */
 import { analyzeCuts, BoxWorkspace, type Box, type BoxEngine } from '../localize/boxes.js';
-import { grayCut, maxGray, releaseThresholds, toGray, type GrayPrecision, type ScoreMap } from '../localize/gray.js';
+import { grayCut, releaseThresholds, toGrayMax, type GrayPrecision, type ScoreMap } from '../localize/gray.js';
 import { uniqueCuts } from '../localize/sweep.js';
 import { UsageError } from '../util/errors.js';
 import { bestIoU, boxIoU, npSum } from './iou.js';
@@ -181,15 +181,15 @@ export class BoxEvaluator {
     if (hasRank && !(Number.isInteger(s.classRank) && s.classRank! >= 1)) throw new UsageError(`${id}: class rank ${s.classRank} must be an integer ≥ 1`);
     if (this.ranked !== undefined && this.ranked !== hasRank) throw new UsageError(`${id}: class ranks must be given for every image or for none`);
     let gray: Uint8Array;
+    let mg: number;
     try {
-      gray = toGray(s.map, H, W, this.precision);
+      ({ gray, max: mg } = toGrayMax(s.map, H, W, this.precision));
     } catch (e) {
       throw new UsageError(`${id}: ${(e as Error).message}`);
     }
     this.ranked = hasRank;
 
     const T = this.thresholds.length;
-    const mg = maxGray(gray);
     const cutOf = new Int32Array(T);
     for (let k = 0; k < T; k++) cutOf[k] = grayCut(this.thresholds[k]!, mg);
     const cuts = uniqueCuts(cutOf);

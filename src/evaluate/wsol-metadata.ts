@@ -64,6 +64,15 @@ function fields(file: string, l: Line, n: number | number[], format: string): st
   return f;
 }
 
+/** Ids and mask paths become file paths under a root: refuse absolute paths and `..` segments. */
+function relPath(file: string, l: Line, p: string, what: string): string {
+  if (p === '') return p;
+  if (path.isAbsolute(p) || /^[a-zA-Z]:/.test(p) || p.split(/[\\/]/).includes('..')) {
+    throw new UsageError(`${file}:${l.no}: ${what} "${p}" must be a relative path without ".." segments`);
+  }
+  return p;
+}
+
 function int(file: string, l: Line, s: string, what: string, min: number): number {
   if (!/^\s*[+]?\d+\s*$/.test(s)) throw new UsageError(`${file}:${l.no}: ${what} "${s}" is not an integer ≥ ${min}`);
   const v = Number(s);
@@ -81,6 +90,7 @@ export function readWsolMetadata(dir: string): WsolMetadata {
   const meta: WsolMetadata = { dir, imageIds: [] };
   const seen = new Set<string>();
   for (const l of readLines(idsFile)) {
+    relPath(idsFile, l, l.text, 'image id');
     if (seen.has(l.text)) throw new UsageError(`${idsFile}:${l.no}: image id "${l.text}" is listed twice`);
     seen.add(l.text);
     meta.imageIds.push(l.text);
@@ -129,6 +139,8 @@ export function readWsolMetadata(dir: string): WsolMetadata {
       for (const l of lines) {
         const [id, mask, ignore] = fields(locFile, l, 3, '<image_id>,<mask path>,<ignore path>');
         if (mask === '') throw new UsageError(`${locFile}:${l.no}: empty mask path`);
+        relPath(locFile, l, mask!, 'mask path');
+        relPath(locFile, l, ignore!, 'ignore path');
         const e = meta.masks.get(id!);
         if (!e) meta.masks.set(id!, { maskPaths: [mask!], ignorePath: ignore! });
         else {

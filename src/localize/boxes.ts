@@ -64,12 +64,11 @@ export interface CutVisitor {
   contour?(j: number, x0: number, y0: number, x1: number, y1: number, isHole: boolean): void;
 }
 
-/** Reusable buffers for {@link analyzeCuts} (one per worker; sized on first use). */
+/** Reusable buffers for {@link analyzeCuts} (one per worker; grown to the largest map seen). */
 export class BoxWorkspace {
-  private sweep?: SweepWorkspace;
-  /** @internal */
-  sweepFor(h: number, w: number): SweepWorkspace {
-    if (!this.sweep || this.sweep.height !== h || this.sweep.width !== w) this.sweep = new SweepWorkspace(h, w);
+  private readonly sweep = new SweepWorkspace();
+  /** @internal The sweep buffers (grown to the largest map seen). */
+  sweepFor(): SweepWorkspace {
     return this.sweep;
   }
 }
@@ -80,7 +79,7 @@ export class BoxWorkspace {
  */
 export function analyzeCuts(gray: Uint8Array, height: number, width: number, cuts: Int32Array, visitor: CutVisitor, engine: BoxEngine = 'sweep', ws?: BoxWorkspace): void {
   if (engine === 'sweep') {
-    sweepCuts(gray, height, width, cuts, visitor, ws?.sweepFor(height, width));
+    sweepCuts(gray, height, width, cuts, visitor, ws?.sweepFor());
     return;
   }
   const cw = new ContourWorkspace(gray, height, width);

@@ -32,23 +32,42 @@ export function checkScoreMap(map: ScoreMap, height: number, width: number): voi
 }
 
 /**
- * `(map * 255).astype(np.uint8)`: for a float32 map the product is rounded to float32 (the exact double product of a
- * float32 and 255 needs ≤ 32 significant bits, so `Math.fround` of it is numpy's float32 product), then truncated.
- * @param map `[H, W]` values in [0, 1] (validated).
- * @param precision `auto` follows the array type; `float64` reproduces wsolevaluation, which casts maps to float64.
+ * `(map * 255).astype(np.uint8)`: for a float32 map numpy computes the product in float32 (round to float32, then
+ * truncate). For every float32 v in [0, 1] that truncates to the same integer as the exact product v·255 (checked
+ * exhaustively over all 1,065,353,217 such values with numpy: `(v*np.float32(255)).astype(np.uint8) ==
+ * (v.astype(np.float64)*255).astype(np.uint8)`), so the double product is used. Precision only matters when a float64
+ * map is rounded to float32 first (`precision: 'float32'`, the authors' release works in float32).
+ * @param map `[H, W]` values in [0, 1] (validated as {@link checkScoreMap}).
+ * @param precision `auto` follows the array type; `float32` rounds each value to float32 first.
  * @returns `[H, W]` uint8 gray levels.
  */
 export function toGray(map: ScoreMap, height: number, width: number, precision: GrayPrecision = 'auto'): Uint8Array {
-  checkScoreMap(map, height, width);
-  const out = new Uint8Array(map.length);
-  const f32 = precision === 'float32' || (precision === 'auto' && map instanceof Float32Array);
-  if (f32) {
-    for (let i = 0; i < map.length; i++) out[i] = Math.fround(Math.fround(map[i]!) * 255);
-  } else {
-    for (let i = 0; i < map.length; i++) out[i] = map[i]! * 255;
+  return toGrayMax(map, height, width, precision).gray;
+}
+
+/** {@link toGray} plus max(gray), in one pass. */
+export function toGrayMax(map: ScoreMap, height: number, width: number, precision: GrayPrecision = 'auto'): { gray: Uint8Array; max: number } {
+  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
+    throw new UsageError(`score map: bad size ${height}×${width} (expected positive integers)`);
   }
-  // Uint8Array stores ToUint8(trunc(v)); v ∈ [0, 255] so that is plain truncation.
-  return out;
+  if (map.length !== height * width) throw new UsageError(`score map: ${map.length} values for size ${height}×${width}`);
+  const out = new Uint8Array(map.length);
+  const round32 = precision === 'float32' && !(map instanceof Float32Array);
+  // One pass: validate (as checkScoreMap), convert (Uint8Array stores trunc(v·255) for v·255 ∈ [0, 255]), track max.
+  let bad = -1;
+  let mx = 0;
+  for (let i = 0; i < map.length; i++) {
+    const v = round32 ? Math.fround(map[i]!) : map[i]!;
+    if (!(v >= 0 && v <= 1)) {
+      bad = i;
+      break;
+    }
+    const g = (v * 255) | 0;
+    out[i] = g;
+    if (g > mx) mx = g;
+  }
+  if (bad >= 0) checkScoreMap(map, height, width);
+  return { gray: out, max: mx };
 }
 
 /** max over a gray image (0 for an empty one). */

@@ -19,12 +19,15 @@
  * smooth 448×448 map has ~5 pixels per run). Indices live in a 1-pixel zero-padded frame, so there are no bounds checks.
  * 1. Foreground sweep, cuts high → low: runs enter an 8-connected union–find that keeps per component its box, first
  *    raster pixel, twice its quad area and 4× its Euler number (Gray's bit-quad formula for 8-connectivity), hence
- *    whether it has holes. Without holes the quad area is the contour area.
- * 2. Background sweep, cuts low → high (only when some cut has holes): a 4-connected union–find in which the padding
- *    frame is one set; the other sets are the holes. A run turns background at once, so it also leaves the "filled"
- *    region (joins the frame's set) at one cut, recorded per run.
- * 3. Filled sweep, cuts high → low (only when the largest contour is asked for and some cut has holes): as sweep 1, but
- *    runs enter when they become filled, so each set's quad area is its outer border's contour area.
+ *    whether it has holes. Without holes the quad area is the contour area. At a cut where some component has holes,
+ *    the outer border of each such component that could still win (its box bounds its area) is traced with OpenCV's
+ *    border following on `gray > cut` — cheap, since smooth maps have holes at few cuts — within a step budget.
+ * 2. Background sweep, cuts low → high (only when some cut has holes and hole boxes are asked for, or the budget ran
+ *    out): a 4-connected union–find in which the padding frame is one set; the other sets are the holes. Holes lie
+ *    strictly inside the box U around every component that has one, so only U is swept (outside counts as frame). A
+ *    run turns background at once, so it also leaves the "filled" region (joins the frame's set) at one cut.
+ * 3. Filled sweep, cuts high → low (only for the cuts the trace budget did not settle): as sweep 1, but runs enter when
+ *    they become filled, so each set's quad area is its outer border's contour area.
  */
 
 import { outerBorderTwiceArea, traceSteps } from './contours.js';
@@ -89,69 +92,78 @@ const R_EULER4 = 7;
 const R_FIRST_RUN = 5;
 const R_LAST_RUN = 6;
 
-/** Buffers reused across maps of the same size (allocation would dominate otherwise). */
+/**
+ * Buffers reused across maps (allocation would dominate otherwise). Sized by capacity: a workspace serves any map
+ * that fits, and grows when a larger one comes (≈ 45 bytes per pixel of the largest map plus ≈ 30 per run).
+ */
 export class SweepWorkspace {
-  readonly height: number;
-  readonly width: number;
-  /** Padded width. */
-  readonly pw: number;
-  readonly parent: Int32Array;
-  /** Per-root records, 8 int32 each (see R_*). */
-  readonly rd: Int32Array;
-  readonly live: Int32Array;
-  readonly livePos: Int32Array;
+  height = 0;
+  width = 0;
+  /** Padded width and size of the current map. */
+  pw = 2;
+  size = 0;
+  parent = new Int32Array(0);
+  /** Per-root records, 8 int32 each (see R_*), indexed by the root's padded pixel index. */
+  rd = new Int32Array(0);
+  live = new Int32Array(1);
+  livePos = new Int32Array(0);
   /** Number of live roots (sets) in the current sweep. */
   nLive = 0;
   /** Gray image with a 1-pixel zero frame (filled on demand for border tracing). */
-  readonly gp: Uint8Array;
+  gp = new Uint8Array(0);
   gpReady = false;
   /** Border-tracing steps left before falling back to the filled sweep (−1: exhausted). */
   traceBudget = 0;
-  /** Runs: first pixel (padded index), length, entry band, and a reusable order / member-list buffer. */
-  runStart: Int32Array;
-  runLen: Int32Array;
-  runBand: Int32Array;
-  runOrder: Int32Array;
-  runOrder2: Int32Array;
-  runLeave: Int32Array;
-  runNext: Int32Array;
+  /** Padded box (x0, x1, y0, y1) enclosing every component that has a hole at some cut: all holes lie inside it. */
+  ux0 = 0;
+  ux1 = -1;
+  uy0 = 0;
+  uy1 = -1;
+  /** Runs: first pixel (padded index), length, entry band, and reusable order / member-list buffers. */
+  runStart = new Int32Array(16);
+  runLen = new Int32Array(16);
+  runBand = new Int32Array(16);
+  runOrder = new Int32Array(16);
+  runOrder2 = new Int32Array(16);
+  runLeave = new Int32Array(16);
+  runNext = new Int32Array(16);
 
-  constructor(height: number, width: number) {
+  constructor(height = 0, width = 0) {
+    if (height > 0 && width > 0) this.ensure(height, width);
+  }
+
+  /** Sets the current map size, growing the buffers when needed. */
+  ensure(height: number, width: number): void {
     this.height = height;
     this.width = width;
-    const pw = width + 2;
-    const size = pw * (height + 2);
-    this.pw = pw;
-    this.parent = new Int32Array(size);
-    this.gp = new Uint8Array(size);
-    this.rd = new Int32Array(size * 8);
-    this.live = new Int32Array(height * width + 1);
-    this.livePos = new Int32Array(size);
-    const r0 = Math.max(16, (height * width) >> 2);
-    this.runStart = new Int32Array(r0);
-    this.runLen = new Int32Array(r0);
-    this.runBand = new Int32Array(r0);
-    this.runOrder = new Int32Array(r0);
-    this.runOrder2 = new Int32Array(r0);
-    this.runLeave = new Int32Array(r0);
-    this.runNext = new Int32Array(r0);
+    this.pw = width + 2;
+    this.size = this.pw * (height + 2);
+    if (this.parent.length < this.size) {
+      const cap = this.size;
+      this.parent = new Int32Array(cap);
+      this.gp = new Uint8Array(cap);
+      this.rd = new Int32Array(cap * 8);
+      this.livePos = new Int32Array(cap);
+      this.live = new Int32Array(cap + 1);
+    }
   }
 
   /** Makes room for `n` runs. */
   reserveRuns(n: number): void {
     if (this.runStart.length >= n) return;
-    const grow = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(n);
+    const cap = Math.max(n, 2 * this.runStart.length);
+    const grow = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(cap);
       b.set(a);
       return b;
     };
     this.runStart = grow(this.runStart);
     this.runLen = grow(this.runLen);
     this.runBand = grow(this.runBand);
-    this.runOrder = new Int32Array(n);
-    this.runOrder2 = new Int32Array(n);
-    this.runLeave = new Int32Array(n);
-    this.runNext = new Int32Array(n);
+    this.runOrder = new Int32Array(cap);
+    this.runOrder2 = new Int32Array(cap);
+    this.runLeave = new Int32Array(cap);
+    this.runNext = new Int32Array(cap);
   }
 }
 
@@ -191,7 +203,8 @@ export function sweepCuts(
   }
   const m = cuts.length;
   if (m === 0 || n === 0) return;
-  const w = ws && ws.height === height && ws.width === width ? ws : new SweepWorkspace(height, width);
+  const w = ws ?? new SweepWorkspace();
+  w.ensure(height, width);
   const pw = w.pw;
 
   // band(g) = number of cuts below g: a pixel of gray g is foreground at cut j iff j < band(g), background iff j ≥ band.
@@ -199,6 +212,13 @@ export function sweepCuts(
   for (let g = 0, j = 0; g < 256; g++) {
     while (j < m && cuts[j]! < g) j++;
     bandOf[g] = j;
+  }
+  // Gray range of each band: band b holds lo < g ≤ hi.
+  const bandLo = new Int32Array(m + 1);
+  const bandHi = new Int32Array(m + 1);
+  for (let b = 0; b <= m; b++) {
+    bandLo[b] = b > 0 ? cuts[b - 1]! : -1;
+    bandHi[b] = b < m ? cuts[b]! : 255;
   }
   // Runs of equal band along each row.
   let nRuns = 0;
@@ -210,8 +230,13 @@ export function sweepCuts(
     let x = 0;
     while (x < width) {
       const b = bandOf[gray[row + x]!]!;
+      const lo = bandLo[b]!;
+      const hi = bandHi[b]!;
       let e = x + 1;
-      while (e < width && bandOf[gray[row + e]!] === b) e++;
+      for (; e < width; e++) {
+        const g = gray[row + e]!;
+        if (g <= lo || g > hi) break;
+      }
       runStart[nRuns] = prow + x;
       runLen[nRuns] = e - x;
       runBand[nRuns] = b;
@@ -236,6 +261,10 @@ export function sweepCuts(
   const needFill = new Uint8Array(m);
   w.gpReady = false;
   w.traceBudget = traceBudget;
+  w.ux0 = pw;
+  w.ux1 = -1;
+  w.uy0 = height + 2;
+  w.uy1 = -1;
   sweepRuns8(w, gray, cuts, runOrder, ends, m - 1, 0, visitor, true, holes, needFill);
   let lastHole = -1;
   let lastFill = -1;
@@ -331,7 +360,7 @@ function sweepRuns8(
   needFill: Uint8Array,
 ): void {
   const { parent, rd, live, livePos, pw, runStart, runLen } = w;
-  parent.fill(-1);
+  parent.fill(-1, 0, w.size);
   w.nLive = 0;
   let pos = 0;
   const largest = visitor.largest;
@@ -411,9 +440,13 @@ function sweepRuns8(
     let anyHole = false;
     if (fg) {
       for (let k = 0; k < nLive; k++) {
-        if (rd[live[k]! * 8 + R_EULER4]! < 4) {
+        const o = live[k]! * 8;
+        if (rd[o + R_EULER4]! < 4) {
           anyHole = true;
-          break;
+          if (rd[o + R_MINX]! < w.ux0) w.ux0 = rd[o + R_MINX]!;
+          if (rd[o + R_MAXX]! > w.ux1) w.ux1 = rd[o + R_MAXX]!;
+          if (rd[o + R_MINY]! < w.uy0) w.uy0 = rd[o + R_MINY]!;
+          if (rd[o + R_MAXY]! > w.uy1) w.uy1 = rd[o + R_MAXY]!;
         }
       }
       if (anyHole) holes[j] = 1;
@@ -450,7 +483,7 @@ function sweepRuns8(
       }
       if (!w.gpReady) {
         const { gp, width, height } = w;
-        gp.fill(0);
+        gp.fill(0, 0, w.size);
         for (let y = 0; y < height; y++) gp.set(gray.subarray(y * width, (y + 1) * width), (y + 1) * pw + 1);
         w.gpReady = true;
       }
@@ -537,21 +570,31 @@ function sweepRuns4(
   contour: SweepVisitor['contour'],
 ): void {
   const { parent, rd, live, livePos, pw, runStart, runLen, runLeave, runNext } = w;
-  parent.fill(0);
-  for (let k = 0; k < nRuns; k++) {
-    const run = order[k]!;
-    runLeave[run] = last + 1;
-    const p0 = runStart[run]!;
-    parent.fill(-1, p0, p0 + runLen[run]!);
-  }
+  // Only the box U around every component with holes matters: holes lie strictly inside it, so everything outside U
+  // can join the frame's set (0) at once. Inside U, pixels are absent (−1) until they turn background.
+  const { ux0, ux1, uy0, uy1 } = w;
+  parent.fill(0, 0, w.size);
+  for (let y = uy0; y <= uy1; y++) parent.fill(-1, y * pw + ux0, y * pw + ux1 + 1);
+  runLeave.fill(last + 1, 0, nRuns);
   w.nLive = 0;
   let pos = nRuns;
   for (let j = 0; j <= last; j++) {
     const begin = ends[j]!;
     for (; pos > begin; ) {
       const run = order[--pos]!;
-      const p0 = runStart[run]!;
-      const len = runLen[run]!;
+      let p0 = runStart[run]!;
+      let len = runLen[run]!;
+      // Clip to U; a run reaching outside U is connected to the frame through its outside part.
+      const y = (p0 / pw) | 0;
+      const xa = p0 - y * pw;
+      const xs = xa < ux0 ? ux0 : xa;
+      const xe = xa + len - 1 > ux1 ? ux1 : xa + len - 1;
+      if (y < uy0 || y > uy1 || xs > xe) {
+        runLeave[run] = j;
+        continue;
+      }
+      p0 = y * pw + xs;
+      len = xe - xs + 1;
       let r = -1;
       let v = parent[p0 - 1]!;
       if (v >= 0) r = join4(w, p0 - 1, r, j);
@@ -563,8 +606,7 @@ function sweepRuns4(
         v = parent[qb]!;
         if (v >= 0 && v !== r) r = join4(w, qb, r, j);
       }
-      const y = (p0 / pw) | 0;
-      const x0 = p0 - y * pw;
+      const x0 = xs;
       runNext[run] = -1;
       if (r < 0) {
         r = p0;

@@ -87,6 +87,7 @@ function fmt(v: number | undefined): string {
   return v === undefined ? '—' : v.toFixed(2);
 }
 
+/** `uol evaluate`: WSOL metrics of saved score maps against wsolevaluation metadata. */
 export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
   command: 'evaluate',
   describe: 'WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, …) of saved score maps against wsolevaluation metadata',
