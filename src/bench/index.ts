@@ -3,6 +3,7 @@
  */
 import type { BenchSuite } from './types.js';
 import { mapsSuite } from './maps.js';
+import { matmulSuite } from './matmul.js';
 
 /** All suites, in run order. */
-export const suites: BenchSuite[] = [mapsSuite];
+export const suites: BenchSuite[] = [mapsSuite, matmulSuite];
