@@ -424,6 +424,28 @@ describe('native kernels: parity with plain wasm', function () {
       expect(() => addon.conv2d(a, b, out, 1, 2, 3, 1, 2, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, null, 0, 0, 0, 0, 0, null, 0, 0, 0)).to.throw(RangeError, /out is too short/);
     });
 
+    it('the addon also loads and runs in a worker thread (own im2col buffer), giving the same result', async () => {
+      const { Worker } = await import('node:worker_threads');
+      const addon = nativeAddon()!;
+      const geom = [2, 9, 8, 5, 9, 8, 7, 3, 3, 1, 1, 1, 1, 1, 1]; // B,H,W,C,OH,OW,OC,fH,fW,sH,sW,dH,dW,pT,pL
+      const x = Float32Array.from({ length: 2 * 9 * 8 * 5 }, (_, i) => Math.sin(i));
+      const f = Float32Array.from({ length: 3 * 3 * 5 * 7 }, (_, i) => Math.cos(i));
+      const mine = new Float32Array(2 * 9 * 8 * 7);
+      addon.conv2d(x, f, mine, ...(geom as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]), null, 0, 0, 0, 0, 0, null, 0, 0, 0);
+      const code = `
+        const { parentPort, workerData: w } = require('node:worker_threads');
+        const a = require(w.path);
+        const out = new Float32Array(w.n);
+        a.conv2d(w.x, w.f, out, ...w.geom, null, 0, 0, 0, 0, 0, null, 0, 0, 0);
+        parentPort.postMessage(out);`;
+      const theirs = await new Promise<Float32Array>((resolve, reject) => {
+        const wk = new Worker(code, { eval: true, workerData: { path: status!.addon, n: mine.length, x, f, geom } });
+        wk.once('message', (m: Float32Array) => resolve(m));
+        wk.once('error', reject);
+      });
+      expect(Array.from(theirs)).to.deep.equal(Array.from(mine));
+    });
+
     it('no tensors or wasm allocations leak through the native kernels', async () => {
       const backend = tf.backend() as BackendWasm;
       const a = rnd([2, 1, 5, 7]);

@@ -264,16 +264,31 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
 
 /* --- conv2d ---------------------------------------------------------------------------------------------------- */
 
-static float *scratch = NULL;
-static size_t scratch_len = 0;
+/* The im2col buffer lives in per-environment instance data (main thread and each worker thread get their own),
+ * grows to the largest chunk seen (bounded by IM2COL_CHUNK_ELEMS, or 256 rows of a huge filter) and is freed with the
+ * environment. */
+typedef struct {
+  float *buf;
+  size_t len;
+} scratch_t;
 
-static float *get_scratch(size_t n) {
-  if (n > scratch_len) {
-    free(scratch);
-    scratch = (float *)malloc(n * sizeof(float));
-    scratch_len = scratch ? n : 0;
+static void free_scratch(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  scratch_t *s = (scratch_t *)data;
+  if (s) free(s->buf);
+  free(s);
+}
+
+static float *get_scratch(napi_env env, size_t n) {
+  scratch_t *s = NULL;
+  if (napi_get_instance_data(env, (void **)&s) != napi_ok || !s) return NULL;
+  if (n > s->len) {
+    free(s->buf);
+    s->buf = (float *)malloc(n * sizeof(float));
+    s->len = s->buf ? n : 0;
   }
-  return scratch;
+  return s->buf;
 }
 
 /* Target size of one im2col chunk (elements): big enough for efficient GEMMs, small enough to stay in cache. */
@@ -343,7 +358,7 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   int64_t chunk = (int64_t)(IM2COL_CHUNK_ELEMS / (uint64_t)K);
   if (chunk < IM2COL_MIN_ROWS) chunk = IM2COL_MIN_ROWS;
   if (chunk > rows_per_image) chunk = rows_per_image;
-  float *cols = get_scratch((size_t)(chunk * K));
+  float *cols = get_scratch(env, (size_t)(chunk * K));
   if (!cols) {
     napi_throw_error(env, "UOL_BLAS_NOMEM", "uol_blas.conv2d: out of memory for the im2col buffer");
     return NULL;
@@ -445,6 +460,12 @@ static napi_value Info(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
+  scratch_t *s = (scratch_t *)calloc(1, sizeof(scratch_t));
+  if (!s || napi_set_instance_data(env, s, free_scratch, NULL) != napi_ok) {
+    free(s);
+    napi_throw_error(env, "UOL_BLAS_NOMEM", "uol_blas: cannot set up instance data");
+    return NULL;
+  }
   napi_property_descriptor desc[] = {
       {"matmul", NULL, Matmul, NULL, NULL, NULL, napi_default, NULL},
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
