@@ -14,6 +14,10 @@ Two modes, both print one JSON object on stdout (errors: {"error": ...} and exit
               (run in torch's native NCHW layout; TF "same" padding is applied exactly, asymmetric when needed).
           reply:   {"torch", "threads", "coretype", "results": [{"name", "ms", "gflops", "flops"}]}
 
+  serve:  bench_torch.py serve [--threads 2]
+          the ops mode as a long-lived process: one request per stdin line, one reply per stdout line (flushed), until
+          EOF; lets the benchmark interleave our timings and torch's case by case without re-importing torch.
+
   model:  bench_torch.py model NAME [--batch 1] [--size 224] [--threads 2] [--iters 10] [--warmup 2] [--stride 32]
           NAME: vit_small16, vit_small8 (DINO's ViT-S written out below, random weights), resnet50 (torchvision, the
           layer4 feature map; --stride 16/8 dilates the last stages as torchvision's replace_stride_with_dilation),
@@ -268,6 +272,8 @@ def main():
     sub = p.add_subparsers(dest='mode', required=True)
     po = sub.add_parser('ops')
     po.add_argument('--threads', type=int, default=2)
+    ps = sub.add_parser('serve')
+    ps.add_argument('--threads', type=int, default=2)
     pm = sub.add_parser('model')
     pm.add_argument('name')
     pm.add_argument('--batch', type=int, default=1)
@@ -278,6 +284,18 @@ def main():
     pm.add_argument('--stride', type=int, default=32)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.mode == 'serve':
+        print(json.dumps(dict(env_info(a.threads), ready=True)), flush=True)
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                req = json.loads(line)
+            except ValueError as e:
+                print(json.dumps({'error': f'request is not JSON: {e}'}), flush=True)
+                continue
+            print(json.dumps(dict(env_info(a.threads), results=bench_ops(req, a.threads))), flush=True)
+        return
     if a.mode == 'ops':
         try:
             req = json.load(sys.stdin)

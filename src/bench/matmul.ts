@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { installNativeKernels, NATIVE_KERNELS, nativeStatus, restoreNativeKernels, uninstallNativeKernels } from '../engine/native.js';
 import type { BenchResult, BenchSuite } from './types.js';
-import { torchOps, type TorchOp } from './torch.js';
+import { TorchServer, type TorchOp } from './torch.js';
 
 /** One benchmark case: a TF.js op on fixed shapes and the same op for torch. */
 interface Case {
@@ -102,47 +102,46 @@ export const matmulSuite: BenchSuite = {
       if (probe.enabled) variants.push({ label: 'wasm+native', native: true });
       else nativeNote = probe.reason;
     }
-    // Ours and torch alternate over `passes` passes and each keeps its best (lowest) median, so a burst of load from
-    // other processes on this shared machine does not land on one side only.
-    const passes = opts.quick ? 1 : 2;
+    // Case by case, ours (each variant) then torch, over `passes` passes; each side keeps its best (lowest) median, so
+    // a burst of load from other processes on this shared machine hits both sides alike.
+    const passes = opts.quick ? 1 : 3;
     const ours = new Map<string, number>();
     const theirs = new Map<string, number>();
-    let torchEnv: { torch: string; threads: number } | undefined;
-    let torchSkip = opts.noReference ? '--no-reference' : '';
     const keepMin = (m: Map<string, number>, key: string, v: number): void => {
       m.set(key, Math.min(v, m.get(key) ?? Infinity));
     };
-    const total = cases.length * variants.length * passes;
+    const torch = new TorchServer();
+    let torchSkip = opts.noReference ? '--no-reference' : await torch.start();
+    const total = cases.length * passes;
     let done = 0;
-    for (let pass = 0; pass < passes; pass++) {
-      try {
-        for (const v of variants) {
-          if (backend === 'wasm') {
-            if (v.native) installNativeKernels('wasm', 'auto', { kernels: NATIVE_KERNELS.map((k) => k.name) });
-            else uninstallNativeKernels();
-          }
-          for (const c of cases) {
-            const { run, inputs } = makeRunner(c);
-            try {
+    try {
+      for (let pass = 0; pass < passes; pass++) {
+        for (const c of cases) {
+          const { run, inputs } = makeRunner(c);
+          try {
+            for (const v of variants) {
+              if (backend === 'wasm') {
+                if (v.native) installNativeKernels('wasm', 'auto', { kernels: NATIVE_KERNELS.map((k) => k.name) });
+                else uninstallNativeKernels();
+              }
               keepMin(ours, `${c.name}|${v.label}`, timeMs(run, rounds, minMs));
-            } finally {
-              tf.dispose(inputs);
             }
-            opts.onProgress?.({ stage: 'bench matmul', done: ++done, total, detail: `${c.name} ${v.label}` });
+          } finally {
+            tf.dispose(inputs);
+            if (backend === 'wasm') restoreNativeKernels(before);
           }
+          if (!torchSkip) {
+            const t = await torch.ops([c.op], { rounds, minMs });
+            if (typeof t === 'string') torchSkip = t;
+            else for (const r of t) keepMin(theirs, r.name, r.ms);
+          }
+          opts.onProgress?.({ stage: 'bench matmul', done: ++done, total, detail: c.name });
         }
-      } finally {
-        if (backend === 'wasm') restoreNativeKernels(before);
       }
-      if (!torchSkip) {
-        const t = await torchOps(cases.map((c) => c.op), { rounds, minMs });
-        if (t.ok) {
-          torchEnv = t.value;
-          for (const r of t.value.results) keepMin(theirs, r.name, r.ms);
-        } else torchSkip = t.reason;
-      }
+    } finally {
+      await torch.close();
     }
-    const refName = torchEnv ? `torch ${torchEnv.torch} (${torchEnv.threads} thr)` : '';
+    const refName = torch.env ? `torch ${torch.env.torch} (${torch.env.threads} thr)` : '';
     const out: BenchResult[] = [];
     for (const c of cases) {
       const tms = theirs.get(c.op.name);

@@ -90,6 +90,86 @@ export async function torchOps(ops: TorchOp[], opts: { rounds: number; minMs: nu
   return runTorch<{ results: TorchOpResult[] }>(['ops', '--threads', String(opts.threads ?? 2)], JSON.stringify({ rounds: opts.rounds, min_ms: opts.minMs, ops }));
 }
 
+/**
+ * A long-lived `bench_torch.py serve` process, so a benchmark can interleave its own timings with torch's case by case
+ * (on a shared machine, load bursts then hit both sides alike). Call {@link TorchServer.close} when done.
+ */
+export class TorchServer {
+  private child: ReturnType<typeof spawn> | undefined;
+  private buf = '';
+  private waiting: ((line: string | undefined) => void)[] = [];
+  private lines: string[] = [];
+  private closed = false;
+  /** Torch version and threads, once started. */
+  env: TorchEnv | undefined;
+
+  /** Starts the server; resolves to undefined when ready, else to the reason it is unavailable. */
+  async start(threads = 2): Promise<string | undefined> {
+    const script = torchScript();
+    if (!existsSync(script)) return `${script} not found`;
+    const py = torchPython();
+    if (!existsSync(py)) return `${py} not found`;
+    const child = spawn(py, [script, 'serve', '--threads', String(threads)], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    const err: string[] = [];
+    child.stderr!.on('data', (d: Buffer) => err.push(d.toString('utf8')));
+    child.stdout!.on('data', (d: Buffer) => {
+      this.buf += d.toString('utf8');
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        const w = this.waiting.shift();
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    });
+    const done = (): void => {
+      this.closed = true;
+      for (const w of this.waiting.splice(0)) w(undefined);
+    };
+    child.on('close', done);
+    child.on('error', done);
+    const first = await this.next();
+    if (first === undefined) return `bench_torch.py serve exited: ${err.join('').trim().split('\n').pop() ?? 'no output'}`;
+    try {
+      const j = JSON.parse(first) as TorchEnv & { ready?: boolean; error?: string };
+      if (j.error || !j.ready) return j.error ?? 'bench_torch.py serve did not start';
+      this.env = { torch: j.torch, threads: j.threads, coretype: j.coretype };
+    } catch {
+      return `bench_torch.py serve: unexpected output ${first.slice(0, 80)}`;
+    }
+    return undefined;
+  }
+
+  private next(): Promise<string | undefined> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Times `ops`; resolves to the results or to the reason there are none. */
+  async ops(ops: TorchOp[], opts: { rounds: number; minMs: number }): Promise<TorchOpResult[] | string> {
+    if (!this.child || this.closed) return 'torch server not running';
+    this.child.stdin!.write(JSON.stringify({ rounds: opts.rounds, min_ms: opts.minMs, ops }) + '\n');
+    const line = await this.next();
+    if (line === undefined) return 'torch server exited';
+    const j = JSON.parse(line) as { results?: TorchOpResult[]; error?: string };
+    return j.results ?? j.error ?? 'no results';
+  }
+
+  /** Ends the process (closing its stdin). */
+  async close(): Promise<void> {
+    if (!this.child || this.closed) return;
+    const c = this.child;
+    await new Promise<void>((resolve) => {
+      c.once('close', () => resolve());
+      c.stdin!.end();
+    });
+  }
+}
+
 /** Whole-model timing reply (tools/bench_torch.py `model`). */
 export interface TorchModelResult {
   model: string;

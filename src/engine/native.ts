@@ -318,8 +318,7 @@ function matmulKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const batchA = tf.util.sizeFromShape(outerA);
     const batchB = tf.util.sizeFromShape(outerB);
     const kernelShape = [batch, m, n];
-    const ep0 = bias || activation !== 'linear';
-    if (ep0 && ACTIVATION_CODES[activation] === undefined) return original(params);
+    if (ACTIVATION_CODES[activation] === undefined) return original(params);
     // Cheap pre-check so we never allocate an output we then abandon.
     if (bias && (bias.dtype !== 'float32' || !broadcastStrides(kernelShape, [[0], [1], [2]], bias.shape))) return original(params);
     if (activation === 'prelu' && (!prelu || prelu.dtype !== 'float32' || !broadcastStrides(kernelShape, [[0], [1], [2]], prelu.shape))) {
