@@ -1,23 +1,64 @@
 // Builds the optional OpenBLAS addon in native/ with node-gyp. Never fails the install: when the toolchain or
-// libopenblas-dev is missing, it says so and exits 0 (the engine then uses plain wasm kernels).
-import { existsSync } from 'node:fs';
+// libopenblas-dev is missing, it says so and exits 0 (the engine then uses plain wasm kernels; `uol info` says why).
+//
+// node-gyp: npm runs this as a lifecycle script and passes its own bundled node-gyp in npm_config_node_gyp (npm ≥ 7
+// always ships one), so the project needs no node-gyp dependency. Run by hand, we look for a local node-gyp, then for
+// the copy bundled with the npm next to this node. Headers: npm passes npm_config_nodedir when configured (here
+// nodedir=/usr); otherwise we point node-gyp at the running node's own include/node when it has one, so the build never
+// needs the network.
+import { existsSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const gyp = path.join(root, 'native', 'binding.gyp');
+const nativeDir = path.join(root, 'native');
+const gyp = path.join(nativeDir, 'binding.gyp');
+const say = (m) => console.log(`uol-rps: ${m}`);
+
 if (process.env.UOL_NATIVE === '0') {
-  console.log('uol-rps: native addon build skipped (UOL_NATIVE=0)');
+  say('native addon build skipped (UOL_NATIVE=0)');
   process.exit(0);
 }
 if (!existsSync(gyp)) {
-  console.log('uol-rps: no native addon in this version; using wasm kernels');
+  say('no native addon in this version; using wasm kernels');
   process.exit(0);
 }
-const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild'], {
-  cwd: path.join(root, 'native'),
-  stdio: 'inherit',
-});
-if (r.status !== 0) console.log('uol-rps: native addon build failed; falling back to wasm kernels (see messages above)');
+
+function findNodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    process.env.npm_execpath && path.resolve(path.dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
+  return candidates.find((c) => c && existsSync(c));
+}
+
+// OpenBLAS headers: ask the same script binding.gyp uses; skip cleanly (no compiler noise) when cblas.h is absent.
+const inc = spawnSync('sh', [path.join(nativeDir, 'openblas-flags.sh'), 'cflags'], { cwd: nativeDir, encoding: 'utf8' });
+const incDirs = (inc.stdout ?? '').split(/\s+/).filter(Boolean);
+if (inc.status !== 0 || !incDirs.some((d) => existsSync(path.join(d, 'cblas.h')))) {
+  say('OpenBLAS headers (cblas.h) not found — install libopenblas-dev to build the native addon; using wasm kernels');
+  process.exit(0);
+}
+
+const nodeGyp = findNodeGyp();
+if (!nodeGyp) {
+  say('node-gyp not found (run through npm, which bundles it); using wasm kernels');
+  process.exit(0);
+}
+
+const args = [nodeGyp, 'rebuild'];
+const ownHeaders = path.resolve(path.dirname(process.execPath), '..');
+if (!process.env.npm_config_nodedir && existsSync(path.join(ownHeaders, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${ownHeaders}`);
+
+const r = spawnSync(process.execPath, args, { cwd: nativeDir, stdio: 'inherit' });
+if (r.status !== 0) {
+  // A failed rebuild must not leave a stale addon behind.
+  rmSync(path.join(nativeDir, 'build'), { recursive: true, force: true });
+  say('native addon build failed; falling back to wasm kernels (see messages above)');
+} else {
+  say('native addon built: native/build/Release/uol_blas.node (OpenBLAS kernels on the wasm backend)');
+}
 process.exit(0);

@@ -7,6 +7,7 @@ import { dataSuite } from './data.js';
 import { optimizeSuite } from './optimize.js';
 import { backbonesSuite } from './backbones.js';
 import { boxesSuite } from './boxes.js';
+import { matmulSuite } from './matmul.js';
 
 /** All suites, in run order (one per line). */
 export const suites: BenchSuite[] = [
@@ -15,4 +16,5 @@ export const suites: BenchSuite[] = [
   dataSuite,
   optimizeSuite,
   backbonesSuite,
+  matmulSuite,
 ];

@@ -50,7 +50,7 @@ export interface EngineInfo {
 export interface EngineOptions {
   /** Backend to force; `auto` (default) takes the first that loads. Also read from env `UOL_BACKEND`. */
   backend?: BackendChoice;
-  /** Native BLAS overrides on wasm: `auto` (default; env `UOL_NATIVE=0` disables) or `off`. */
+  /** Native BLAS overrides on wasm: `auto` (default) or `off`; env `UOL_NATIVE=0` forces `off`. */
   native?: 'auto' | 'off';
 }
 
@@ -94,7 +94,11 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
     throw new UsageError(`unknown backend "${choice}"; expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
-  if (current && (choice === 'auto' || choice === current.choice)) return current;
+  const nativeMode: 'auto' | 'off' = opts.native === 'off' || process.env.UOL_NATIVE === '0' ? 'off' : 'auto';
+  if (current && (choice === 'auto' || choice === current.choice)) {
+    if (current.native.requested !== nativeMode) current.native = installNativeKernels(current.backend, nativeMode);
+    return current;
+  }
   tf.enableProdMode();
   const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
   const attempts: BackendAttempt[] = [];
@@ -124,7 +128,7 @@ export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> 
   }
   await tf.ready();
   const backend = tf.getBackend();
-  const native = installNativeKernels(backend, opts.native ?? (process.env.UOL_NATIVE === '0' ? 'off' : 'auto'));
+  const native = installNativeKernels(backend, nativeMode);
   const versions: Record<string, string> = { node: process.versions.node };
   for (const p of [
     '@tensorflow/tfjs-core',
