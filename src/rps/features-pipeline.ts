@@ -75,17 +75,13 @@ export interface FitFromFeaturesOptions extends FeatureStatsOptions {
   /** Backbone id to record (default `external-features`). */
   backboneId?: string;
   tool?: string;
-  command?: string;
-  backend?: string;
 }
 
 /** Fits a closed-form predictor on a feature directory. */
 export async function fitFromFeatures(o: FitFromFeaturesOptions): Promise<{ predictor: Predictor; statistics: FitStatistics }> {
   if (o.classwise && !o.labels) throw new UsageError('--classwise needs --labels CSV (stem,classIndex)');
   const statistics = await statisticsFromFeatures({ ...o, requireLabels: !!o.classwise });
-  const created: Record<string, string> = {};
-  if (o.command) created.command = o.command;
-  if (o.backend) created.backend = o.backend;
+  const created = { source: `features ${path.resolve(o.dir)}` };
   const fitOpts: Parameters<typeof predictorFromStatistics>[1] = {
     backbone: externalIdentity(statistics.channels, o.backboneId),
     classwise: !!o.classwise,

@@ -67,11 +67,21 @@ export interface MethodInfo {
   representerResidual?: number;
 }
 
-/** Creation info. */
+/**
+ * Creation info. Deterministic by design (no wall-clock time, host or command line): the same fit gives the same bytes
+ * whether it ran in one pass, was resumed, or was merged from shards. Timing, host and command go to the run's
+ * manifest.json instead.
+ */
 export interface CreationInfo {
+  /** `uol-rps <version>`. */
   tool: string;
-  date: string;
+  /** What was fitted on, e.g. `cub train (5994 images), resize 224`. */
+  source?: string;
+  /** Explicit date (ISO), only when the caller asks (e.g. SOURCE_DATE_EPOCH). */
+  date?: string;
+  /** Deprecated: kept readable for older files. */
   backend?: string;
+  /** Deprecated: kept readable for older files. */
   command?: string;
 }
 
@@ -141,7 +151,7 @@ export function predictorFromStatistics(stats: FitStatistics, opts: FitOptions):
     classes: [],
     weights,
     statistics: summaries,
-    created: { tool: opts.tool ?? 'uol-rps', date: new Date().toISOString(), ...opts.created },
+    created: { tool: opts.tool ?? 'uol-rps', ...opts.created },
   };
   if (opts.classwise) {
     const ks = stats.classes();

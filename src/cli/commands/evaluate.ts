@@ -18,13 +18,13 @@ import type { Box, BoxEngine } from '../../localize/boxes.js';
 import { readNpy } from '../../io/npy.js';
 import { inFile, UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
-import { emit, progressFor, type GlobalArgs } from '../context.js';
+import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
+import { runEvaluatePredictor, type EvaluatePredictorArgs } from './evaluate-predictor.js';
+import { DATASET_NAMES } from '../../data/datasets/index.js';
 
-interface EvaluateArgs extends GlobalArgs {
-  scoremaps: string;
-  metadata: string;
-  'mask-root'?: string;
-  thresholds?: string;
+interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
+  scoremaps?: string;
+  metadata?: string;
   'iou-thresholds': string;
   resize?: number;
   predictions?: string;
@@ -93,8 +93,25 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
   describe: 'WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, …) of saved score maps against wsolevaluation metadata',
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option('scoremaps', { type: 'string', demandOption: true, describe: 'directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
-      .option('metadata', { type: 'string', demandOption: true, describe: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …)' })
+      .option('scoremaps', { type: 'string', describe: 'saved maps mode: directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
+      .option('metadata', { type: 'string', describe: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …): with --scoremaps, or for --dataset wsol' })
+      .option('predictor', { type: 'string', describe: 'full-protocol mode: predictor file from `uol fit` (the chosen τ is stored back into it)' })
+      .option('caam', { type: 'boolean', default: false, describe: 'full-protocol mode: evaluate the CAAM baseline (no predictor)' })
+      .option('backbone', { type: 'string', describe: "backbone (default: the predictor's)" })
+      .option('dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'full-protocol mode: dataset format' })
+      .option('data-dir', { type: 'string', describe: "folder holding the format's top files (the image root for wsol)" })
+      .option('split', { type: 'string', describe: 'test split (default test)' })
+      .option('val-split', { type: 'string', describe: 'split that picks τ (default val when the dataset has one)' })
+      .option('oracle', { type: 'boolean', default: false, describe: "pick τ on the test split even when a val split exists (the release's protocol for Cars/Aircraft/Dogs)" })
+      .option('out', { type: 'string', describe: 'run directory for results.json/.md, report.html, manifest.json' })
+      .option('store-threshold', { type: 'boolean', default: true, describe: 'store the chosen τ in the predictor for `uol localize` (--no-store-threshold to keep it unchanged)' })
+      .option('examples', { type: 'number', default: 8, describe: 'best and worst images shown with overlays in the report' })
+      .option('limit', { type: 'number', describe: 'only the first N images of each split (quick looks)' })
+      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
+      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the report) instead of stopping' })
+      .option('downscale', { choices: [8, 16, 32] as const, describe: "ResNet output stride (default: the predictor's)" })
+      .option('whole-size', { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' })
+      .option('export-scoremaps', { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' })
       .option('mask-root', { type: 'string', describe: 'directory the mask paths of localization.txt are relative to (mask metadata)' })
       .option('thresholds', { type: 'string', describe: 'τ grid start:stop:step (np.arange) or a comma list; default 0.01:1:0.01 for boxes, 0:1:0.01 for masks' })
       .option('iou-thresholds', { type: 'string', default: '30,50,70', describe: 'IoU thresholds δ in percent' })
@@ -105,15 +122,31 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('engine', { choices: ['sweep', 'trace'] as const, default: 'sweep' as BoxEngine, describe: 'one-pass threshold sweep, or OpenCV border following per τ (same results)' })
       .option('per-image', { type: 'string', describe: 'write per-image results (box, IoU at the chosen τ) as JSON to this file' }) as Argv<EvaluateArgs>,
   handler: async (a) => {
-    const meta = readWsolMetadata(a.metadata);
-    const idsFile = path.join(a.metadata, 'image_ids.txt');
-    const locFile = path.join(a.metadata, 'localization.txt');
+    if (a.predictor || a.caam || a.dataset) {
+      if (a.scoremaps) throw new UsageError('give either --scoremaps (saved maps) or --predictor/--caam with --dataset (full protocol), not both');
+      const engine = await startEngine(a);
+      const prog = progressFor(a);
+      try {
+        const r = await runEvaluatePredictor(a, engine, prog.callback);
+        prog.stop();
+        emit(a, r.json, r.text);
+      } finally {
+        prog.stop();
+      }
+      return;
+    }
+    if (!a.scoremaps || !a.metadata) throw new UsageError('uol evaluate: give --scoremaps DIR --metadata DIR, or --predictor FILE --dataset D --data-dir DIR');
+    const scoremaps = a.scoremaps;
+    const metadataDir = a.metadata;
+    const meta = readWsolMetadata(metadataDir);
+    const idsFile = path.join(metadataDir, 'image_ids.txt');
+    const locFile = path.join(metadataDir, 'localization.txt');
     if (!meta.boxes && !meta.masks) throw new UsageError(`${locFile}: not found or empty (no ground truth to evaluate against)`);
     if (a.resize !== undefined && !(Number.isInteger(a.resize) && a.resize > 0)) throw new UsageError(`--resize ${a.resize}: expected a positive integer`);
     const deltas = parseDeltas(a['iou-thresholds']);
     const prog = progressFor(a);
     const total = meta.imageIds.length;
-    const mapFile = (id: string): string => path.join(a.scoremaps, `${id}.npy`);
+    const mapFile = (id: string): string => path.join(scoremaps, `${id}.npy`);
     try {
       if (meta.boxes) {
         const taus = a.thresholds ? parseThresholds(a.thresholds) : npArange(0.01, 1, 0.01);
@@ -126,7 +159,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
           const gt = meta.boxes.get(id);
           if (!gt) throw new UsageError(`${locFile}: no box for image "${id}" (listed in ${idsFile})`);
           const size = meta.imageSizes?.get(id);
-          if (!size) throw new UsageError(`${path.join(a.metadata, 'image_sizes.txt')}: no size for image "${id}" (needed to check the map size${a.resize ? ' and resize the boxes' : ''})`);
+          if (!size) throw new UsageError(`${path.join(metadataDir, 'image_sizes.txt')}: no size for image "${id}" (needed to check the map size${a.resize ? ' and resize the boxes' : ''})`);
           const want: [number, number] = a.resize ? [a.resize, a.resize] : [size.height, size.width];
           const why = a.resize ? `--resize ${a.resize}` : `image size ${size.width}×${size.height} in image_sizes.txt`;
           const file = mapFile(id);

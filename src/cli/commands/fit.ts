@@ -13,49 +13,14 @@ import { savePredictor, type Predictor } from '../../rps/predictor.js';
 import { readImageMap } from '../../io/image-map.js';
 import { featureDirSource } from '../../rps/point-source.js';
 import { addRepresenters, fitOptimized, OPTIMIZE_DEFAULTS, type OptimizeOptions } from '../../rps/optimize.js';
-import { LOSS_NAMES, type LossName } from '../../rps/losses.js';
+import { LOSS_NAMES } from '../../rps/losses.js';
 import { parseSize } from './localize.js';
 import { parseShard, saveStatistics, shardRange } from '../../rps/statistics-file.js';
-import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
-
-interface FitArgs extends GlobalArgs {
-  'from-features'?: string;
-  labels?: string;
-  classwise: boolean;
-  out: string;
-  'backbone-id'?: string;
-  shard?: string;
-  'stats-out'?: string;
-  method: 'closed-form' | 'optimize';
-  loss: LossName;
-  lambda: number;
-  scale: number;
-  kappa: number;
-  'label-threshold'?: number;
-  'max-passes': number;
-  'max-seconds'?: number;
-  tol: number;
-  'top-k'?: number;
-  'batch-points': number;
-  'cache-mb': number;
-  'train-images'?: string;
-  'train-size'?: string;
-}
-
-const STOP_TEXT: Record<string, string> = {
-  converged: 'converged',
-  stalled: 'stopped at the float32 precision floor (stalled; raise --tol to call this converged)',
-  'max-evaluations': 'NOT converged: --max-passes exhausted',
-  'max-seconds': 'NOT converged: --max-seconds exhausted',
-  'line-search-failed': 'NOT converged: the line search failed',
-};
-
-/** @throws UsageError unless `v` is undefined or a finite number > min (≥ min with `inclusive`), integral if asked. */
-function checkNumber(flag: string, v: number | undefined, min: number, o: { inclusive?: boolean; integer?: boolean } = {}): void {
-  if (v === undefined) return;
-  const ok = Number.isFinite(v) && (o.inclusive ? v >= min : v > min) && (!o.integer || Number.isInteger(v));
-  if (!ok) throw new UsageError(`${flag} ${String(v)}: expected ${o.integer ? 'an integer' : 'a number'} ${o.inclusive ? '≥' : '>'} ${min}`);
-}
+import { progressFor, startEngine, type GlobalArgs } from '../context.js';
+import { checkNumber, emit, emitClosedForm, emitOptimized, type FitArgs } from './fit-common.js';
+import { runFitImages } from './fit-images.js';
+import { DATASET_NAMES } from '../../data/datasets/index.js';
+import { DEFAULT_BACKBONE } from '../../backbones/registry.js';
 
 export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
   command: 'fit',
@@ -82,9 +47,22 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('batch-points', { type: 'number', default: 16384, describe: 'training points per tf batch' })
       .option('cache-mb', { type: 'number', default: 256, describe: 'keep prepared points in memory between passes when they fit (MiB; 0 = always stream)' })
       .option('train-images', { type: 'string', describe: 'directory of <stem>.<jpg|png|…> or CSV "stem,file": training images, recorded with representer points for crops' })
-      .option('train-size', { type: 'string', describe: 'H,W of the input frame the training features were computed on (recorded for crops)' }) as Argv<FitArgs>,
+      .option('train-size', { type: 'string', describe: 'H,W of the input frame the training features were computed on (recorded for crops)' })
+      .option('backbone', { type: 'string', describe: `image path: backbone name or converted-model directory (default ${DEFAULT_BACKBONE}, embedded, offline)` })
+      .option('dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'image path: dataset format (with --data-dir)' })
+      .option('base-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'alias of --dataset: the base set of a zero-shot transfer (e.g. cifar10), evaluated later on another dataset' })
+      .option('data-dir', { type: 'string', describe: "folder holding the format's top files (or the image root for wsol)" })
+      .option('metadata', { type: 'string', describe: 'wsol: wsolevaluation metadata folder' })
+      .option('split', { type: 'string', describe: 'split to fit on (default train)' })
+      .option('images', { type: 'string', array: true, describe: 'image files, folders or globs (instead of --dataset)' })
+      .option('size', { type: 'number', default: 224, describe: 'training images are resized whole to size×size (the release: 224)' })
+      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass (1 is fastest on wasm)' })
+      .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) images' })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of --sampling-ratio' })
+      .option('downscale', { choices: [8, 16, 32] as const, describe: 'ResNet output stride (the release: 16 for ImageNet, 32 for fine-grained sets)' })
+      .option('checkpoint-every', { type: 'number', default: 256, describe: 'checkpoint the statistics every N images (resumable; rerun the same command to continue)' })
+      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the manifest) instead of stopping' }) as Argv<FitArgs>,
   handler: async (a) => {
-    if (!a['from-features']) throw new UsageError('uol fit: give --from-features DIR (image input arrives with the backbones)');
     checkNumber('--lambda', a.lambda, 0);
     checkNumber('--scale', a.scale, 0);
     checkNumber('--kappa', a.kappa, 0);
@@ -98,6 +76,10 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
     if (a.method === 'optimize' && a.classwise) throw new UsageError('--method optimize fits the global w only; --classwise is available with the closed form');
     if (a.method === 'optimize' && a.shard) throw new UsageError('--shard sums statistics for the closed form; --method optimize needs every point in each pass');
     const engine = await startEngine(a);
+    if (!a['from-features']) {
+      await runFitImages(a, engine);
+      return;
+    }
     const dir = a['from-features'];
     const labels = a.labels ? readLabelsCsv(a.labels) : undefined;
     const prog = progressFor(a);
@@ -116,7 +98,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
             backbone: externalIdentity(statistics.channels, a['backbone-id']),
             shard,
             items: { total: all.length, start: r.start, end: r.end },
-            source: path.resolve(dir),
+            source: `features ${path.resolve(dir)}`,
             options: { classwise: a.classwise },
           },
           statistics,
@@ -130,7 +112,6 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       if (images) srcOpts.images = images;
       if (trainSize) srcOpts.inputSize = trainSize;
       if (labels) srcOpts.labels = labels;
-      const command = ['uol', ...process.argv.slice(2)].join(' ');
       // INTEGRATION POINT (--backbone/--images): fitOptimized/addRepresenters take any TrainingSource; the image path
       // passes `extractorSource(extractor, imageFiles)` (rps/point-source.ts) instead of featureDirSource.
       if (a.method === 'optimize') {
@@ -145,7 +126,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
           topK: a['top-k'] ?? OPTIMIZE_DEFAULTS.topK,
           batchPoints: a['batch-points'],
           cacheBytes: Math.round(a['cache-mb'] * 1024 * 1024),
-          created: { command, backend: engine.backend },
+          created: { source: `features ${path.resolve(dir)}` },
           tool: TOOL,
           onProgress: prog.callback,
         };
@@ -154,51 +135,18 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
         const r = await fitOptimized(featureDirSource(dir, srcOpts), oo);
         if (a['stats-out']) {
           saveStatistics(a['stats-out'], {
-            meta: { backbone: r.predictor.backbone, source: path.resolve(dir), options: { classwise: false }, items: { total: r.statistics.global.images, start: 0, end: r.statistics.global.images } },
+            meta: { backbone: r.predictor.backbone, source: `features ${path.resolve(dir)}`, options: { classwise: false }, items: { total: r.statistics.global.images, start: 0, end: r.statistics.global.images } },
             statistics: r.statistics,
           });
         }
         savePredictor(r.predictor, a.out);
-        const pr = r.predictor.method.params!;
-        emit(
-          a,
-          {
-            predictor: a.out,
-            method: 'optimize',
-            loss: a.loss,
-            images: r.statistics.global.images,
-            points: r.statistics.global.points,
-            channels: r.statistics.channels,
-            c: pr.c,
-            lambda: a.lambda,
-            scale: a.scale,
-            kappa: a.kappa,
-            converged: r.converged,
-            stop: r.stop,
-            passes: r.passes,
-            iterations: r.iterations,
-            objective: r.objective,
-            wNorm: r.wNorm,
-            cosineToClosedForm: r.cosineToClosedForm,
-            representerResidual: r.residual,
-            representerPoints: { excitatory: r.representers.excitatory.length, inhibitory: r.representers.inhibitory.length },
-            alpha: r.representers.summary,
-            cached: r.cached,
-          },
-          [
-            `wrote ${a.out}: ${a.loss} loss, λ=${a.lambda}, t=${a.scale}${a.loss === 'logistic' ? `, κ=${a.kappa}` : ''}, c=${Number(pr.c).toPrecision(6)} over ${r.statistics.global.images} images / ${r.statistics.global.points} points`,
-            `${STOP_TEXT[r.stop]} after ${r.iterations} iterations / ${r.passes} passes; representer residual ${r.residual.toExponential(2)}; cos to closed form ${r.cosineToClosedForm.toFixed(6)}`,
-            `α: ${r.representers.summary.positive} excitatory, ${r.representers.summary.negative} inhibitory points; kept top ${r.representers.excitatory.length}/${r.representers.inhibitory.length}`,
-          ],
-        );
+        emitOptimized(a, r);
         return;
       }
       const opts: Parameters<typeof fitFromFeatures>[0] = {
         dir,
         classwise: a.classwise,
         tool: TOOL,
-        command,
-        backend: engine.backend,
         onProgress: prog.callback,
       };
       if (labels) opts.labels = labels;
@@ -214,18 +162,15 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       }
       if (a['stats-out']) {
         saveStatistics(a['stats-out'], {
-          meta: { backbone: predictor.backbone, source: path.resolve(dir), options: { classwise: a.classwise }, items: { total: statistics.global.images, start: 0, end: statistics.global.images } },
+          meta: { backbone: predictor.backbone, source: `features ${path.resolve(dir)}`, options: { classwise: a.classwise }, items: { total: statistics.global.images, start: 0, end: statistics.global.images } },
           statistics,
         });
       }
       savePredictor(predictor, a.out);
-      emit(
-        a,
-        { predictor: a.out, method: 'closed-form', images: statistics.global.images, points: statistics.global.points, channels: statistics.channels, classes: predictor.classes.length, c: predictor.statistics[0]!.c, representerResidual: residual },
-        `wrote ${a.out}: w* over ${statistics.global.images} images / ${statistics.global.points} points, C=${statistics.channels}${predictor.classwise ? `, ${predictor.classes.length} classes` : ''}`,
-      );
+      emitClosedForm(a, predictor, statistics, residual);
     } finally {
       prog.stop();
     }
   },
 };
+

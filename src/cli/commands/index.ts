@@ -10,6 +10,8 @@ import { mergeCommand } from './merge.js';
 import { explainCommand } from './explain.js';
 import { dataCommand } from './data.js';
 import { benchCommand } from './bench.js';
+import { ablateCommand } from './ablate.js';
+import { demoCommand } from './demo.js';
 import { convertCommand } from './convert.js';
 import { fetchCommand } from './fetch.js';
 import { extractCommand } from './extract.js';
@@ -18,11 +20,13 @@ import { evaluateCommand } from './evaluate.js';
 /** Every command, in help order (one per line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
 export const commands: CommandModule<GlobalArgs, any>[] = [
+  demoCommand,
   infoCommand,
   fitCommand,
   localizeCommand,
   evaluateCommand,
   mergeCommand,
+  ablateCommand,
   explainCommand,
   extractCommand,
   convertCommand,

@@ -1,6 +1,6 @@
 /**
- * `uol localize`: activation maps (and, later, boxes) for images or feature files.
- * This module handles the bring-your-own-features path (`--from-features DIR --size H,W`).
+ * `uol localize`: maps, boxes and overlays for images or datasets (localize-images.ts), or maps for feature files
+ * (`--from-features DIR --size H,W`).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
@@ -8,13 +8,11 @@ import { readLabelsCsv } from '../../io/features-dir.js';
 import { localizeFromFeatures } from '../../rps/features-pipeline.js';
 import { loadPredictor } from '../../rps/predictor.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
+import { runLocalizeImages, type LocalizeImagesArgs } from './localize-images.js';
+import { DATASET_NAMES } from '../../data/datasets/index.js';
 
-interface LocalizeArgs extends GlobalArgs {
-  predictor?: string;
+interface LocalizeArgs extends GlobalArgs, LocalizeImagesArgs {
   'from-features'?: string;
-  size?: string;
-  out: string;
-  caam: boolean;
   labels?: string;
 }
 
@@ -26,18 +24,44 @@ export function parseSize(s: string, flag = '--size'): [number, number] {
 }
 
 export const localizeCommand: CommandModule<GlobalArgs, LocalizeArgs> = {
-  command: 'localize',
-  describe: 'write activation maps in [0,1] for feature files',
+  command: 'localize [images..]',
+  describe: 'boxes, maps and overlays for images (resized whole) or a dataset; or maps for feature files',
   builder: (y: Argv<GlobalArgs>) =>
     y
+      .positional('images', { type: 'string', array: true, describe: 'image files, folders or globs' })
       .option('predictor', { type: 'string', describe: 'predictor file from `uol fit`' })
+      .option('backbone', { type: 'string', describe: "backbone (default: the predictor's)" })
+      .option('dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'a dataset instead of images (its eval transform)' })
+      .option('data-dir', { type: 'string', describe: "folder holding the format's top files" })
+      .option('metadata', { type: 'string', describe: 'wsol: metadata folder' })
+      .option('split', { type: 'string', describe: 'dataset split (default test)' })
+      .option('threshold', { type: 'number', describe: 'τ for boxes (default: the one `uol evaluate` stored in the predictor)' })
+      .option('all-boxes', { type: 'boolean', default: false, describe: 'also list every component above τ' })
+      .option('coco', { type: 'boolean', default: false, describe: 'also write coco.json (pseudo-labels for detectors)' })
+      .option('overlays', { type: 'boolean', default: false, describe: 'write overlays/<id>.png (heatmap + box) and report.html' })
+      .option('maps', { type: 'boolean', default: true, describe: 'write maps/<id>.npy float32 [H,W] in [0,1] (--no-maps to skip)' })
+      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
+      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in boxes.json)' })
+      .option('downscale', { choices: [8, 16, 32] as const, describe: "ResNet output stride (default: the predictor's)" })
+      .option('class-wise', { type: 'boolean', default: true, describe: 'class-wise predictors: pick w by the dataset label' })
       .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
-      .option('size', { type: 'string', describe: 'output map size H,W' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output directory for <stem>.npy maps' })
+      .option('size', { type: 'string', describe: 'images: input side S (resized whole to S×S; default the backbone\'s); features: output map size H,W' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
       .option('caam', { type: 'boolean', default: false, describe: 'CAAM baseline: channel sum of the features, no w*' })
       .option('labels', { type: 'string', describe: 'CSV "stem,classIndex": use the class-wise w of a class-wise predictor' }) as Argv<LocalizeArgs>,
   handler: async (a) => {
-    if (!a['from-features']) throw new UsageError('uol localize: give --from-features DIR');
+    if (!a['from-features']) {
+      const engine = await startEngine(a);
+      const prog = progressFor(a);
+      try {
+        const r = await runLocalizeImages(a, engine, prog.callback);
+        prog.stop();
+        emit(a, r.json, r.text);
+      } finally {
+        prog.stop();
+      }
+      return;
+    }
     if (!a.size) throw new UsageError('uol localize --from-features needs --size H,W');
     if (!a.predictor && !a.caam) throw new UsageError('uol localize: give --predictor FILE (or --caam)');
     const size = parseSize(a.size);

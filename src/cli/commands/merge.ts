@@ -27,7 +27,7 @@ export const mergeCommand: CommandModule<GlobalArgs, MergeArgs> = {
       .option('classwise', { type: 'boolean', describe: 'fit class-wise w* too (default: as the shards were fitted)' }) as Argv<MergeArgs>,
   handler: async (a) => {
     if (!a.stats.length) throw new UsageError('uol merge: give statistics files');
-    const engine = await startEngine(a);
+    await startEngine(a);
     const merged = mergeStatisticsFiles(a.stats.map((file) => ({ file, content: loadStatistics(file) })));
     if (a.statistics) {
       saveStatistics(a.out, merged);
@@ -40,9 +40,9 @@ export const mergeCommand: CommandModule<GlobalArgs, MergeArgs> = {
       backbone: merged.meta.backbone,
       classwise,
       tool: TOOL,
-      created: { backend: engine.backend, command: ['uol', ...process.argv.slice(2)].join(' ') },
     };
     if (names) opts.classNames = names;
+    if (merged.meta.source) opts.created = { source: merged.meta.source };
     const p = predictorFromStatistics(merged.statistics, opts);
     savePredictor(p, a.out);
     emit(a, { predictor: a.out, images: merged.statistics.global.images, shards: a.stats.length }, `wrote ${a.out} from ${a.stats.length} statistics files (${merged.statistics.global.images} images)`);

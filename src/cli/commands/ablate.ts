@@ -1,0 +1,154 @@
+/**
+ * `uol ablate --backbones a,b,c [--caam] --dataset D --data-dir DIR [--base-dataset B --base-data-dir DIR2] --out DIR`:
+ * the paper-style table (rows: backbone × RPS/CAAM; columns: metrics) as Markdown, CSV and HTML. Per-backbone results
+ * are cached under DIR/cache, so an interrupted ablation resumes and a finished one re-tabulates instantly.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import * as path from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { UsageError } from '../../util/errors.js';
+import { writeFileAtomicSync } from '../../util/fs.js';
+import { TOOL } from '../../version.js';
+import { loadBackbone } from '../../backbones/registry.js';
+import { DATASET_NAMES } from '../../data/datasets/index.js';
+import { sampleRecords } from '../../data/loader.js';
+import { resolveInput } from '../../pipeline/input.js';
+import { ablationCsv, ablationMarkdown, ablationTable, runAblation, type AblationBackbone } from '../../pipeline/ablate.js';
+import { RunRecorder } from '../../report/manifest.js';
+import { ablationReportHtml } from '../../report/run-report.js';
+import { datasetFromArgs, metricSummary, runEvaluation } from './evaluate-predictor.js';
+import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
+
+interface AblateArgs extends GlobalArgs {
+  backbones: string;
+  caam: boolean;
+  dataset: string;
+  'data-dir': string;
+  metadata?: string;
+  'mask-root'?: string;
+  'base-dataset'?: string;
+  'base-data-dir'?: string;
+  'base-metadata'?: string;
+  'fit-split'?: string;
+  split?: string;
+  oracle: boolean;
+  classwise: boolean;
+  'sampling-ratio': number;
+  seed: number;
+  downscale?: 8 | 16 | 32;
+  size: number;
+  'batch-size': number;
+  'skip-bad': boolean;
+  limit?: number;
+  out: string;
+}
+
+export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
+  command: 'ablate',
+  describe: 'paper-style table across backbones (RPS vs CAAM), cached per backbone and resumable',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option('backbones', { type: 'string', demandOption: true, describe: 'comma-separated backbone names or converted-model directories' })
+      .option('caam', { type: 'boolean', default: false, describe: 'also evaluate the CAAM baseline per backbone' })
+      .option('dataset', { type: 'string', demandOption: true, choices: DATASET_NAMES as string[], describe: 'evaluation dataset format' })
+      .option('data-dir', { type: 'string', demandOption: true, describe: "evaluation dataset folder (the format's top files)" })
+      .option('metadata', { type: 'string', describe: 'wsol: metadata folder of the evaluation dataset' })
+      .option('mask-root', { type: 'string', describe: 'wsol: OpenImages mask root' })
+      .option('base-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'fit on another dataset (zero-shot transfer, e.g. cifar10); default the evaluation dataset' })
+      .option('base-data-dir', { type: 'string', describe: 'folder of the base dataset' })
+      .option('base-metadata', { type: 'string', describe: 'wsol: metadata folder of the base dataset' })
+      .option('fit-split', { type: 'string', describe: 'split to fit on (default train)' })
+      .option('split', { type: 'string', describe: 'test split (default test)' })
+      .option('oracle', { type: 'boolean', default: false, describe: 'pick τ on test even when a val split exists' })
+      .option('classwise', { type: 'boolean', default: false, describe: 'class-wise w* (ground-truth class at inference)' })
+      .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) training images' })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of --sampling-ratio' })
+      .option('downscale', { choices: [8, 16, 32] as const, describe: 'ResNet output stride' })
+      .option('size', { type: 'number', default: 224, describe: 'fit input side (training images resized whole)' })
+      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
+      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images' })
+      .option('limit', { type: 'number', describe: 'only the first N images of each evaluation split (quick looks)' })
+      .option('out', { type: 'string', default: 'uol-ablate', describe: 'run directory (table files, cache/)' }) as Argv<AblateArgs>,
+  handler: async (a) => {
+    const names = a.backbones.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!names.length) throw new UsageError('--backbones: give at least one backbone');
+    if (new Set(names).size !== names.length) throw new UsageError(`--backbones "${a.backbones}": a backbone is listed twice`);
+    if (a['base-dataset'] && !a['base-data-dir']) throw new UsageError('--base-dataset needs --base-data-dir');
+    const engine = await startEngine(a);
+    const evalDs = await datasetFromArgs(a);
+    const fitSpec: Parameters<typeof resolveInput>[0] = { dataset: a['base-dataset'] ?? a.dataset, dataDir: a['base-data-dir'] ?? a['data-dir'] };
+    const baseMeta = a['base-dataset'] ? a['base-metadata'] : a.metadata;
+    if (baseMeta) fitSpec.metadata = baseMeta;
+    if (a['fit-split']) fitSpec.split = a['fit-split'];
+    const fitInput = await resolveInput(fitSpec, ['train']);
+    let fitRecords = fitInput.records;
+    if (a['sampling-ratio'] < 1) fitRecords = sampleRecords(fitRecords, a['sampling-ratio'], a.seed);
+    const outDir = path.resolve(a.out);
+    mkdirSync(outDir, { recursive: true });
+    // The cache is only valid for the same fit and evaluation settings.
+    const key = { fit: fitInput.description, listing: fitInput.listing.sha256, n: fitRecords.length, classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, downscale: a.downscale ?? null, eval: `${a.dataset} ${path.resolve(a['data-dir'])}`, split: a.split ?? 'test', oracle: a.oracle, limit: a.limit ?? null };
+    const keyFile = path.join(outDir, 'ablation-key.json');
+    if (existsSync(keyFile)) {
+      const old = readFileSync(keyFile, 'utf8');
+      if (old !== JSON.stringify(key, null, 1) + '\n') throw new UsageError(`${keyFile}: this run directory holds an ablation with other settings; use another --out (or delete it)`);
+    } else writeFileAtomicSync(keyFile, JSON.stringify(key, null, 1) + '\n');
+    const prog = progressFor(a);
+    const recorder = new RunRecorder(engine);
+    recorder.inputs.push(fitInput.listing);
+    const backbones: AblationBackbone[] = names.map((name) => ({
+      name,
+      load: () => loadBackbone(name, a.downscale ? { downscale: a.downscale, onProgress: prog.callback } : { onProgress: prog.callback }),
+    }));
+    try {
+      const rows = await runAblation({
+        backbones,
+        fitRecords,
+        fitDescription: `${fitInput.description}, Resize((${a.size},${a.size}))`,
+        ...(fitInput.dataset ? { fitDataset: fitInput.dataset } : {}),
+        classwise: a.classwise,
+        caam: a.caam,
+        size: a.size,
+        batchSize: a['batch-size'],
+        skipBad: a['skip-bad'],
+        cacheDir: path.join(outDir, 'cache'),
+        tool: TOOL,
+        onProgress: prog.callback,
+        evaluate: async (backbone, predictor, cellDir) => {
+          const ro: Parameters<typeof runEvaluation>[0] = {
+            backbone,
+            caam: !predictor,
+            dataset: evalDs,
+            outDir: cellDir,
+            batchSize: a['batch-size'],
+            skipBad: a['skip-bad'],
+            examples: 4,
+            title: `${a.dataset} — ${backbone.identity.id} — ${predictor ? 'RPS' : 'CAAM'}`,
+            meta: { tool: TOOL, backend: engine.backend },
+            onProgress: prog.callback,
+          };
+          if (predictor) ro.predictor = predictor;
+          if (a.split) ro.testSplit = a.split;
+          if (a.oracle) ro.valSplit = false;
+          if (a.limit) ro.limit = a.limit;
+          const r = await runEvaluation(ro);
+          return { metrics: metricSummary(r.test.boxes, r.test.masks), protocol: r.protocol };
+        },
+      });
+      const title = `uol ablate — ${a.dataset}${a['base-dataset'] ? ` (fit on ${a['base-dataset']})` : ''}`;
+      const protocols = [...new Set(rows.map((r) => r.protocol))];
+      const notes = [
+        `Fit: ${fitInput.description}${a['sampling-ratio'] < 1 ? `, sampled ${fitRecords.length}` : ''}, images resized to ${a.size}×${a.size}${a.classwise ? ', class-wise w*' : ''}.`,
+        `Evaluation: ${a.dataset} ${a.split ?? 'test'}; τ protocol: ${protocols.join(', ')}${protocols.some((p) => p.startsWith('oracle')) ? ' (oracle: τ picked on the test split itself, as the release does for this dataset)' : ''}. Percentages.`,
+      ];
+      writeFileAtomicSync(path.join(outDir, 'ablation.md'), ablationMarkdown(title, rows, notes));
+      writeFileAtomicSync(path.join(outDir, 'ablation.csv'), ablationCsv(rows));
+      writeFileAtomicSync(path.join(outDir, 'report.html'), ablationReportHtml(title, { tool: TOOL, backend: engine.backend }, ablationTable(rows), notes));
+      recorder.outputs.push(...['ablation.md', 'ablation.csv', 'report.html'].map((f) => path.join(outDir, f)));
+      recorder.write(outDir, { rows: rows.length, cached: rows.filter((r) => r.cached).length });
+      prog.stop();
+      emit(a, { out: outDir, rows }, readFileSync(path.join(outDir, 'ablation.md'), 'utf8').trimEnd().split('\n'));
+    } finally {
+      prog.stop();
+    }
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * Shared pieces of `uol fit`'s two paths (features and images): arguments, checks, result printing.
+ */
+import { UsageError } from '../../util/errors.js';
+import type { Predictor } from '../../rps/predictor.js';
+import type { FitStatistics } from '../../rps/statistics.js';
+import type { OptimizeResult } from '../../rps/optimize.js';
+import type { LossName } from '../../rps/losses.js';
+import { emit, type GlobalArgs } from '../context.js';
+
+export { emit };
+
+/** Arguments of `uol fit`. */
+export interface FitArgs extends GlobalArgs {
+  'from-features'?: string;
+  labels?: string;
+  classwise: boolean;
+  out: string;
+  'backbone-id'?: string;
+  shard?: string;
+  'stats-out'?: string;
+  method: 'closed-form' | 'optimize';
+  loss: LossName;
+  lambda: number;
+  scale: number;
+  kappa: number;
+  'label-threshold'?: number;
+  'max-passes': number;
+  'max-seconds'?: number;
+  tol: number;
+  'top-k'?: number;
+  'batch-points': number;
+  'cache-mb': number;
+  'train-images'?: string;
+  'train-size'?: string;
+  backbone?: string;
+  dataset?: string;
+  'base-dataset'?: string;
+  'data-dir'?: string;
+  metadata?: string;
+  split?: string;
+  images?: string[];
+  size: number;
+  'batch-size': number;
+  'sampling-ratio': number;
+  seed: number;
+  downscale?: 8 | 16 | 32;
+  'checkpoint-every': number;
+  'skip-bad': boolean;
+}
+
+export const STOP_TEXT: Record<string, string> = {
+  converged: 'converged',
+  stalled: 'stopped at the float32 precision floor (stalled; raise --tol to call this converged)',
+  'max-evaluations': 'NOT converged: --max-passes exhausted',
+  'max-seconds': 'NOT converged: --max-seconds exhausted',
+  'line-search-failed': 'NOT converged: the line search failed',
+};
+
+/** @throws UsageError unless `v` is undefined or a finite number > min (≥ min with `inclusive`), integral if asked. */
+export function checkNumber(flag: string, v: number | undefined, min: number, o: { inclusive?: boolean; integer?: boolean } = {}): void {
+  if (v === undefined) return;
+  const ok = Number.isFinite(v) && (o.inclusive ? v >= min : v > min) && (!o.integer || Number.isInteger(v));
+  if (!ok) throw new UsageError(`${flag} ${String(v)}: expected ${o.integer ? 'an integer' : 'a number'} ${o.inclusive ? '≥' : '>'} ${min}`);
+}
+
+/** Prints the result of a closed-form fit. */
+export function emitClosedForm(a: GlobalArgs & { out: string }, predictor: Predictor, statistics: FitStatistics, residual: number | null, extra: Record<string, unknown> = {}): void {
+  emit(
+    a,
+    { predictor: a.out, method: 'closed-form', images: statistics.global.images, points: statistics.global.points, channels: statistics.channels, classes: predictor.classes.length, c: predictor.statistics[0]!.c, representerResidual: residual, ...extra },
+    `wrote ${a.out}: w* over ${statistics.global.images} images / ${statistics.global.points} points, C=${statistics.channels}${predictor.classwise ? `, ${predictor.classes.length} classes` : ''}`,
+  );
+}
+
+/** Prints the result of an optimised fit. */
+export function emitOptimized(a: GlobalArgs & { out: string; loss: LossName; lambda: number; scale: number; kappa: number }, r: OptimizeResult, extra: Record<string, unknown> = {}): void {
+        const pr = r.predictor.method.params!;
+        emit(
+          a,
+          {
+            ...extra,
+            predictor: a.out,
+            method: 'optimize',
+            loss: a.loss,
+            images: r.statistics.global.images,
+            points: r.statistics.global.points,
+            channels: r.statistics.channels,
+            c: pr.c,
+            lambda: a.lambda,
+            scale: a.scale,
+            kappa: a.kappa,
+            converged: r.converged,
+            stop: r.stop,
+            passes: r.passes,
+            iterations: r.iterations,
+            objective: r.objective,
+            wNorm: r.wNorm,
+            cosineToClosedForm: r.cosineToClosedForm,
+            representerResidual: r.residual,
+            representerPoints: { excitatory: r.representers.excitatory.length, inhibitory: r.representers.inhibitory.length },
+            alpha: r.representers.summary,
+            cached: r.cached,
+          },
+          [
+            `wrote ${a.out}: ${a.loss} loss, λ=${a.lambda}, t=${a.scale}${a.loss === 'logistic' ? `, κ=${a.kappa}` : ''}, c=${Number(pr.c).toPrecision(6)} over ${r.statistics.global.images} images / ${r.statistics.global.points} points`,
+            `${STOP_TEXT[r.stop]} after ${r.iterations} iterations / ${r.passes} passes; representer residual ${r.residual.toExponential(2)}; cos to closed form ${r.cosineToClosedForm.toFixed(6)}`,
+            `α: ${r.representers.summary.positive} excitatory, ${r.representers.summary.negative} inhibitory points; kept top ${r.representers.excitatory.length}/${r.representers.inhibitory.length}`,
+          ],
+        );
+}

@@ -1,0 +1,144 @@
+/**
+ * `uol fit` on images: `--backbone B (--dataset D --data-dir DIR | --images …)` with the release's protocol (every
+ * training image resized whole to 224×224). Resumable (statistics checkpointed atomically every N images; rerun the
+ * same command to continue), shardable (`--shard i/N` writes partial statistics for `uol merge`).
+ */
+import * as path from 'node:path';
+import { UsageError } from '../../util/errors.js';
+import { TOOL } from '../../version.js';
+import type { EngineInfo } from '../../engine/backend.js';
+import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
+import { checkInputSize } from '../../backbones/extract.js';
+import { sampleRecords } from '../../data/loader.js';
+import { trainProtocol } from '../../data/transforms.js';
+import { savePredictor, type Predictor } from '../../rps/predictor.js';
+import { parseShard, saveStatistics } from '../../rps/statistics-file.js';
+import { addRepresenters, fitOptimized, OPTIMIZE_DEFAULTS, type OptimizeOptions } from '../../rps/optimize.js';
+import { fitStatistics } from '../../pipeline/fit.js';
+import { fitFingerprint, fitOnRecords } from '../../pipeline/fit-run.js';
+import { recordSource, trainingSourceFrom } from '../../pipeline/sources.js';
+import { resolveInput } from '../../pipeline/input.js';
+import { RunRecorder } from '../../report/manifest.js';
+import { progressFor } from '../context.js';
+import { checkNumber, emit, emitClosedForm, emitOptimized, type FitArgs } from './fit-common.js';
+
+/** Runs the image path of `uol fit`. */
+export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void> {
+  const dataset = a.dataset ?? a['base-dataset'];
+  if (a.dataset && a['base-dataset']) throw new UsageError('give --dataset or --base-dataset, not both');
+  if (a.labels) throw new UsageError('--labels applies to --from-features; datasets carry their own labels');
+  if (!dataset && !a.images?.length) throw new UsageError('uol fit: give --images FILES|DIR|GLOB, --dataset D --data-dir DIR, or --from-features DIR');
+  if (dataset && !a['data-dir']) throw new UsageError(`--dataset ${dataset} needs --data-dir DIR`);
+  checkNumber('--batch-size', a['batch-size'], 1, { inclusive: true, integer: true });
+  checkNumber('--checkpoint-every', a['checkpoint-every'], 1, { inclusive: true, integer: true });
+  if (!(a['sampling-ratio'] > 0 && a['sampling-ratio'] <= 1)) throw new UsageError(`--sampling-ratio ${a['sampling-ratio']}: must be in (0, 1]`);
+  const spec: Parameters<typeof resolveInput>[0] = {};
+  if (dataset) spec.dataset = dataset;
+  if (a['data-dir']) spec.dataDir = a['data-dir'];
+  if (a.metadata) spec.metadata = a.metadata;
+  if (a.split) spec.split = a.split;
+  if (a.images?.length) spec.images = a.images;
+  const input = await resolveInput(spec, ['train', 'all']);
+  let records = input.records;
+  if (a['sampling-ratio'] < 1) records = sampleRecords(records, a['sampling-ratio'], a.seed);
+  if (!records.length) throw new UsageError(`--sampling-ratio ${a['sampling-ratio']} leaves no image of ${input.records.length}`);
+  if (a.classwise) {
+    const bad = records.find((r) => r.label === undefined);
+    if (bad) throw new UsageError(`${bad.file ?? bad.id}: no class label (--classwise needs a dataset with labels)`);
+  }
+  const prog = progressFor(a);
+  const loadOpts: Parameters<typeof loadBackbone>[1] = { onProgress: prog.callback };
+  if (a.downscale) loadOpts.downscale = a.downscale;
+  const backbone = await loadBackbone(a.backbone ?? DEFAULT_BACKBONE, loadOpts);
+  try {
+    const identity = backbone.identity;
+    checkInputSize(a.size, identity.input);
+    const protocol = trainProtocol(a.size);
+    const source = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
+    const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split };
+    const fingerprint = fitFingerprint(identity, input.listing.sha256, records.length, { ...options, samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split });
+    const recorder = new RunRecorder(engine);
+    recorder.inputs.push(input.listing);
+    const srcDesc = `${input.description}${a['sampling-ratio'] < 1 ? `, sampled ${records.length} (ratio ${a['sampling-ratio']}, seed ${a.seed})` : ''}, Resize((${a.size},${a.size}))`;
+    const outDir = path.dirname(path.resolve(a.out));
+    const manifestName = `${path.basename(a.out)}.manifest.json`;
+    const summary = () => ({ images: records.length - source.skipped.length, skipped: source.skipped });
+
+    if (a.shard) {
+      const shard = parseShard(a.shard);
+      const r = await fitStatistics({ backbone, source, classwise: a.classwise, shard, fingerprint, onProgress: prog.callback });
+      const meta: Parameters<typeof saveStatistics>[1]['meta'] = { backbone: identity, shard, items: { total: records.length, ...r.range }, source: srcDesc, options };
+      if (input.classNames) meta.classNames = Object.fromEntries(input.classNames.map((n, i) => [String(i), n]));
+      saveStatistics(a.out, { meta, statistics: r.statistics });
+      recorder.outputs.push(path.resolve(a.out));
+      recorder.write(outDir, summary(), manifestName);
+      emit(a, { statistics: a.out, shard, range: r.range, images: r.statistics.global.images, skipped: source.skipped.length }, `wrote partial statistics ${a.out} (shard ${shard.index}/${shard.count}: images ${r.range.start}–${r.range.end - 1}, ${source.skipped.length} skipped)`);
+      return;
+    }
+
+    if (a.method === 'optimize') {
+      if (a.classwise) throw new UsageError('--method optimize fits the global w only; --classwise is available with the closed form');
+      const oo: OptimizeOptions = {
+        backbone: () => identity,
+        loss: a.loss,
+        lambda: a.lambda,
+        scale: a.scale,
+        kappa: a.kappa,
+        maxPasses: a['max-passes'],
+        tol: a.tol,
+        topK: a['top-k'] ?? OPTIMIZE_DEFAULTS.topK,
+        batchPoints: a['batch-points'],
+        cacheBytes: Math.round(a['cache-mb'] * 1024 * 1024),
+        created: { source: srcDesc },
+        tool: TOOL,
+        onProgress: prog.callback,
+      };
+      if (a['label-threshold'] !== undefined) oo.c = a['label-threshold'];
+      if (a['max-seconds'] !== undefined) oo.maxSeconds = a['max-seconds'];
+      const r = await fitOptimized(trainingSourceFrom(backbone, source, [a.size, a.size]), oo);
+      savePredictor(r.predictor, a.out);
+      recorder.outputs.push(path.resolve(a.out));
+      recorder.write(outDir, { ...summary(), representerResidual: r.residual, converged: r.converged }, manifestName);
+      emitOptimized(a, r, { backbone: identity.id, skipped: source.skipped.length });
+      return;
+    }
+
+    const fo2: Parameters<typeof fitOnRecords>[0] = {
+      backbone,
+      records,
+      size: a.size,
+      batchSize: a['batch-size'],
+      skipBad: a['skip-bad'],
+      classwise: a.classwise,
+      sourceDescription: srcDesc,
+      listingHash: input.listing.sha256,
+      checkpointFile: `${a.out}.ckpt.json`,
+      checkpointEvery: a['checkpoint-every'],
+      fingerprintExtra: { samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split },
+      tool: TOOL,
+      onProgress: prog.callback,
+    };
+    if (input.classNames) fo2.classNames = input.classNames;
+    const fr = await fitOnRecords(fo2);
+    let predictor: Predictor = fr.predictor;
+    let residual: number | null = null;
+    if ((a['top-k'] ?? 0) > 0) {
+      const again = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
+      const r = await addRepresenters(predictor, trainingSourceFrom(backbone, again, [a.size, a.size]), { topK: a['top-k']!, batchPoints: a['batch-points'], onProgress: prog.callback });
+      predictor = r.predictor;
+      residual = r.representers.residual;
+    }
+    if (a['stats-out']) {
+      const meta: Parameters<typeof saveStatistics>[1]['meta'] = { backbone: identity, items: { total: records.length, start: 0, end: records.length }, source: srcDesc, options };
+      saveStatistics(a['stats-out'], { meta, statistics: fr.statistics });
+      recorder.outputs.push(path.resolve(a['stats-out']));
+    }
+    savePredictor(predictor, a.out);
+    recorder.outputs.push(path.resolve(a.out));
+    recorder.write(outDir, { images: records.length - fr.skipped.length, skipped: fr.skipped, resumed: fr.resumed }, manifestName);
+    emitClosedForm(a, predictor, fr.statistics, residual, { backbone: identity.id, resumed: fr.resumed, skipped: fr.skipped.length, manifest: path.join(outDir, manifestName) });
+  } finally {
+    backbone.dispose();
+    prog.stop();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * `uol localize` on images: `--predictor P (IMAGES... | --dataset D --data-dir DIR) --out DIR`. Images given directly
+ * are resized whole (no crop) to S×S, so maps and boxes cover the whole photo; a dataset uses its eval transform.
+ * Writes boxes.json (per image: box in original image coordinates, score, threshold), maps/<id>.npy, optional
+ * COCO pseudo-labels (--coco), overlays/<id>.png (--overlays), report.html and manifest.json.
+ */
+import * as path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { UsageError } from '../../util/errors.js';
+import { writeFileAtomicSync } from '../../util/fs.js';
+import { TOOL } from '../../version.js';
+import type { EngineInfo } from '../../engine/backend.js';
+import { checkInputSize } from '../../backbones/extract.js';
+import { evalProtocol, wholeProtocol, describeProtocol, type Protocol } from '../../data/transforms.js';
+import { loadPredictor, type Predictor } from '../../rps/predictor.js';
+import { localizeRecords } from '../../pipeline/localize.js';
+import { resolveInput } from '../../pipeline/input.js';
+import { hashFile, RunRecorder } from '../../report/manifest.js';
+import { toCoco } from '../../report/coco.js';
+import { localizationReportHtml } from '../../report/run-report.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import { backboneFor } from './evaluate-predictor.js';
+
+/** Arguments of the image path of `uol localize`. */
+export interface LocalizeImagesArgs {
+  images?: string[];
+  predictor?: string;
+  caam: boolean;
+  backbone?: string;
+  dataset?: string;
+  'data-dir'?: string;
+  metadata?: string;
+  split?: string;
+  out: string;
+  size?: string;
+  threshold?: number;
+  'all-boxes': boolean;
+  coco: boolean;
+  overlays: boolean;
+  maps: boolean;
+  'batch-size': number;
+  'skip-bad': boolean;
+  downscale?: 8 | 16 | 32;
+  'class-wise': boolean;
+}
+
+/** Default τ when neither --threshold nor a stored one is available. */
+export const DEFAULT_THRESHOLD = 0.5;
+
+/** Runs the image path; returns what the CLI prints. */
+export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInfo, onProgress: ProgressCallback): Promise<{ json: Record<string, unknown>; text: string[] }> {
+  if (!a.predictor && !a.caam) throw new UsageError('uol localize: give --predictor FILE (or --caam)');
+  const predictor: Predictor | undefined = a.predictor ? loadPredictor(a.predictor) : undefined;
+  let threshold = a.threshold;
+  let thresholdSource = '--threshold';
+  if (threshold === undefined && predictor?.threshold) {
+    threshold = predictor.threshold.value;
+    thresholdSource = `stored in the predictor (${predictor.threshold.source})`;
+  }
+  if (threshold === undefined) {
+    threshold = DEFAULT_THRESHOLD;
+    thresholdSource = `default ${DEFAULT_THRESHOLD} (no τ stored: run \`uol evaluate\` on annotated data to choose one)`;
+  }
+  if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold ${threshold}: must be in (0,1)`);
+  const spec: Parameters<typeof resolveInput>[0] = {};
+  if (a.images?.length) spec.images = a.images;
+  if (a.dataset) spec.dataset = a.dataset;
+  if (a['data-dir']) spec.dataDir = a['data-dir'];
+  if (a.metadata) spec.metadata = a.metadata;
+  if (a.split) spec.split = a.split;
+  const input = await resolveInput(spec, ['test', 'all']);
+  const backbone = await backboneFor(predictor, a.backbone, a.downscale, onProgress);
+  try {
+    let protocol: Protocol;
+    if (input.dataset && !a.size) protocol = evalProtocol(input.dataset.evalProtocol.resize, input.dataset.evalProtocol.crop);
+    else {
+      const m = /^\s*(\d+)\s*(?:[,x]\s*(\d+))?\s*$/.exec(a.size ?? String(backbone.identity.input.defaultSize));
+      if (!m || (m[2] !== undefined && m[2] !== m[1])) throw new UsageError(`--size "${a.size}": expected S (images are resized whole to S×S)`);
+      const s = Number(m[1]);
+      checkInputSize(s, backbone.identity.input);
+      protocol = wholeProtocol(s);
+    }
+    const outDir = path.resolve(a.out);
+    mkdirSync(outDir, { recursive: true });
+    const recorder = new RunRecorder(engine);
+    recorder.inputs.push(input.listing);
+    if (a.predictor) recorder.inputs.push(hashFile('predictor', a.predictor));
+    const lo: Parameters<typeof localizeRecords>[0] = {
+      backbone,
+      caam: a.caam,
+      records: input.records,
+      protocol,
+      threshold,
+      allBoxes: a['all-boxes'],
+      useLabels: a['class-wise'],
+      batchSize: a['batch-size'],
+      skipBad: a['skip-bad'],
+      outDir,
+      saveMaps: a.maps,
+      overlays: a.overlays,
+      onProgress,
+    };
+    if (predictor) lo.predictor = predictor;
+    if (a.predictor) lo.predictorFile = a.predictor;
+    const s = await localizeRecords(lo);
+    const images = s.results.map((r) => {
+      const o: Record<string, unknown> = { id: r.id, file: r.file, width: r.width, height: r.height, threshold: r.threshold, box: r.box?.box ?? null, score: r.box?.score ?? null, inputBox: r.box?.inputBox ?? null };
+      if (r.allBoxes) o.allBoxes = r.allBoxes.map((b) => ({ box: b.box, score: b.score, inputBox: b.inputBox }));
+      if (r.mapFile) o.map = r.mapFile;
+      if (r.overlayFile) o.overlay = r.overlayFile;
+      if (r.classUsed !== undefined) o.class = r.classUsed;
+      return o;
+    });
+    const doc = {
+      tool: TOOL,
+      backbone: backbone.identity.id,
+      predictor: a.predictor ?? null,
+      method: a.caam ? 'caam' : (predictor?.method.name ?? 'closed-form'),
+      transform: describeProtocol(protocol),
+      mapSize: s.size,
+      threshold: { value: threshold, source: thresholdSource },
+      boxConvention: 'box: [x0,y0,x1,y1] in original image pixels, continuous edges (x1,y1 exclusive); inputBox: cv2.boundingRect [x,y,x+w,y+h] in the map frame',
+      images,
+      skipped: s.skipped,
+      warnings: s.warnings,
+    };
+    writeFileAtomicSync(path.join(outDir, 'boxes.json'), JSON.stringify(doc, null, 1) + '\n');
+    recorder.outputs.push(path.join(outDir, 'boxes.json'));
+    if (a.coco) {
+      const coco = toCoco(
+        s.results.map((r) => ({ fileName: r.file ? path.relative(outDir, r.file) : r.id, width: r.width, height: r.height, boxes: (a['all-boxes'] ? (r.allBoxes ?? []) : r.box ? [r.box] : []).map((b) => ({ box: b.box, score: b.score })) })),
+        TOOL,
+      );
+      writeFileAtomicSync(path.join(outDir, 'coco.json'), JSON.stringify(coco) + '\n');
+      recorder.outputs.push(path.join(outDir, 'coco.json'));
+    }
+    const tiles = s.results.filter((r) => r.overlayFile).map((r) => ({ src: r.overlayFile!, title: r.id, lines: [r.box ? `box ${r.box.box.map((v) => Math.round(v)).join(', ')} · score ${r.box.score.toFixed(2)}` : 'no box above τ'] }));
+    if (tiles.length) {
+      writeFileAtomicSync(
+        path.join(outDir, 'report.html'),
+        localizationReportHtml(`uol localize — ${backbone.identity.id}`, { tool: TOOL, backbone: backbone.identity.id, predictor: a.predictor ?? '(CAAM)', transform: describeProtocol(protocol), backend: engine.backend }, tiles, [`τ = ${threshold.toFixed(2)}: ${thresholdSource}.`]),
+      );
+      recorder.outputs.push(path.join(outDir, 'report.html'));
+    }
+    recorder.write(outDir, { images: s.results.length, skipped: s.skipped.length, withBox: s.results.filter((r) => r.box).length, threshold });
+    const json = { out: outDir, images: s.results.length, withBox: s.results.filter((r) => r.box).length, skipped: s.skipped.length, threshold, thresholdSource, boxes: path.join(outDir, 'boxes.json') };
+    const text = [
+      `localized ${s.results.length} images (${s.results.filter((r) => r.box).length} with a box) at τ = ${threshold.toFixed(2)} (${thresholdSource})`,
+      `boxes: ${path.join(outDir, 'boxes.json')}${a.coco ? `, COCO: ${path.join(outDir, 'coco.json')}` : ''}${tiles.length ? `, report: ${path.join(outDir, 'report.html')}` : ''}`,
+      ...(s.skipped.length ? [`skipped ${s.skipped.length} unreadable images (listed in boxes.json)`] : []),
+    ];
+    return { json, text };
+  } finally {
+    backbone.dispose();
+  }
+}

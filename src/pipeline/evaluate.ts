@@ -1,0 +1,158 @@
+/**
+ * The paper's evaluation protocol on a dataset (METHOD.md §4, §6): maps for every image of the evaluation split(s)
+ * under the dataset's eval transform (Resize((r,r)) → CenterCrop(c)), GT boxes transformed as the release does, the
+ * streaming evaluators of src/evaluate, and the threshold protocol — CUB and ImageNet (datasets with a val split):
+ * τ chosen on val, test read at that τ; Cars, Aircraft, Dogs (no val split): τ chosen on test, an oracle, labelled so.
+ */
+import * as path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { UsageError } from '../util/errors.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../util/fs.js';
+import type { ProgressCallback } from '../util/progress.js';
+import type { FeatureExtractor } from '../backbones/types.js';
+import type { Dataset, DatasetRecord } from '../data/datasets/types.js';
+import { evalProtocol, type Protocol } from '../data/transforms.js';
+import type { SkippedImage } from '../data/loader.js';
+import { writeNpy } from '../io/npy.js';
+import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice, type ImageBoxResult } from '../evaluate/box-metrics.js';
+import { MaskEvaluator, type MaskMetrics } from '../evaluate/mask-metrics.js';
+import type { Predictor, ThresholdInfo } from '../rps/predictor.js';
+import { localizeRecords, type ImageResult } from './localize.js';
+
+/** Which split picks τ. */
+export type ThresholdProtocol = 'val→test' | 'oracle (test)';
+
+/** Options of {@link evaluateDataset}. */
+export interface EvaluateOptions {
+  backbone: FeatureExtractor;
+  predictor?: Predictor;
+  predictorFile?: string;
+  caam?: boolean;
+  dataset: Dataset;
+  /** Test split (default `test`). */
+  testSplit?: string;
+  /** Val split for τ (default `val` when the dataset has it; `false` forces the oracle). */
+  valSplit?: string | false;
+  /** Eval transform; default the dataset's (the release's) Resize((r,r)) → CenterCrop(c). */
+  protocol?: Protocol;
+  /** τ grid (default np.arange(0.01, 1, 0.01)). */
+  thresholds?: ArrayLike<number>;
+  batchSize?: number;
+  skipBad?: boolean;
+  /** Sub-sample every split to its first N images (quick looks; reported). */
+  limit?: number;
+  /**
+   * Write the test maps and wsolevaluation metadata in the map frame to this directory (`scoremaps/<id>.npy`,
+   * `metadata/{image_ids,class_labels,image_sizes,localization}.txt`), so `uol evaluate --scoremaps` can re-check.
+   */
+  exportDir?: string;
+  onProgress?: ProgressCallback;
+}
+
+/** Result of one split. */
+export interface SplitResult {
+  split: string;
+  images: number;
+  boxes: BoxMetrics;
+  masks?: MaskMetrics;
+  skipped: SkippedImage[];
+  /** Per-image localize results (input frame boxes, original-frame boxes). */
+  results: ImageResult[];
+}
+
+/** Result of {@link evaluateDataset}. */
+export interface EvaluateResult {
+  protocol: ThresholdProtocol;
+  transform: Protocol;
+  val?: SplitResult;
+  test: SplitResult;
+  /** The τ to store in the predictor for `localize` (the release's shared τ of MaxBoxAccV2_release). */
+  threshold: ThresholdInfo;
+  /** Per-image results at the chosen τ on test, worst first. */
+  ranked: ImageBoxResult[];
+}
+
+async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecord[], transform: Protocol, exportDir: string | undefined, chosen?: BoxThresholdChoice): Promise<SplitResult> {
+  const withBoxes = records.filter((r) => r.boxes?.length);
+  const withMasks = records.filter((r) => r.mask);
+  if (!withBoxes.length && !withMasks.length) throw new UsageError(`${o.dataset.format}:${split} has no GT boxes or masks to evaluate`);
+  const bevalOpts: ConstructorParameters<typeof BoxEvaluator>[0] = {};
+  if (o.thresholds) bevalOpts.thresholds = o.thresholds;
+  const boxEval = new BoxEvaluator(bevalOpts);
+  const maskEval = withMasks.length ? new MaskEvaluator() : undefined;
+  const meta = { ids: [] as string[], labels: [] as string[], sizes: [] as string[], boxes: [] as string[] };
+  if (exportDir) mkdirSync(path.join(exportDir, 'scoremaps'), { recursive: true });
+  const lo: Parameters<typeof localizeRecords>[0] = {
+    backbone: o.backbone,
+    records,
+    protocol: transform,
+    threshold: 0.5,
+    batchSize: o.batchSize ?? 1,
+    skipBad: !!o.skipBad,
+    withMasks: !!maskEval,
+    onMap: async (r, map, [H, W], rec, mask) => {
+      if (r.gtInput?.length) boxEval.accumulate({ map, height: H, width: W, gtBoxes: r.gtInput, id: rec.id });
+      if (maskEval && mask) maskEval.accumulate({ map, height: H, width: W, mask: mask.data, id: rec.id });
+      if (exportDir && r.gtInput?.length) {
+        await writeNpy(path.join(exportDir, 'scoremaps', `${rec.id}.npy`), map.slice(), [H, W]);
+        meta.ids.push(rec.id);
+        meta.labels.push(`${rec.id},${rec.label ?? 0}`);
+        meta.sizes.push(`${rec.id},${W},${H}`);
+        for (const b of r.gtInput) meta.boxes.push(`${rec.id},${b.join(',')}`);
+      }
+    },
+  };
+  if (o.predictor) lo.predictor = o.predictor;
+  if (o.predictorFile) lo.predictorFile = o.predictorFile;
+  if (o.caam) lo.caam = true;
+  if (o.onProgress) lo.onProgress = (e) => o.onProgress!({ ...e, stage: `eval ${split}` });
+  const s = await localizeRecords(lo);
+  if (exportDir) {
+    const md = path.join(exportDir, 'metadata');
+    mkdirSync(md, { recursive: true });
+    writeFileAtomicSync(path.join(md, 'image_ids.txt'), meta.ids.join('\n') + '\n');
+    writeFileAtomicSync(path.join(md, 'class_labels.txt'), meta.labels.join('\n') + '\n');
+    writeFileAtomicSync(path.join(md, 'image_sizes.txt'), meta.sizes.join('\n') + '\n');
+    await writeFileAtomic(path.join(md, 'localization.txt'), meta.boxes.join('\n') + '\n');
+  }
+  const r: SplitResult = { split, images: s.results.length, boxes: boxEval.compute(chosen ? { chosen } : {}), skipped: s.skipped, results: s.results };
+  if (maskEval && maskEval.count > 0) r.masks = maskEval.compute();
+  return r;
+}
+
+/**
+ * Evaluates a predictor (or CAAM) on a dataset with the paper's protocol.
+ * @throws UsageError for missing splits, records without GT, or predictor/backbone mismatches.
+ */
+export async function evaluateDataset(o: EvaluateOptions): Promise<EvaluateResult> {
+  const ds = o.dataset;
+  const testSplit = o.testSplit ?? 'test';
+  if (!ds.splits.includes(testSplit)) throw new UsageError(`${ds.format} at ${ds.root} has no "${testSplit}" split (splits: ${ds.splits.join(', ')})`);
+  const valSplit = o.valSplit === false ? undefined : (o.valSplit ?? (ds.splits.includes('val') ? 'val' : undefined));
+  if (valSplit && !ds.splits.includes(valSplit)) throw new UsageError(`${ds.format} at ${ds.root} has no "${valSplit}" split`);
+  const transform = o.protocol ?? evalProtocol(ds.evalProtocol.resize, ds.evalProtocol.crop);
+  const take = async (split: string) => {
+    const all = await ds.records(split);
+    return o.limit ? all.slice(0, o.limit) : all;
+  };
+  let val: SplitResult | undefined;
+  let chosen: BoxThresholdChoice | undefined;
+  if (valSplit) {
+    val = await runSplit(o, valSplit, await take(valSplit), transform, undefined);
+    chosen = val.boxes.chosen;
+  }
+  const test = await runSplit(o, testSplit, await take(testSplit), transform, o.exportDir, chosen);
+  const protocol: ThresholdProtocol = valSplit ? 'val→test' : 'oracle (test)';
+  const tau = test.boxes.chosen.release;
+  const threshold: ThresholdInfo = {
+    value: tau,
+    source: valSplit
+      ? `${ds.format}:${valSplit}, MaxBoxAccV2 (release: shared τ, largest contour)`
+      : `${ds.format}:${testSplit} — oracle τ picked on the test split as the release does for this dataset`,
+  };
+  const ranked = [...(test.boxes.perImage ?? [])].sort((a, b) => a.iou - b.iou);
+  const r: EvaluateResult = { protocol, transform, test, threshold, ranked };
+  if (val) r.val = val;
+  return r;
+}
+

@@ -1,0 +1,222 @@
+/**
+ * Batch localization: images → backbone → maps (score, clamp, min-max, upsample to the input frame) → boxes at a
+ * threshold → results in original image coordinates, plus optional map files and overlays. Streams any number of
+ * images with bounded memory (the loader's prefetch window and one batch of tensors).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { UsageError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { ProgressCallback } from '../util/progress.js';
+import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
+import type { DatasetRecord } from '../data/datasets/types.js';
+import { loadBatches, type SkippedImage } from '../data/loader.js';
+import { geometry, outputSize, type PreparedMask, type Protocol, type Box as GtBox } from '../data/transforms.js';
+import { readImageRGB, type RGBImage } from '../data/image-io.js';
+import { writeNpy } from '../io/npy.js';
+import { activationMaps } from '../rps/activation.js';
+import { assertCompatible, classRow, type Predictor } from '../rps/predictor.js';
+import { boxesFromMap, type Box } from '../localize/boxes.js';
+import { COLORS, renderOverlay, type DrawBox } from '../report/overlay.js';
+
+/** A predicted box. */
+export interface PredictedBox {
+  /** [x0,y0,x1,y1] in original image pixels, continuous edges (x1,y1 exclusive), clipped to the image. */
+  box: [number, number, number, number];
+  /** The same box in the input frame as cv2.boundingRect gives it: [x, y, x+w, y+h]. */
+  inputBox: Box;
+  /** Mean map value (in [0,1]) inside the box in the input frame. */
+  score: number;
+}
+
+/** Result for one image. */
+export interface ImageResult {
+  id: string;
+  file?: string;
+  /** Original (decoded) size. */
+  width: number;
+  height: number;
+  /** Threshold τ used. */
+  threshold: number;
+  /** The box of the largest contour (null when the thresholded map is empty). */
+  box: PredictedBox | null;
+  /** Every contour's box (with `allBoxes`). */
+  allBoxes?: PredictedBox[];
+  /** GT boxes in the input frame, when the record has them. */
+  gtInput?: GtBox[];
+  /** Map file written (relative to the output directory). */
+  mapFile?: string;
+  /** Overlay PNG written (relative to the output directory). */
+  overlayFile?: string;
+  /** Class index used to pick a class-wise w. */
+  classUsed?: number;
+}
+
+/** Options of {@link localizeRecords}. */
+export interface LocalizeOptions {
+  backbone: FeatureExtractor;
+  /** Predictor (omit with `caam`). */
+  predictor?: Predictor;
+  predictorFile?: string;
+  /** CAAM baseline (channel sum) instead of w*. */
+  caam?: boolean;
+  records: readonly DatasetRecord[];
+  protocol: Protocol;
+  /** τ ∈ (0,1). */
+  threshold: number;
+  /** Also return every contour's box. */
+  allBoxes?: boolean;
+  /** Class-wise predictors: pick w by the record's label (default true when the predictor is class-wise). */
+  useLabels?: boolean;
+  batchSize?: number;
+  skipBad?: boolean;
+  /** Output directory for maps/overlays (required with saveMaps or overlays). */
+  outDir?: string;
+  /** Write `<outDir>/maps/<safe id>.npy` float32 [H,W] maps in [0,1] in the input frame. */
+  saveMaps?: boolean;
+  /** Write `<outDir>/overlays/<safe id>.png`. */
+  overlays?: boolean;
+  /** Also load GT masks (records with mask files) and pass them to `onMap`. */
+  withMasks?: boolean;
+  /** Receives each map (in the input frame) and its result, e.g. for evaluators; the array is reused after return. */
+  onMap?: (r: ImageResult, map: Float32Array, size: [number, number], record: DatasetRecord, mask?: PreparedMask) => void | Promise<void>;
+  onProgress?: ProgressCallback;
+  onSkip?: (s: SkippedImage) => void;
+}
+
+/** Summary of a localize run. */
+export interface LocalizeSummary {
+  results: ImageResult[];
+  skipped: SkippedImage[];
+  warnings: string[];
+  /** Input frame [H,W]. */
+  size: [number, number];
+}
+
+/** A file-system-safe name for an id (path separators and odd characters replaced). */
+export function safeName(id: string): string {
+  return id.replace(/\.[A-Za-z0-9]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '') || 'image';
+}
+
+/** Maps an input-frame box [x,y,x+w,y+h] back to original pixels (continuous edges), clipped to the image. */
+export function toOriginal(b: Box, p: Protocol, width: number, height: number): [number, number, number, number] {
+  const g = geometry(p, width, height);
+  const sx = width / g.resize.width;
+  const sy = height / g.resize.height;
+  const r = (v: number) => Math.round(v * 100) / 100;
+  const cx = (v: number) => r(Math.min(width, Math.max(0, (v + g.crop.left) * sx)));
+  const cy = (v: number) => r(Math.min(height, Math.max(0, (v + g.crop.top) * sy)));
+  return [cx(b[0]), cy(b[1]), cx(b[2]), cy(b[3])];
+}
+
+function meanInside(map: Float32Array, W: number, H: number, b: Box): number {
+  let s = 0;
+  let n = 0;
+  for (let y = Math.max(0, b[1]); y < Math.min(H, b[3]); y++) {
+    for (let x = Math.max(0, b[0]); x < Math.min(W, b[2]); x++) {
+      s += map[y * W + x]!;
+      n++;
+    }
+  }
+  return n ? s / n : 0;
+}
+
+/**
+ * Localizes every record. Library code: returns results, writes only the requested map/overlay files.
+ * @throws UsageError for a predictor of another backbone, a missing class w, or a bad image (unless skipBad).
+ */
+export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSummary> {
+  if (!o.caam && !o.predictor) throw new UsageError('a predictor is required (or --caam)');
+  if (!(o.threshold > 0 && o.threshold < 1)) throw new UsageError(`--threshold ${o.threshold}: must be in (0,1)`);
+  if ((o.saveMaps || o.overlays) && !o.outDir) throw new Error('localizeRecords: outDir is required for maps or overlays');
+  const p = o.predictor;
+  if (p) assertCompatible(p, o.backbone.identity, o.predictorFile);
+  const useLabels = o.useLabels ?? !!p?.classwise;
+  const [H, W] = outputSize(o.protocol);
+  if (o.saveMaps) mkdirSync(path.join(o.outDir!, 'maps'), { recursive: true });
+  if (o.overlays) mkdirSync(path.join(o.outDir!, 'overlays'), { recursive: true });
+  const C = o.backbone.identity.channels;
+  const wGlobal = p ? tf.tensor1d(p.weights) : undefined;
+  const loader = loadBatches({
+    records: o.records,
+    protocol: o.protocol,
+    contract: o.backbone.identity.input,
+    batchSize: o.batchSize ?? 1,
+    skipBad: !!o.skipBad,
+    keepImages: !!o.overlays,
+    withMasks: !!o.withMasks,
+    stage: 'localize',
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.onSkip ? { onSkip: o.onSkip } : {}),
+  });
+  const results: ImageResult[] = [];
+  try {
+    for await (const batch of loader) {
+      const rows = batch.records.map((rec) => {
+        if (!useLabels || !p?.perClassWeights) return -1;
+        if (rec.label === undefined) throw new UsageError(`${rec.file ?? rec.id}: no class label for the class-wise predictor`);
+        const row = classRow(p, rec.label);
+        if (row < 0) throw new UsageError(`${rec.file ?? rec.id}: class ${rec.label} has no w in the predictor`);
+        return row;
+      });
+      let maps: tf.Tensor3D;
+      const feats = await runExtractor(o.backbone, batch.input);
+      try {
+        maps = tf.tidy(() => {
+          let w: tf.Tensor1D | tf.Tensor2D | undefined = wGlobal;
+          if (rows.some((r) => r >= 0)) {
+            const ws = new Float32Array(rows.length * C);
+            rows.forEach((r, i) => ws.set(r >= 0 ? p!.perClassWeights!.subarray(r * C, (r + 1) * C) : p!.weights, i * C));
+            w = tf.tensor2d(ws, [rows.length, C]);
+          }
+          return activationMaps(feats, w, { size: [H, W], caam: !!o.caam });
+        });
+      } finally {
+        feats.dispose();
+        batch.input.dispose();
+      }
+      const data = (await maps.data()) as Float32Array;
+      maps.dispose();
+      for (let i = 0; i < batch.records.length; i++) {
+        const rec = batch.records[i]!;
+        const map = data.subarray(i * H * W, (i + 1) * H * W);
+        const orig = batch.originalSizes[i]!;
+        const mk = (b: Box): PredictedBox => ({ box: toOriginal(b, o.protocol, orig.width, orig.height), inputBox: b, score: meanInside(map, W, H, b) });
+        const largest = boxesFromMap(map, H, W, o.threshold);
+        const r: ImageResult = { id: rec.id, width: orig.width, height: orig.height, threshold: o.threshold, box: largest.length ? mk(largest[0]!) : null };
+        if (rec.file !== undefined) r.file = rec.file;
+        if (o.allBoxes) r.allBoxes = boxesFromMap(map, H, W, o.threshold, { multi: true }).map(mk);
+        const gt = batch.boxes[i];
+        if (gt) r.gtInput = gt;
+        if (rows[i]! >= 0) r.classUsed = rec.label!;
+        const name = safeName(rec.id);
+        if (o.saveMaps) {
+          r.mapFile = path.join('maps', `${name}.npy`);
+          await writeNpy(path.join(o.outDir!, r.mapFile), map.slice(), [H, W]);
+        }
+        if (o.overlays) {
+          r.overlayFile = path.join('overlays', `${name}.png`);
+          let img: RGBImage;
+          const boxes: DrawBox[] = [];
+          if (o.protocol.kind === 'resize' && rec.file !== undefined) {
+            // Whole-image protocol: draw on the original photo (map stretched over it), boxes in original pixels.
+            img = await readImageRGB(rec.file);
+            for (const b of rec.boxes ?? []) boxes.push({ box: b, color: COLORS.groundTruth });
+            if (r.box) boxes.push({ box: [r.box.box[0], r.box.box[1], r.box.box[2] - 1, r.box.box[3] - 1], color: COLORS.predicted });
+          } else {
+            img = batch.images![i]!;
+            for (const b of gt ?? []) boxes.push({ box: b, color: COLORS.groundTruth });
+            if (r.box) boxes.push({ box: [r.box.inputBox[0], r.box.inputBox[1], r.box.inputBox[2] - 1, r.box.inputBox[3] - 1], color: COLORS.predicted });
+          }
+          await writeFileAtomic(path.join(o.outDir!, r.overlayFile), await renderOverlay(img, map, H, W, boxes));
+        }
+        if (o.onMap) await o.onMap(r, map, [H, W], rec, batch.masks?.[i]);
+        results.push(r);
+      }
+    }
+  } finally {
+    wGlobal?.dispose();
+  }
+  return { results, skipped: loader.skipped, warnings: loader.warnings, size: [H, W] };
+}
