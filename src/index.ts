@@ -1,0 +1,91 @@
+/**
+ * uol-rps — unsupervised object localization by representer point selection on TensorFlow.js.
+ *
+ * The public library API. Typical use:
+ * ```ts
+ * import { initEngine, loadBackbone, openDataset, fitOnRecords, localizeRecords, wholeProtocol } from 'uol-rps';
+ * await initEngine();                                   // tfjs-node-gpu → tfjs-node → wasm → cpu
+ * const backbone = await loadBackbone('nsfwjs-mobilenetv2');
+ * const ds = await openDataset('folder', { dataDir: 'photos/' });
+ * const records = await ds.records(ds.splits[0]);
+ * const { predictor } = await fitOnRecords({ backbone, records, sourceDescription: 'photos', listingHash: '', tool: 'me' });
+ * const { results } = await localizeRecords({ backbone, predictor, records, protocol: wholeProtocol(224), threshold: 0.3 });
+ * ```
+ * Library functions return values and report progress through callbacks; they never print.
+ */
+
+// Engine
+export { initEngine, engineInfo, BACKEND_CHOICES } from './engine/backend.js';
+export type { BackendChoice, EngineInfo, EngineOptions, BackendAttempt } from './engine/backend.js';
+export type { NativeStatus } from './engine/native.js';
+
+// Backbones and weights
+export * from './backbones/index.js';
+
+// The method: statistics, closed form, maps, predictor file, optimisation and representers
+export { FitStatistics, StatsBlock, batchSums, NORMALIZE_EPS } from './rps/statistics.js';
+export type { BatchSums, StatisticsJSON } from './rps/statistics.js';
+export { ExactSumVector } from './rps/exact-sum.js';
+export { closedFormDirection, representerThreshold, directionFromBlock } from './rps/closed-form.js';
+export { activationMaps, rawScores, caamScores, normalizeMaps, upsampleMaps, l2normalize } from './rps/activation.js';
+export type { MapOptions } from './rps/activation.js';
+export {
+  predictorFromStatistics,
+  savePredictor,
+  loadPredictor,
+  encodePredictor,
+  decodePredictor,
+  assertCompatible,
+  classRow,
+  PREDICTOR_FORMAT,
+  PREDICTOR_VERSION,
+} from './rps/predictor.js';
+export type { Predictor, ClassInfo, ThresholdInfo, MethodInfo, CreationInfo, BlockSummary, FitOptions } from './rps/predictor.js';
+export { saveStatistics, loadStatistics, mergeStatisticsFiles, parseShard, shardRange } from './rps/statistics-file.js';
+export type { StatisticsFile, StatisticsMeta } from './rps/statistics-file.js';
+export { fitOptimized, addRepresenters, OPTIMIZE_DEFAULTS } from './rps/optimize.js';
+export type { OptimizeOptions, OptimizeResult } from './rps/optimize.js';
+export { featureDirSource, extractorSource } from './rps/point-source.js';
+export type { TrainingSource, TrainingItem } from './rps/point-source.js';
+export { fitFromFeatures, localizeFromFeatures, statisticsFromFeatures } from './rps/features-pipeline.js';
+
+// Boxes and metrics
+export { boxesFromMap, boxesAtThresholds } from './localize/boxes.js';
+export type { Box } from './localize/boxes.js';
+export { BoxEvaluator } from './evaluate/box-metrics.js';
+export type { BoxMetrics, BoxSample, BoxThresholdChoice, ImageBoxResult } from './evaluate/box-metrics.js';
+export { MaskEvaluator } from './evaluate/mask-metrics.js';
+export type { MaskMetrics, MaskSample } from './evaluate/mask-metrics.js';
+export { readWsolMetadata } from './evaluate/wsol-metadata.js';
+export type { WsolMetadata } from './evaluate/wsol-metadata.js';
+
+// Images and datasets
+export { readImageRGB, resizeRGB, toInputTensor, toInputBatch } from './data/image-io.js';
+export type { RGBImage } from './data/image-io.js';
+export { trainProtocol, wholeProtocol, evalProtocol, shorterSideProtocol, transformBoxes, describeProtocol } from './data/transforms.js';
+export type { Protocol } from './data/transforms.js';
+export { openDataset, DATASET_NAMES, datasetReaders } from './data/datasets/index.js';
+export type { Dataset, DatasetRecord, DatasetOptions, DatasetReader } from './data/datasets/index.js';
+export { loadBatches, sampleRecords, Loader } from './data/loader.js';
+export type { Batch, LoaderOptions, SkippedImage } from './data/loader.js';
+
+// Whole jobs
+export { fitStatistics, shardItemRange } from './pipeline/fit.js';
+export type { BatchSource, InputBatch, FitStatisticsOptions, FitStatisticsResult } from './pipeline/fit.js';
+export { fitOnRecords } from './pipeline/fit-run.js';
+export type { FitOnRecordsOptions, FitOnRecordsResult } from './pipeline/fit-run.js';
+export { recordSource, trainingSourceFrom } from './pipeline/sources.js';
+export { localizeRecords, toOriginal } from './pipeline/localize.js';
+export type { LocalizeOptions, LocalizeSummary, ImageResult, PredictedBox } from './pipeline/localize.js';
+export { evaluateDataset } from './pipeline/evaluate.js';
+export type { EvaluateOptions, EvaluateResult, SplitResult } from './pipeline/evaluate.js';
+export { runAblation, ablationTable, ablationMarkdown, ablationCsv } from './pipeline/ablate.js';
+export type { AblationOptions, AblationRow } from './pipeline/ablate.js';
+
+// Files
+export { readNpy, readNpySync, writeNpy, writeNpySync, decodeNpy, encodeNpy } from './io/npy.js';
+export type { NpyArray, NpyDtype } from './io/npy.js';
+export { toCoco } from './report/coco.js';
+export { UsageError } from './util/errors.js';
+export type { ProgressCallback, ProgressEvent } from './util/progress.js';
+export { VERSION } from './version.js';
