@@ -7,9 +7,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NORMALIZE_EPS } from './statistics.js';
 
-/** L2-normalise along the last axis with the F.normalize guard (‖f‖ < 1e-12 → divide by 1e-12). */
+/**
+ * L2-normalise along the last axis with the F.normalize guard (‖f‖ < 1e-12 → divide by 1e-12).
+ * (sqrt(Σ f²) rather than tf.norm: the latter is ~16× slower on the wasm backend.)
+ */
 export function l2normalize<T extends tf.Tensor>(f: T): T {
-  return tf.tidy(() => tf.div(f, tf.maximum(tf.norm(f, 'euclidean', -1, true), NORMALIZE_EPS)) as T);
+  return tf.tidy(() => tf.div(f, tf.maximum(tf.sqrt(tf.sum(tf.square(f), -1, true)), NORMALIZE_EPS)) as T);
 }
 
 /**
