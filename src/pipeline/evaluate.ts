@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
+import sharp from 'sharp';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
@@ -53,7 +54,8 @@ export interface EvaluateOptions {
 export interface SplitResult {
   split: string;
   images: number;
-  boxes: BoxMetrics;
+  /** Box metrics (absent when the split has masks only, e.g. OpenImages). */
+  boxes?: BoxMetrics;
   masks?: MaskMetrics;
   skipped: SkippedImage[];
   /** Per-image localize results (input frame boxes, original-frame boxes). */
@@ -93,12 +95,23 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
     onMap: async (r, map, [H, W], rec, mask) => {
       if (r.gtInput?.length) boxEval.accumulate({ map, height: H, width: W, gtBoxes: r.gtInput, id: rec.id });
       if (maskEval && mask) maskEval.accumulate({ map, height: H, width: W, mask: mask.data, id: rec.id });
-      if (exportDir && r.gtInput?.length) {
+      if (exportDir && (r.gtInput?.length || mask)) {
         await writeNpy(path.join(exportDir, 'scoremaps', `${rec.id}.npy`), map.slice(), [H, W]);
         meta.ids.push(rec.id);
         meta.labels.push(`${rec.id},${rec.label ?? 0}`);
         meta.sizes.push(`${rec.id},${W},${H}`);
-        for (const b of r.gtInput) meta.boxes.push(`${rec.id},${b.join(',')}`);
+        if (r.gtInput?.length) for (const b of r.gtInput) meta.boxes.push(`${rec.id},${b.join(',')}`);
+        else if (mask) {
+          // The mask GT in the map frame as wsolevaluation mask metadata: foreground and ignore PNGs (0/255).
+          const fg = Uint8Array.from(mask.data, (v) => (v === 1 ? 255 : 0));
+          const ig = Uint8Array.from(mask.data, (v) => (v === 255 ? 255 : 0));
+          const rel = (kind: string) => path.join(kind, `${rec.id}.png`);
+          for (const [kind, px] of [['masks', fg], ['ignore', ig]] as const) {
+            mkdirSync(path.dirname(path.join(exportDir, rel(kind))), { recursive: true });
+            await writeFileAtomic(path.join(exportDir, rel(kind)), await sharp(px, { raw: { width: W, height: H, channels: 1 } }).png().toBuffer());
+          }
+          meta.boxes.push(`${rec.id},${rel('masks')},${rel('ignore')}`);
+        }
       }
     },
   };
@@ -115,7 +128,8 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
     writeFileAtomicSync(path.join(md, 'image_sizes.txt'), meta.sizes.join('\n') + '\n');
     await writeFileAtomic(path.join(md, 'localization.txt'), meta.boxes.join('\n') + '\n');
   }
-  const r: SplitResult = { split, images: s.results.length, boxes: boxEval.compute(chosen ? { chosen } : {}), skipped: s.skipped, results: s.results };
+  const r: SplitResult = { split, images: s.results.length, skipped: s.skipped, results: s.results };
+  if (boxEval.count > 0) r.boxes = boxEval.compute(chosen ? { chosen } : {});
   if (maskEval && maskEval.count > 0) r.masks = maskEval.compute();
   return r;
 }
@@ -139,18 +153,23 @@ export async function evaluateDataset(o: EvaluateOptions): Promise<EvaluateResul
   let chosen: BoxThresholdChoice | undefined;
   if (valSplit) {
     val = await runSplit(o, valSplit, await take(valSplit), transform, undefined);
-    chosen = val.boxes.chosen;
+    chosen = val.boxes?.chosen;
   }
   const test = await runSplit(o, testSplit, await take(testSplit), transform, o.exportDir, chosen);
-  const protocol: ThresholdProtocol = valSplit ? 'val→test' : 'oracle (test)';
-  const tau = test.boxes.chosen.release;
-  const threshold: ThresholdInfo = {
-    value: tau,
-    source: valSplit
-      ? `${ds.format}:${valSplit}, MaxBoxAccV2 (release: shared τ, largest contour)`
-      : `${ds.format}:${testSplit} — oracle τ picked on the test split as the release does for this dataset`,
-  };
-  const ranked = [...(test.boxes.perImage ?? [])].sort((a, b) => a.iou - b.iou);
+  let threshold: ThresholdInfo;
+  if (test.boxes) {
+    threshold = {
+      value: test.boxes.chosen.release,
+      source: chosen
+        ? `${ds.format}:${valSplit}, MaxBoxAccV2 (release: shared τ, largest contour)`
+        : `${ds.format}:${testSplit} — oracle τ picked on the test split${valSplit ? '' : ' as the release does for this dataset'}`,
+    };
+  } else if (test.masks) {
+    const m = (valSplit && val?.masks) || test.masks;
+    threshold = { value: Math.min(0.99, Math.max(0.01, m.PIoUThreshold)), source: `${ds.format}:${valSplit && val?.masks ? valSplit : testSplit}, best pixel IoU (masks)` };
+  } else throw new UsageError(`${ds.format}:${testSplit}: nothing was evaluated`);
+  const protocol: ThresholdProtocol = chosen || (valSplit && val?.masks && !test.boxes) ? 'val→test' : 'oracle (test)';
+  const ranked = [...(test.boxes?.perImage ?? [])].sort((a, b) => a.iou - b.iou);
   const r: EvaluateResult = { protocol, transform, test, threshold, ranked };
   if (val) r.val = val;
   return r;

@@ -55,7 +55,7 @@ export function maskCurves(m: MaskMetrics): string {
 export interface ReportSplit {
   name: string;
   images: number;
-  boxes: BoxMetrics;
+  boxes?: BoxMetrics;
   masks?: MaskMetrics;
 }
 
@@ -76,16 +76,17 @@ export function evaluationReportHtml(r: EvaluationReport): string {
   const parts: string[] = [];
   parts.push(`<p class="note">${esc(r.protocolNote)}</p>`);
   const header = ['metric (%)', ...r.splits.map((s) => `${s.name} (${s.images} images)`)];
-  const names = boxMetricRows(r.splits[0]!.boxes).map(([n]) => n);
-  const rows: (string | number | undefined)[][] = [header, ...names.map((n) => [n, ...r.splits.map((s) => boxMetricRows(s.boxes).find(([k]) => k === n)?.[1])])];
+  const first = r.splits.find((s) => s.boxes)?.boxes;
+  const names = first ? boxMetricRows(first).map(([n]) => n) : [];
+  const rows: (string | number | undefined)[][] = [header, ...names.map((n) => [n, ...r.splits.map((s) => (s.boxes ? boxMetricRows(s.boxes).find(([k]) => k === n)?.[1] : undefined))])];
   if (r.splits.some((s) => s.masks)) {
     rows.push(['PxAP', ...r.splits.map((s) => s.masks?.PxAP)]);
     rows.push(['PIoU', ...r.splits.map((s) => s.masks?.PIoU)]);
   }
-  rows.push(['τ (release)', ...r.splits.map((s) => s.boxes.bestThreshold)]);
+  if (first) rows.push(['τ (release)', ...r.splits.map((s) => s.boxes?.bestThreshold)]);
   parts.push('<h2>Metrics</h2>', htmlTable(rows));
-  parts.push('<h2>Box accuracy vs threshold</h2>');
-  for (const s of r.splits) parts.push(boxCurves(s.boxes, `${s.name}: BoxAcc(τ, δ)`, r.threshold));
+  if (first) parts.push('<h2>Box accuracy vs threshold</h2>');
+  for (const s of r.splits) if (s.boxes) parts.push(boxCurves(s.boxes, `${s.name}: BoxAcc(τ, δ)`, r.threshold));
   for (const s of r.splits) if (s.masks) parts.push(`<h2>Masks (${esc(s.name)})</h2>`, maskCurves(s.masks));
   if (r.best.length) parts.push(`<h2>Best images at τ = ${r.threshold.toFixed(2)}</h2><p class="meta">green: ground truth · red: predicted box (largest contour)</p>`, gallery(r.best));
   if (r.worst.length) parts.push(`<h2>Worst images at τ = ${r.threshold.toFixed(2)}</h2>`, gallery(r.worst));

@@ -53,12 +53,15 @@ export interface EvaluatePredictorArgs {
 }
 
 /** Flat metric summary, the keys of `uol evaluate --json` (percentages). */
-export function metricSummary(b: BoxMetrics, m?: MaskMetrics): Record<string, number> {
-  const out: Record<string, number> = { MaxBoxAcc: b.MaxBoxAcc, MaxBoxAccV2: b.MaxBoxAccV2, MaxBoxAccV2_release: b.MaxBoxAccV2_release };
-  for (const [d, v] of Object.entries(b.IoU)) out[`IoU${d}`] = v;
-  out.bestThreshold = b.bestThreshold;
-  if (b.top1Loc !== undefined) out.top1Loc = b.top1Loc;
-  if (b.top5Loc !== undefined) out.top5Loc = b.top5Loc;
+export function metricSummary(b: BoxMetrics | undefined, m?: MaskMetrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (b) {
+    Object.assign(out, { MaxBoxAcc: b.MaxBoxAcc, MaxBoxAccV2: b.MaxBoxAccV2, MaxBoxAccV2_release: b.MaxBoxAccV2_release });
+    for (const [d, v] of Object.entries(b.IoU)) out[`IoU${d}`] = v;
+    out.bestThreshold = b.bestThreshold;
+    if (b.top1Loc !== undefined) out.top1Loc = b.top1Loc;
+    if (b.top5Loc !== undefined) out.top5Loc = b.top5Loc;
+  }
   if (m) {
     out.PxAP = m.PxAP;
     out.PIoU = m.PIoU;
@@ -156,9 +159,9 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
     threshold: r.threshold,
     method: o.caam ? 'caam' : (o.predictor?.method.name ?? 'closed-form'),
     backbone: o.backbone.identity.id,
-    splits: Object.fromEntries(splits.map((s) => [s.split, { images: s.images, skipped: s.skipped, ...metricSummary(s.boxes, s.masks), chosen: s.boxes.chosen, release: s.boxes.release }])),
-    curves: Object.fromEntries(splits.map((s) => [s.split, { thresholds: s.boxes.thresholds, ...s.boxes.curves }])),
-    perImage: r.test.boxes.perImage,
+    splits: Object.fromEntries(splits.map((s) => [s.split, { images: s.images, skipped: s.skipped, ...metricSummary(s.boxes, s.masks), chosen: s.boxes?.chosen, release: s.boxes?.release, PIoUThreshold: s.masks?.PIoUThreshold }])),
+    curves: Object.fromEntries(splits.map((s) => [s.split, { ...(s.boxes ? { thresholds: s.boxes.thresholds, ...s.boxes.curves } : {}), ...(s.masks ? { masks: s.masks.curves } : {}) }])),
+    perImage: r.test.boxes?.perImage,
   };
   writeFileAtomicSync(path.join(o.outDir, 'results.json'), JSON.stringify(doc, null, 1) + '\n');
   writeFileAtomicSync(path.join(o.outDir, 'results.md'), resultMarkdown(o.title, r));
@@ -172,7 +175,7 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
       title: o.title,
       meta: { ...o.meta, transform: describeProtocol(r.transform), protocol: r.protocol },
       protocolNote: note,
-      splits: splits.map((s) => ({ name: s.split, images: s.images, boxes: s.boxes, ...(s.masks ? { masks: s.masks } : {}) })),
+      splits: splits.map((s) => ({ name: s.split, images: s.images, ...(s.boxes ? { boxes: s.boxes } : {}), ...(s.masks ? { masks: s.masks } : {}) })),
       threshold: r.threshold.value,
       best,
       worst,
@@ -231,7 +234,7 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
     const text = [
       `uol evaluate: ${a.dataset} ${r.test.split} (${r.test.images} images), ${backbone.identity.id}${a.caam ? ' CAAM' : ''}, ${describeProtocol(r.transform)}`,
       `protocol: ${r.protocol}; τ = ${r.threshold.value.toFixed(2)}${stored ? ` (stored in ${a.predictor})` : ''}`,
-      ...Object.entries(m).map(([k, v]) => `  ${k.padEnd(20)} ${k === 'bestThreshold' ? v.toFixed(2) : v.toFixed(2)}`),
+      ...Object.entries(m).map(([k, v]) => `  ${k.padEnd(20)} ${v.toFixed(2)}`),
       `report: ${path.join(outDir, 'report.html')}`,
     ];
     return { json, text };
