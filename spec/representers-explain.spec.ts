@@ -11,6 +11,7 @@ import { featureDirSource } from '../src/rps/point-source.js';
 import { fitOptimized } from '../src/rps/optimize.js';
 import { explain, cellBox } from '../src/rps/explain.js';
 import { writeExplanation } from '../src/report/explain-html.js';
+import { boxesFromMap } from '../src/localize/boxes.js';
 import { savePredictor } from '../src/rps/predictor.js';
 import { runCli } from './helpers/cli.js';
 import { expectNoLeak } from './helpers/leak.js';
@@ -171,7 +172,12 @@ describe('uol explain: representer points of a test region', function () {
     const html = readFileSync(files.html, 'utf8');
     expect(html).to.match(/^<!doctype html>/);
     expect(html).to.not.match(/<script|https?:\/\/|<link /i);
-    expect((html.match(/src="data:image\/png;base64,/g) ?? []).length).to.equal(2 + files.points.filter((p) => p.crop).length);
+    // Two test panels, and per crop: the crop and the whole training image with the cell outlined.
+    expect((html.match(/src="data:image\/png;base64,/g) ?? []).length).to.equal(2 + 2 * files.points.filter((p) => p.crop).length);
+    // The unscaled cell crop is the cell's pixels of the training image: all magenta.
+    const cell = await readImageRGB(path.join(out, p0.cellCrop!));
+    expect([cell.width, cell.height]).to.deep.equal([w.plantedCell[2] - w.plantedCell[0], w.plantedCell[3] - w.plantedCell[1]]);
+    for (let i = 0; i < cell.width * cell.height; i++) expect(Array.from(cell.data.subarray(3 * i, 3 * i + 3))).to.deep.equal(MAGENTA);
     expect(html).to.contain(`train_${PLANT.img}`);
     const json = JSON.parse(readFileSync(files.json, 'utf8'));
     expect(json.mode).to.equal('exact');
@@ -179,14 +185,17 @@ describe('uol explain: representer points of a test region', function () {
     expect(json.rawScores).to.have.length(30);
   });
 
-  it('regions: foreground cells, a box (cell centres inside), the foreground bounding box', async () => {
+  it('regions: foreground cells (the box rule on the cell map), a box (cell centres inside), the predicted box', async () => {
     const w = await buildWorld();
     const fit = await fitOptimized(featureDirSource(w.feats), { backbone: externalIdentity(C), loss: 'linear', topK: 4 });
     const { readNpySync } = await import('../src/io/npy.js');
     const t = readNpySync(w.testFeatures);
     const test = { id: 't', features: { shape: [5, 6, C] as [number, number, number], data: t.data as Float32Array }, imageSize: [500, 600] as [number, number] };
     const fg = await explain({ predictor: fit.predictor, test, region: { kind: 'pixel', threshold: 0.6 } });
-    for (let q = 0; q < 30; q++) expect(fg.region.mask[q], `cell ${q}`).to.equal(fg.map[q]! >= 0.6 ? 1 : 0);
+    // The box rule on the cell map: ⌊255·m⌋ > ⌊0.6·max⌊255·m⌋⌋ (max = 255 after min-max).
+    const maxGray = Math.max(...Array.from(fg.map, (v) => Math.floor(255 * v)));
+    expect(maxGray).to.equal(255);
+    for (let q = 0; q < 30; q++) expect(fg.region.mask[q], `cell ${q}`).to.equal(Math.floor(255 * fg.map[q]!) > Math.floor(0.6 * maxGray) ? 1 : 0);
     expect(fg.regionScore).to.be.closeTo(fg.rawScores.reduce((a, v, q) => a + (fg.region.mask[q] ? v : 0), 0) / fg.region.cells, 1e-6);
     // Cells are 100×100 px; the box [160,60,420,260) holds the centres x ∈ {250,350}, y ∈ {150,250}.
     const bx = await explain({ predictor: fit.predictor, test, region: { kind: "box", box: [160, 60, 420, 260] } });
@@ -195,9 +204,33 @@ describe('uol explain: representer points of a test region', function () {
     expect(Array.from(bx.region.mask)).to.deep.equal(Array.from(want));
     expect(bx.region.bounds).to.deep.equal([200, 100, 400, 300]);
     expect(cellBox([5, 6], 4, 5, 600, 500)).to.deep.equal([500, 400, 600, 500]);
+    // Without a box: the box `uol localize` predicts at τ. Recomputed here: the cell map upsampled by an independent
+    // align_corners bilinear, the (cv2-verified) largest-contour box, scaled from the 500×600 frame (= the image here).
     const fgBox = await explain({ predictor: fit.predictor, test, region: { kind: 'box', threshold: 0.6 } });
-    expect(fgBox.region.box).to.deep.equal(fg.region.bounds);
-    expect(fgBox.region.cells).to.be.at.least(fg.region.cells);
+    const [H, W] = [500, 600];
+    const up = new Float32Array(H * W);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const sy = (y * 4) / (H - 1);
+        const sx = (x * 5) / (W - 1);
+        const y0 = Math.min(Math.floor(sy), 3);
+        const x0 = Math.min(Math.floor(sx), 4);
+        const dy = sy - y0;
+        const dx = sx - x0;
+        const v = (r: number, c: number) => fgBox.map[r * 6 + c]!;
+        up[y * W + x] = (1 - dy) * ((1 - dx) * v(y0, x0) + dx * v(y0, x0 + 1)) + dy * ((1 - dx) * v(y0 + 1, x0) + dx * v(y0 + 1, x0 + 1));
+      }
+    }
+    const want2 = boxesFromMap(up, H, W, 0.6)[0]!;
+    expect(fgBox.region.predicted).to.equal(true);
+    expect(fgBox.region.threshold).to.equal(0.6);
+    fgBox.region.box!.forEach((v, i) => expect(v, `box[${i}]`).to.equal(want2[i]!));
+    // Its cells: those whose centre lies inside it.
+    for (let q = 0; q < 30; q++) {
+      const [cx, cy] = [((q % 6) + 0.5) * 100, (Math.floor(q / 6) + 0.5) * 100];
+      const b = fgBox.region.box!;
+      expect(fgBox.region.mask[q], `cell ${q}`).to.equal(cx >= b[0] && cx < b[2] && cy >= b[1] && cy < b[3] ? 1 : 0);
+    }
   });
 
   it('CLI: page and JSON from real photos; bad inputs exit 2 naming the problem', async () => {
@@ -222,13 +255,19 @@ describe('uol explain: representer points of a test region', function () {
     expect(JSON.parse(r.stdout).decompositionError).to.be.below(1e-4);
 
     const bad: [string[], RegExp][] = [
-      [['--features', w.testFeatures, '--box', '1,2,3'], /--box needs --region box/],
+      [['--features', w.testFeatures, '--box', '1,2,3,4', '--region', 'pixel'], /--box needs --region box/],
+      [['--features', w.testFeatures, '--box', '1,2,3,4', '--at', '5,5'], /--at x,y or --box/],
+      [['--features', w.testFeatures, '--region', 'pixel', '--at', '5,5'], /--at explains the one cell/],
       [['--features', w.testFeatures, '--region', 'box', '--box', '1,2,3'], /--box "1,2,3": expected 4/],
       [['--features', w.testFeatures, '--region', 'box', '--box', '0,0,1,1'], /contains no feature-cell centre/],
       [['--features', w.testFeatures, '--at', '9999,5'], /outside the 512×512 test image/],
       [['--features', w.testFeatures, '--top', '0'], /--top 0/],
       [['--features', w.testFeatures, '--threshold', '2'], /--threshold 2/],
-      [[], /give --features/],
+      [[], /fitted on external features .*give the test's --features/],
+      [['--features', w.testFeatures, '--backbone', 'nsfwjs-mobilenetv2'], /--features gives the test features: drop --backbone/],
+      [['--features', w.testFeatures, '--class', '1'], /--class 1: .* is not a class-wise predictor/],
+      [['--features', w.testFeatures, '--train-dataset', 'cub'], /--train-dataset cub needs --train-data-dir/],
+      [['--features', w.testFeatures, '--feature-cache', path.join(w.root, 'cache')], /--feature-cache needs the training images/],
       [['--features', path.join(w.feats, 'nope.npy')], /nope\.npy: cannot read/],
       [['--features', w.testFeatures, '--train-features', path.join(w.root, 'nofeats')], /nofeats: cannot read features directory/],
     ];

@@ -26,6 +26,8 @@ export interface InputBatch {
   files?: (string | undefined)[];
   /** Class index per item (undefined when unknown). */
   labels?: (number | undefined)[];
+  /** Decoded (stored) size of each item's original image, when known. */
+  originalSizes?: ({ width: number; height: number } | undefined)[];
   /** [B,S,S,3] normalised per the backbone's input contract. */
   input: tf.Tensor4D;
 }

@@ -4,6 +4,7 @@
  * middle (resume, shards). See pipeline/fit.ts for why the grouping matters.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'node:path';
 import type { InputContract } from '../backbones/types.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import { loadBatches, type SkippedImage } from '../data/loader.js';
@@ -59,12 +60,12 @@ export function recordSource(o: RecordSourceOptions): RecordSource {
       if (o.workers !== undefined) lo.workers = o.workers;
       const loader = loadBatches(lo);
       let groupStart = start;
-      let parts: { id: string; file: string | undefined; label: number | undefined; input: tf.Tensor4D }[] = [];
+      let parts: { id: string; file: string | undefined; label: number | undefined; size: { width: number; height: number }; input: tf.Tensor4D }[] = [];
       const flush = (): InputBatch => {
         const count = Math.min(B, end - groupStart);
         const input = parts.length ? (parts.length === 1 ? parts[0]!.input : tf.concat(parts.map((p) => p.input), 0)) : tf.zeros([0, H, W, 3]);
         if (parts.length > 1) parts.forEach((p) => p.input.dispose());
-        const b: InputBatch = { start: groupStart, count, ids: parts.map((p) => p.id), files: parts.map((p) => p.file), labels: parts.map((p) => p.label), input: input as tf.Tensor4D };
+        const b: InputBatch = { start: groupStart, count, ids: parts.map((p) => p.id), files: parts.map((p) => p.file), labels: parts.map((p) => p.label), originalSizes: parts.map((p) => p.size), input: input as tf.Tensor4D };
         parts = [];
         groupStart += count;
         return b;
@@ -74,7 +75,7 @@ export function recordSource(o: RecordSourceOptions): RecordSource {
           const rec = b.records[0]!;
           const idx = index.get(rec)!;
           while (idx >= groupStart + B) yield flush();
-          parts.push({ id: rec.id, file: rec.file, label: rec.label, input: b.input });
+          parts.push({ id: rec.id, file: rec.file, label: rec.label, size: b.originalSizes[0]!, input: b.input });
         }
         while (groupStart < end) yield flush();
       } finally {
@@ -86,8 +87,9 @@ export function recordSource(o: RecordSourceOptions): RecordSource {
 
 /**
  * A replayable {@link TrainingSource} (rps/point-source.ts) over a batch source through a backbone: each pass decodes
- * and extracts again (the point stream caches points in memory when they fit). Items carry the image file and the
- * input frame for representer crops.
+ * and extracts again (the point stream caches points in memory when they fit). Items carry the image file (made
+ * absolute, so representer points stored in a predictor stay usable from another working directory), the original
+ * image size and the input frame, for representer crops.
  */
 export function trainingSourceFrom(backbone: FeatureExtractor, source: BatchSource, inputSize: [number, number]): TrainingSource {
   return async function* () {
@@ -102,9 +104,11 @@ export function trainingSourceFrom(backbone: FeatureExtractor, source: BatchSour
           try {
             const item: TrainingItem = { id: b.ids[i]!, features: one, inputSize };
             const f = b.files?.[i];
-            if (f !== undefined) item.imageFile = f;
+            if (f !== undefined) item.imageFile = path.resolve(f);
             const k = b.labels?.[i];
             if (k !== undefined) item.classIndex = k;
+            const sz = b.originalSizes?.[i];
+            if (sz) item.imageSize = [sz.height, sz.width];
             yield item;
           } finally {
             one.dispose();

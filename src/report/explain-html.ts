@@ -11,6 +11,7 @@ import { upsampleMaps } from '../rps/activation.js';
 import { cellBox, contextBox, type ExplainedPoint, type ExplainResult } from '../rps/explain.js';
 import type { Predictor } from '../rps/predictor.js';
 import { cloneRGB, cropRGB, dimOutside, drawRect, encodePNG, fitSize, heatmapOverlay, pngDataUrl, type PixelBox } from './draw.js';
+import { COLORS } from './overlay.js';
 
 /** Options of {@link writeExplanation}. */
 export interface WriteExplanationOptions {
@@ -37,8 +38,12 @@ export interface ExplainedPointJSON extends ExplainedPoint {
   cellBox?: PixelBox;
   /** Crop rectangle (cell plus context) in the training image's pixels. */
   cropBox?: PixelBox;
-  /** Crop PNG, relative to the output directory. */
+  /** Crop PNG (cell plus context, cell outlined, scaled to fit the page), relative to the output directory. */
   crop?: string;
+  /** The cell's own pixels at the training image's resolution (unscaled, unmarked) PNG, relative to the output directory. */
+  cellCrop?: string;
+  /** The whole training image, small, with the cell outlined, PNG relative to the output directory. */
+  thumb?: string;
   /** Why there is no crop. */
   cropMissing?: string;
 }
@@ -85,7 +90,13 @@ async function testPanels(r: ExplainResult, img: RGBImage, side: number): Promis
     up.dispose();
   }
   const overlay = heatmapOverlay(disp, m, 0.5);
-  drawRect(overlay, scaleBox(r.region.bounds, sx, sy), REGION_COLOR, 2);
+  if (r.region.box) {
+    // The given or predicted box (red, as `uol localize` overlays draw predictions) on both panels.
+    const b = r.region.box;
+    const pb: PixelBox = [Math.floor(b[0] * sx), Math.floor(b[1] * sy), Math.ceil(b[2] * sx), Math.ceil(b[3] * sy)];
+    drawRect(region, pb, COLORS.predicted, 2);
+    drawRect(overlay, pb, COLORS.predicted, 2);
+  } else drawRect(overlay, scaleBox(r.region.bounds, sx, sy), REGION_COLOR, 2);
   return { region, overlay };
 }
 
@@ -128,7 +139,10 @@ export async function writeExplanation(outDir: string, r: ExplainResult, o: Writ
         }
         const img = images.get(file)!;
         if (typeof img === 'string') e.cropMissing = img;
-        else {
+        else if (p.imageSize && (p.imageSize[0] !== img.height || p.imageSize[1] !== img.width)) {
+          // The file changed since the fit: its cells would not be the patches the features came from.
+          e.cropMissing = `${file} is ${img.width}×${img.height} now but was ${p.imageSize[1]}×${p.imageSize[0]} at fit time`;
+        } else {
           const cb = cellBox(p.grid, p.row, p.col, img.width, img.height);
           const xb = contextBox(p.grid, p.row, p.col, img.width, img.height, context);
           const crop = cropRGB(img, xb);
@@ -139,9 +153,20 @@ export async function writeExplanation(outDir: string, r: ExplainResult, o: Writ
           drawRect(disp, scaleBox([cb[0] - xb[0], cb[1] - xb[1], cb[2] - xb[0], cb[3] - xb[1]], sx, sy), CELL_COLOR, 2);
           const rel = `crops/${side}_${String(p.rank).padStart(2, '0')}.png`;
           await writePng(rel, disp);
+          // The whole training photo, small, with the cell outlined: where the patch sits.
+          const [tw, th] = fitSize(img.width, img.height, 112);
+          const thumb = await resizeRGB(img, tw, th, 'bilinear');
+          drawRect(thumb, scaleBox(cb, tw / img.width, th / img.height), CELL_COLOR, 2);
+          const thumbRel = `crops/${side}_${String(p.rank).padStart(2, '0')}_where.png`;
+          await writePng(thumbRel, thumb);
+          e.thumb = thumbRel;
+          const cellRel = `crops/${side}_${String(p.rank).padStart(2, '0')}_cell.png`;
+          await writeFileAtomic(path.join(outDir, cellRel), await encodePNG(cropRGB(img, cb)));
+          pngs.push(path.join(outDir, cellRel));
           e.cellBox = cb;
           e.cropBox = xb;
           e.crop = rel;
+          e.cellCrop = cellRel;
         }
       }
       points.push(e);
@@ -153,8 +178,9 @@ export async function writeExplanation(outDir: string, r: ExplainResult, o: Writ
     mode: r.mode,
     note: r.note,
     predictor: { file: o.predictorFile, method: o.predictor.method, backbone: o.predictor.backbone.id },
+    weights: r.weights,
     test: { ...r.test, imageFile: o.testFile },
-    region: { kind: r.region.kind, threshold: r.region.threshold, box: r.region.box, cells: r.region.cells, bounds: r.region.bounds, mask: Array.from(r.region.mask) },
+    region: { kind: r.region.kind, threshold: r.region.threshold, box: r.region.box, predicted: r.region.predicted, cells: r.region.cells, bounds: r.region.bounds, mask: Array.from(r.region.mask) },
     regionScore: r.regionScore,
     representerSum: r.representerSum,
     decompositionError: r.decompositionError,
@@ -171,23 +197,37 @@ export async function writeExplanation(outDir: string, r: ExplainResult, o: Writ
   return { html: htmlFile, json: jsonFile, pngs, points };
 }
 
+/** A training id for the page: ids relative to a working directory elsewhere (`../../x/y.jpg`) or absolute show their file name. */
+function displayId(id: string): string {
+  return id.startsWith('..') || path.isAbsolute(id) ? path.basename(id) : id;
+}
+
 function card(p: ExplainedPointJSON, urls: Map<string, string>): string {
   const img = p.crop ? `<img src="${urls.get(p.crop)}" alt="training patch ${esc(p.id)} (${p.row},${p.col})">` : `<div class="nocrop">${esc(p.cropMissing ?? 'no crop')}</div>`;
-  return `<figure class="card ${p.side}">${img}<figcaption><b>#${p.rank}</b> ${esc(p.id)} <span class="pos">cell (${p.row}, ${p.col}) of ${p.grid[0]}×${p.grid[1]}</span>
+  const thumb = p.thumb ? `<img class="thumb" src="${urls.get(p.thumb)}" alt="where in ${esc(p.id)}" title="the whole training image; the cell is outlined">` : '';
+  const where = p.cellBox ? ` · px [${p.cellBox.join(', ')})` : '';
+  return `<figure class="card ${p.side}">${img}<figcaption><div class="head" title="${esc(p.imageFile ?? p.id)}"><b>#${p.rank}</b> ${esc(displayId(p.id))}</div>
+<div class="row">${thumb}<span class="pos">cell (${p.row}, ${p.col}) of ${p.grid[0]}×${p.grid[1]}${where}</span></div>
 <table><tr><th>representer value</th><td>${fmt(p.representerValue)}</td></tr><tr><th>α</th><td>${fmt(p.alpha)}</td></tr><tr><th>similarity</th><td>${fmt(p.similarity)}</td></tr><tr><th>‖f‖</th><td>${fmt(p.norm)}</td></tr></table></figcaption></figure>`;
 }
 
 function renderHtml(r: ExplainResult, o: WriteExplanationOptions, points: ExplainedPointJSON[], urls: Map<string, string>): string {
   const m = o.predictor.method;
   const params = m.params ? Object.entries(m.params).filter(([k]) => ['loss', 'lambda', 'scale', 'kappa', 'c'].includes(k)).map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : String(v)}`).join(', ') : '';
+  const boxText = `[${(r.region.box ?? []).map((v) => fmt(v, 6)).join(', ')})`;
   const regionText =
     r.region.kind === 'pixel'
-      ? `foreground cells (map ≥ ${fmt(r.region.threshold)})`
+      ? `foreground cells (map above τ = ${fmt(r.region.threshold)})`
       : r.region.kind === 'box'
-        ? `cells inside box [${(r.region.box ?? []).map((v) => fmt(v)).join(', ')}]${r.region.threshold !== undefined ? ` (foreground bounding box, map ≥ ${fmt(r.region.threshold)})` : ''}`
+        ? r.region.predicted
+          ? `cells inside the predicted box ${boxText} (τ = ${fmt(r.region.threshold)}, as uol localize)`
+          : `cells inside the box ${boxText}`
         : 'one cell';
+  const wText = r.weights.kind === 'global' ? 'global w' : `class ${r.weights.index}${r.weights.name !== undefined ? ` (${r.weights.name})` : ''}: w of that class, α over its training images`;
   const rows: [string, string][] = [
     ['predictor', `${esc(o.predictorFile ?? '')} — ${esc(m.name)}${params ? ` (${esc(params)})` : ''}, backbone ${esc(o.predictor.backbone.id)}`],
+    ['explained', esc(wText)],
+    ['test image', `${esc(o.testFile ?? r.test.id)}: ${r.test.imageSize[1]}×${r.test.imageSize[0]} px, resized whole to ${r.test.inputSize[1]}×${r.test.inputSize[0]}, ${r.test.grid[1]}×${r.test.grid[0]} cells`],
     ['mode', `<b>${r.mode}</b>: ${esc(r.note)}`],
     ['region', `${esc(regionText)}: ${r.region.cells} of ${r.test.grid[0] * r.test.grid[1]} cells, pixels [${r.region.bounds.join(', ')})`],
     ['region score ⟨w, m_R⟩', fmt(r.regionScore, 6)],
@@ -196,7 +236,7 @@ function renderHtml(r: ExplainResult, o: WriteExplanationOptions, points: Explai
   if (r.decompositionError !== undefined) rows.push(['decomposition error', fmt(r.decompositionError, 2)]);
   rows.push(['training points considered', String(r.pointsConsidered)]);
   const panels = urls.has('test-region.png')
-    ? `<div class="panels"><figure><img src="${urls.get('test-region.png')}" alt="test image with region"><figcaption>test image, region</figcaption></figure>
+    ? `<div class="panels"><figure><img src="${urls.get('test-region.png')}" alt="test image with region"><figcaption>test image: region cells (bright, white outline)${r.region.box ? '; red: the box' : ''}</figcaption></figure>
 <figure><img src="${urls.get('test-map.png')}" alt="activation map"><figcaption>activation map (clamp, min-max, bilinear)</figcaption></figure></div>`
     : '';
   const side = (s: 'excitatory' | 'inhibitory') => points.filter((p) => p.side === s).map((p) => card(p, urls)).join('\n');
@@ -208,9 +248,9 @@ h1{font-size:20px;margin:0 0 12px}h2{font-size:16px;margin:24px 0 8px}
 table.summary{border-collapse:collapse;margin-bottom:16px}table.summary th{text-align:left;padding:2px 12px 2px 0;color:#555;font-weight:500;vertical-align:top}
 .panels{display:flex;gap:16px;flex-wrap:wrap}.panels figure{margin:0}.panels img{display:block;border-radius:4px}
 figcaption{font-size:12px;color:#444;margin-top:4px}
-.grid{display:flex;flex-wrap:wrap;gap:12px}.card{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px;width:200px}
-.card img{display:block;max-width:192px;max-height:192px;margin:auto}.card.excitatory{border-top:4px solid #2a9d2a}.card.inhibitory{border-top:4px solid #c0392b}
-.card table{font-size:12px;border-collapse:collapse}.card th{text-align:left;font-weight:400;color:#666;padding-right:8px}.pos{color:#666;display:block}
+.grid{display:flex;flex-wrap:wrap;gap:12px}.card{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px;width:232px}
+.card img{display:block;max-width:192px;max-height:192px;margin:auto}.card .head{overflow-wrap:anywhere}.card .row{display:flex;align-items:center;gap:8px;margin:4px 0}.card img.thumb{max-width:64px;max-height:64px;margin:0;border:1px solid #ccc;flex:none}.card th{white-space:nowrap}.card.excitatory{border-top:4px solid #2a9d2a}.card.inhibitory{border-top:4px solid #c0392b}
+.card table{font-size:12px;border-collapse:collapse}.card th{text-align:left;font-weight:400;color:#666;padding-right:8px}.pos{color:#666}
 .nocrop{height:96px;display:flex;align-items:center;justify-content:center;color:#888;font-size:12px;text-align:center}
 .help{color:#555;max-width:900px}
 </style></head><body>

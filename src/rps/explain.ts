@@ -18,6 +18,14 @@
  *   chosen at fit time without knowing R). This is an approximation: a point with a moderate α but a very high
  *   similarity to R can have a larger RV than any stored point and is then missed. The result says so.
  *
+ * Regions (RegionSpec): by default the box `uol localize` predicts at τ (the predictor's stored τ, else 0.5) — the
+ * cells whose centre lies in it; or a given box, the foreground cells, or the one cell at a pixel.
+ *
+ * Class-wise predictors: with `classIndex` k the map and region use w*_k, and α is that class's: w*_k is the closed
+ * form of class-k images only, so by the same reading (linear loss on class-k points) Σ_{i∈k} α_i f̂_i = w*_k and points
+ * of other classes carry no α. Only the exact mode can give them (a labelled training source): the points stored at fit
+ * time belong to the global w, so the stored mode refuses a class. Without `classIndex` the global w is explained.
+ *
  * Geometry: features are assumed to come from the whole image resized to the network input (no crop), as in the fit
  * (METHOD.md §3). Cell (r, c) of an h×w grid then covers [c·W/w, (c+1)·W/w) × [r·H/h, (r+1)·H/h) of a W×H image
  * (for a stride-s network with input side S = s·w this is the cell [c·s, (c+1)·s) of the input frame mapped back).
@@ -25,19 +33,27 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/progress.js';
-import type { FeatureExtractor } from '../backbones/types.js';
+import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { readImageRGB, resizeRGB, toInputTensor, type RGBImage } from '../data/image-io.js';
 import type { PixelBox } from '../report/draw.js';
-import { assertCompatible, type Predictor } from './predictor.js';
-import { normalizeMaps, rawScores } from './activation.js';
+import { grayCut, toGrayMax } from '../localize/gray.js';
+import { boxesFromMap } from '../localize/boxes.js';
+import { assertCompatible, classRow, type Predictor } from './predictor.js';
+import { normalizeMaps, rawScores, upsampleMaps } from './activation.js';
 import { PointStream, type HostFeatureMap, type TrainingSource } from './point-source.js';
 import { alphaModelFromPredictor, scanPoints, storedRepresenters, type RepresenterPoint } from './representers.js';
 
 /** Which test cells to explain. Coordinates are pixels of the original test image. */
 export type RegionSpec =
-  /** Foreground cells: normalised map (clamp, min-max) ≥ threshold (default: the predictor's τ, else 0.5). */
+  /**
+   * Foreground cells: cells whose normalised map value passes the box rule at τ (⌊255·m⌋ > ⌊τ·max⌊255·m⌋⌋, METHOD.md
+   * §5, on the cell grid). τ defaults to the predictor's stored one, else 0.5.
+   */
   | { kind: 'pixel'; threshold?: number }
-  /** Cells whose centre lies in `box` [x0,y0,x1) × [y0,y1); default box: the bounding box of the foreground cells. */
+  /**
+   * Cells whose centre lies in `box` [x0,x1) × [y0,y1) of the test image. Without `box`: the box `uol localize` predicts
+   * at τ (map upsampled to the input frame, largest contour, mapped back to the image), default τ as for `pixel`.
+   */
   | { kind: 'box'; box?: [number, number, number, number]; threshold?: number }
   /** The single cell containing pixel (x, y). */
   | { kind: 'at'; x: number; y: number };
@@ -50,6 +66,11 @@ export interface TestInput {
   features: HostFeatureMap | tf.Tensor4D;
   /** Original test image size [H,W] in pixels (region coordinates and boxes refer to it). */
   imageSize: [number, number];
+  /**
+   * Input frame [H,W] the features were computed on (the whole image resized to it). The predicted box is found on the
+   * map upsampled to this frame, as `uol localize` does. Default: `imageSize`.
+   */
+  inputSize?: [number, number];
 }
 
 /** Options of {@link explain}. */
@@ -58,12 +79,17 @@ export interface ExplainOptions {
   /** Predictor file name for messages. */
   predictorFile?: string;
   test: TestInput;
-  /** Default `{ kind: 'pixel' }` (the foreground). */
+  /** Default `{ kind: 'box' }` (the predicted box). */
   region?: RegionSpec;
   /** Points per side (default 8). */
   top?: number;
   /** Training points for the exact mode (the same set the predictor was fitted on). */
   training?: TrainingSource;
+  /**
+   * Class-wise predictors: explain class k's w*_k with that class's α (α lives on class-k training images only). Needs
+   * the exact mode with a labelled training source: stored representer points belong to the global w.
+   */
+  classIndex?: number;
   batchPoints?: number;
   onProgress?: ProgressCallback;
 }
@@ -74,7 +100,10 @@ export interface ExplainedPoint {
   rank: number;
   id: string;
   imageFile?: string;
+  /** Input frame [H,W] the training features were computed on. */
   inputSize?: [number, number];
+  /** Decoded size [H,W] of the training image at fit time. */
+  imageSize?: [number, number];
   grid: [number, number];
   row: number;
   col: number;
@@ -91,10 +120,12 @@ export interface ExplainedPoint {
 /** The explained region. */
 export interface ExplainedRegion {
   kind: RegionSpec['kind'];
-  /** Threshold used for foreground cells (pixel/box without a box). */
+  /** Threshold τ used (foreground cells, or the predicted box). */
   threshold?: number;
-  /** The box given or derived (box regions), image pixels. */
+  /** The box given or predicted (box regions), image pixels [x0,y0,x1,y1) (continuous edges). */
   box?: [number, number, number, number];
+  /** True when `box` is the predicted box (not given). */
+  predicted?: boolean;
   /** Number of cells. */
   cells: number;
   /** 1 for cells in the region, row-major [h·w]. */
@@ -108,7 +139,9 @@ export interface ExplainResult {
   mode: 'exact' | 'stored';
   /** What the mode means for the numbers. */
   note: string;
-  test: { id: string; grid: [number, number]; imageSize: [number, number] };
+  test: { id: string; grid: [number, number]; imageSize: [number, number]; inputSize: [number, number] };
+  /** Which w was explained: the global one, or class k's. */
+  weights: { kind: 'global' } | { kind: 'class'; index: number; name?: string };
   region: ExplainedRegion;
   /** Raw scores ⟨w, f̂_q⟩ before clamping, row-major [h·w], in [−1,1]. */
   rawScores: Float32Array;
@@ -151,16 +184,33 @@ function hostFeatures(t: TestInput): Promise<HostFeatureMap> | HostFeatureMap {
   return t.features.data().then((d) => ({ shape: [s[1], s[2], s[3]] as [number, number, number], data: d as Float32Array }));
 }
 
-function selectRegion(spec: RegionSpec, map: Float32Array, grid: [number, number], size: [number, number], tau: number, id: string): ExplainedRegion {
+/**
+ * The box `uol localize` predicts from a cell map: upsample (bilinear, align_corners) to the input frame, largest
+ * contour at τ (localize/boxes.ts), cv2 box [x, y, x+w, y+h] scaled back to the image (continuous edges, rounded to
+ * 1/100 px as pipeline/localize.ts `toOriginal` does). Undefined when nothing passes τ.
+ */
+async function predictedBox(map: Float32Array, grid: [number, number], frame: [number, number], size: [number, number], tau: number): Promise<[number, number, number, number] | undefined> {
+  const [Hs, Ws] = frame;
+  const up = tf.tidy(() => upsampleMaps(tf.tensor3d(map, [1, grid[0], grid[1]]), frame));
+  let m: Float32Array;
+  try {
+    m = (await up.data()) as Float32Array;
+  } finally {
+    up.dispose();
+  }
+  const b = boxesFromMap(m, Hs, Ws, tau)[0];
+  if (!b) return undefined;
+  const [H, W] = size;
+  const r = (v: number) => Math.round(v * 100) / 100;
+  const cx = (v: number) => r(Math.min(W, Math.max(0, (v * W) / Ws)));
+  const cy = (v: number) => r(Math.min(H, Math.max(0, (v * H) / Hs)));
+  return [cx(b[0]), cy(b[1]), cx(b[2]), cy(b[3])];
+}
+
+async function selectRegion(spec: RegionSpec, map: Float32Array, grid: [number, number], size: [number, number], frame: [number, number], tau: number, id: string): Promise<ExplainedRegion> {
   const [h, w] = grid;
   const [H, W] = size;
   const mask = new Uint8Array(h * w);
-  const fg = (): Uint8Array => {
-    const m = new Uint8Array(h * w);
-    for (let i = 0; i < m.length; i++) m[i] = map[i]! >= tau ? 1 : 0;
-    if (!m.some((x) => x)) throw new UsageError(`${id}: no foreground cell at threshold ${tau} (the map is flat)`);
-    return m;
-  };
   const boundsOf = (m: Uint8Array): PixelBox => {
     let r0 = h;
     let r1 = -1;
@@ -179,15 +229,21 @@ function selectRegion(spec: RegionSpec, map: Float32Array, grid: [number, number
     const b = cellBox(grid, r1, c1, W, H);
     return [a[0], a[1], b[2], b[3]];
   };
+  const cellAt = (x: number, y: number): number => Math.min(h - 1, Math.floor((y * h) / H)) * w + Math.min(w - 1, Math.floor((x * w) / W));
   const region: ExplainedRegion = { kind: spec.kind, cells: 0, mask, bounds: [0, 0, 0, 0] };
   if (spec.kind === 'pixel') {
-    mask.set(fg());
+    const { gray, max } = toGrayMax(map, h, w);
+    const cut = grayCut(tau, max);
+    for (let i = 0; i < mask.length; i++) mask[i] = gray[i]! > cut ? 1 : 0;
+    if (!mask.some((x) => x)) throw new UsageError(`${id}: no foreground cell at threshold ${tau} (the map is flat)`);
     region.threshold = tau;
   } else if (spec.kind === 'box') {
     let box = spec.box;
     if (!box) {
-      box = boundsOf(fg());
+      box = await predictedBox(map, grid, frame, size, tau);
+      if (!box) throw new UsageError(`${id}: no box at threshold ${tau} (the map is flat); give --box or --at`);
       region.threshold = tau;
+      region.predicted = true;
     }
     const [x0, y0, x1, y1] = box;
     if (!(x1 > x0 && y1 > y0)) throw new UsageError(`box ${box.join(',')}: expected x0,y0,x1,y1 with x1 > x0 and y1 > y0`);
@@ -198,12 +254,16 @@ function selectRegion(spec: RegionSpec, map: Float32Array, grid: [number, number
         if (cx >= x0 && cx < x1 && cy >= y0 && cy < y1) mask[r * w + c] = 1;
       }
     }
-    if (!mask.some((x) => x)) throw new UsageError(`box ${box.join(',')}: contains no feature-cell centre of the ${w}×${h} grid over the ${W}×${H} image`);
+    if (!mask.some((x) => x)) {
+      // A predicted box narrower than a cell: the cell holding its centre.
+      if (region.predicted) mask[cellAt(Math.min(W - 1, (x0 + x1) / 2), Math.min(H - 1, (y0 + y1) / 2))] = 1;
+      else throw new UsageError(`box ${box.join(',')}: contains no feature-cell centre of the ${w}×${h} grid over the ${W}×${H} image`);
+    }
     region.box = box;
   } else {
     const { x, y } = spec;
     if (!(x >= 0 && x < W && y >= 0 && y < H)) throw new UsageError(`point ${x},${y}: outside the ${W}×${H} test image`);
-    mask[Math.floor((y * h) / H) * w + Math.floor((x * w) / W)] = 1;
+    mask[cellAt(x, y)] = 1;
   }
   region.cells = mask.reduce((a, b) => a + b, 0);
   region.bounds = boundsOf(mask);
@@ -222,9 +282,27 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
   const feats = await hostFeatures(o.test);
   const [h, w, C] = feats.shape;
   assertCompatible(p, { ...p.backbone, channels: C }, file);
+  // Which w: the global one, or class k's (checked, with its α model, before any work).
+  const k = o.classIndex;
+  const model = alphaModelFromPredictor(p, file, k);
+  if (model.wRaw.length !== C) throw new UsageError(`${file}: predictor has ${model.wRaw.length} channels, test features ${C}`);
+  let weights: ExplainResult['weights'] = { kind: 'global' };
+  let wVec: Float32Array = p.weights;
+  if (k !== undefined) {
+    const row = classRow(p, k);
+    wVec = p.perClassWeights!.subarray(row * C, (row + 1) * C);
+    weights = { kind: 'class', index: k };
+    const name = p.classes[row]!.name;
+    if (name !== undefined) weights.name = name;
+    if (!o.training) {
+      throw new UsageError(
+        `${file}: class-wise explanations need the exact mode (the stored representer points belong to the global w): give the labelled training set (--train-dataset D --train-data-dir DIR)`,
+      );
+    }
+  }
   const [rawT, mapT] = tf.tidy(() => {
     const x = tf.tensor4d(feats.data, [1, h, w, C]);
-    const raw = rawScores(x, tf.tensor1d(p.weights));
+    const raw = rawScores(x, tf.tensor1d(wVec));
     return [raw, normalizeMaps(raw)];
   });
   let raw: Float32Array;
@@ -235,7 +313,9 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
     tf.dispose([rawT, mapT]);
   }
   const tau = (o.region && 'threshold' in o.region ? o.region.threshold : undefined) ?? p.threshold?.value ?? 0.5;
-  const region = selectRegion(o.region ?? { kind: 'pixel' }, map, [h, w], o.test.imageSize, tau, o.test.id);
+  if (!(tau >= 0 && tau <= 1)) throw new UsageError(`--threshold ${tau}: expected a number in [0,1]`);
+  const inputSize = o.test.inputSize ?? o.test.imageSize;
+  const region = await selectRegion(o.region ?? { kind: 'box' }, map, [h, w], o.test.imageSize, inputSize, tau, o.test.id);
   // m_R = mean f̂ over the region (float64 on the host: |R|·C values).
   const mR = new Float64Array(C);
   let regionScore = 0;
@@ -248,15 +328,14 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
     for (let j = 0; j < C; j++) mR[j]! += f[j]! / n / region.cells;
     regionScore += raw[q]! / region.cells;
   }
-  const model = alphaModelFromPredictor(p, file);
-  if (model.wRaw.length !== C) throw new UsageError(`${file}: predictor has ${model.wRaw.length} channels, test features ${C}`);
   const toExplained = (pt: RepresenterPoint, sim: number, rv: number, rank: number): ExplainedPoint => {
     const e: ExplainedPoint = { rank, id: pt.id, grid: pt.grid, row: pt.row, col: pt.col, alpha: pt.alpha, norm: pt.norm, similarity: sim, representerValue: rv };
     if (pt.imageFile !== undefined) e.imageFile = pt.imageFile;
     if (pt.inputSize) e.inputSize = pt.inputSize;
+    if (pt.imageSize) e.imageSize = pt.imageSize;
     return e;
   };
-  const base = { test: { id: o.test.id, grid: [h, w] as [number, number], imageSize: o.test.imageSize }, region, rawScores: raw, map, regionScore };
+  const base = { test: { id: o.test.id, grid: [h, w] as [number, number], imageSize: o.test.imageSize, inputSize }, weights, region, rawScores: raw, map, regionScore };
   if (o.training) {
     const sopts: ConstructorParameters<typeof PointStream>[1] = { cacheBytes: 0 };
     if (o.batchPoints !== undefined) sopts.batchPoints = o.batchPoints;
@@ -264,12 +343,13 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
     const stream = new PointStream(o.training, sopts);
     try {
       const s = await scanPoints(stream, model, { k: top, query: Float32Array.from(mR), stage: 'explain' });
-      if (stream.counts.points !== model.points) {
-        throw new UsageError(`the training features have ${stream.counts.points} points but ${file} was fitted on ${model.points}: give the fit's training set`);
+      if (s.summary.points !== model.points) {
+        const what = k === undefined ? 'training features have' : `training images of class ${k} have`;
+        throw new UsageError(`the ${what} ${s.summary.points} points but ${file} was fitted on ${model.points}: give the fit's training set`);
       }
       return {
         mode: 'exact',
-        note: 'every training point was scanned; Σ RV over all points reproduces the region score',
+        note: `every training point${k === undefined ? '' : ` of class ${k}`} was scanned; Σ RV over all points reproduces the region score`,
         ...base,
         representerSum: s.keySum,
         decompositionError: Math.abs(s.keySum - regionScore) / Math.max(Math.abs(regionScore), 1e-2),
@@ -283,7 +363,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
   }
   const stored = storedRepresenters(p, file);
   if (!stored || stored.excitatory.length + stored.inhibitory.length === 0) {
-    throw new UsageError(`${file}: has no stored representer points; refit with --top-k K, or give the training features for the exact mode`);
+    throw new UsageError(`${file}: has no stored representer points; refit with --top-k K, or give the training set for the exact mode (--train-images, --train-dataset or --train-features)`);
   }
   const scored = [...stored.excitatory, ...stored.inhibitory].map((pt) => {
     let sim = 0;
@@ -294,7 +374,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
   const neg = scored.filter((s) => s.rv < 0).sort((a, b) => a.rv - b.rv);
   return {
     mode: 'stored',
-    note: `approximate: only the ${scored.length} representer points stored at fit time (top ${stored.k} by α per side) were ranked; give the training features for the exact top representer values`,
+    note: `approximate: only the ${scored.length} representer points stored at fit time (top ${stored.k} by α per side) were ranked; give the training set for the exact top representer values`,
     ...base,
     representerSum: scored.reduce((a, s) => a + s.rv, 0),
     pointsConsidered: scored.length,
@@ -305,25 +385,40 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
 
 /** Options of {@link explainImage}. */
 export interface ExplainImageOptions extends Omit<ExplainOptions, 'test'> {
-  /** Network input size [H,W] (default: the backbone's default square size, as in the fit). */
+  /**
+   * Network input size [H,W] the test image is resized to, whole (default: the input frame the stored representer
+   * points were computed on, else the backbone's default square size — as `uol localize IMAGES` does).
+   */
   size?: [number, number];
+  /** Test id for reports (default: the file name without extension). */
+  id?: string;
+}
+
+/** The input frame of a predictor's fit when its stored representer points record it. */
+export function fitInputSize(p: Predictor, file = '<predictor>'): [number, number] | undefined {
+  const st = storedRepresenters(p, file);
+  return (st?.excitatory[0] ?? st?.inhibitory[0])?.inputSize;
 }
 
 /**
- * Integration point for the image path: decodes `imageFile`, resizes it (no crop) to the input frame, runs the
- * backbone and explains. Returns the decoded image too (for the report).
+ * The image path: decodes `imageFile` (PIL semantics, data/image-io.ts), resizes it whole to the input frame, runs the
+ * backbone and explains. Returns the decoded original image too (for the report).
  */
 export async function explainImage(extractor: FeatureExtractor, imageFile: string, o: ExplainImageOptions): Promise<{ result: ExplainResult; image: RGBImage }> {
   const contract = extractor.identity.input;
-  const size = o.size ?? [contract.defaultSize, contract.defaultSize];
+  const size = o.size ?? fitInputSize(o.predictor, o.predictorFile) ?? [contract.defaultSize, contract.defaultSize];
   const image = await readImageRGB(imageFile);
   const rgb = await resizeRGB(image, size[1], size[0], contract.interpolation);
-  const feats = tf.tidy(() => extractor.extract(toInputTensor(rgb, contract)));
+  const input = toInputTensor(rgb, contract);
+  let feats: tf.Tensor4D | undefined;
   try {
-    const id = (imageFile.split(/[\\/]/).pop() ?? imageFile).replace(/\.[^.]+$/, '');
-    const result = await explain({ ...o, test: { id, features: feats, imageSize: [image.height, image.width] } });
+    feats = await runExtractor(extractor, input);
+    const id = o.id ?? (imageFile.split(/[\\/]/).pop() ?? imageFile).replace(/\.[^.]+$/, '');
+    const { size: _size, id: _id, ...rest } = o;
+    const result = await explain({ ...rest, test: { id, features: feats, imageSize: [image.height, image.width], inputSize: size } });
     return { result, image };
   } finally {
-    feats.dispose();
+    input.dispose();
+    feats?.dispose();
   }
 }

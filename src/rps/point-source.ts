@@ -41,6 +41,8 @@ export interface TrainingItem {
   imageFile?: string;
   /** Size [H,W] of the network input frame the features were computed on (the image resized, no crop), when known. */
   inputSize?: [number, number];
+  /** Decoded size [H,W] of the original image file, when known (crops check the file still has it). */
+  imageSize?: [number, number];
   /** Class index (integer ≥ 0) when known. */
   classIndex?: number;
 }
@@ -103,13 +105,14 @@ export function extractorSource(extractor: FeatureExtractor, imageFiles: string[
   return async function* () {
     for (let i = 0; i < imageFiles.length; i++) {
       const file = imageFiles[i]!;
-      const rgb = await resizeRGB(await readImageRGB(file), size[1], size[0], contract.interpolation);
+      const img = await readImageRGB(file);
+      const rgb = await resizeRGB(img, size[1], size[0], contract.interpolation);
       const feats = tf.tidy(() => {
         const x = toInputTensor(rgb, contract);
         return extractor.extract(x);
       });
       try {
-        yield { id: o.ids?.[i] ?? stemOf(file), features: feats, imageFile: file, inputSize: size };
+        yield { id: o.ids?.[i] ?? stemOf(file), features: feats, imageFile: file, inputSize: size, imageSize: [img.height, img.width] };
       } finally {
         feats.dispose();
       }
@@ -146,6 +149,7 @@ export interface ItemSpan {
   id: string;
   imageFile?: string;
   inputSize?: [number, number];
+  imageSize?: [number, number];
   classIndex?: number;
   /** Feature grid [h,w]; point k of the span is at row ⌊k/w⌋, column k mod w. */
   grid: [number, number];
@@ -309,6 +313,7 @@ export class PointStream {
         const span: ItemSpan = { id: item.id, grid: [h, w], start: pendingRows, count: h * w };
         if (item.imageFile !== undefined) span.imageFile = item.imageFile;
         if (item.inputSize) span.inputSize = item.inputSize;
+        if (item.imageSize) span.imageSize = item.imageSize;
         if (item.classIndex !== undefined) span.classIndex = item.classIndex;
         if (pendingRows > 0 && pendingRows + h * w > this.batchPoints) {
           await flush();

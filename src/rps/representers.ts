@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
-import type { Predictor } from './predictor.js';
+import { classRow, type Predictor } from './predictor.js';
 import { getLoss, type LossName, type LossParams } from './losses.js';
 import type { ItemSpan, PointBatch, PointStream } from './point-source.js';
 
@@ -30,6 +30,11 @@ export interface AlphaModel {
   points: number;
   /** The raw (unnormalised) optimum w_opt, [C] float64. */
   wRaw: Float64Array;
+  /**
+   * Class-wise model: only the training points of images of this class carry α (the others have α = 0 and are not
+   * counted); `points` is that class's point count. Sources must then give every item its class index.
+   */
+  classIndex?: number;
 }
 
 function norm2(x: ArrayLike<number>): number {
@@ -44,12 +49,29 @@ function numParam(p: Predictor, key: string, file: string): number {
   return v;
 }
 
+/** w_opt = v/c − u of a closed-form statistics block (the linear loss with λ = 1/2, t = 1: w_opt = (1/N)Σ s_i f̂_i). */
+function closedFormRaw(b: Predictor['statistics'][number]): Float64Array {
+  const wRaw = new Float64Array(b.sumF.length);
+  for (let i = 0; i < wRaw.length; i++) wRaw[i] = b.sumF[i]! / b.points / b.c - b.sumFhat[i]! / b.points;
+  return wRaw;
+}
+
 /**
- * The α model of a predictor's global w: for `optimize` from its stored parameters, for `closed-form` from its
- * statistics (linear loss).
- * @throws UsageError when the predictor lacks what is needed.
+ * The α model of a predictor's w: for `optimize` from its stored parameters, for `closed-form` from its statistics
+ * (linear loss). With `classIndex` (class-wise closed-form predictors): the model of that class's w*, whose α live on
+ * that class's training points only — w*_k is fitted on class-k images, so Σ_{i∈k} α_i f̂_i = w*_k.
+ * @throws UsageError when the predictor lacks what is needed (statistics, the class, a class-wise fit).
  */
-export function alphaModelFromPredictor(p: Predictor, file = '<predictor>'): AlphaModel {
+export function alphaModelFromPredictor(p: Predictor, file = '<predictor>', classIndex?: number): AlphaModel {
+  if (classIndex !== undefined) {
+    if (!p.classwise || !p.perClassWeights) throw new UsageError(`${file}: not a class-wise predictor (fit with --classwise to explain class ${classIndex})`);
+    if (classRow(p, classIndex) < 0) {
+      throw new UsageError(`${file}: class ${classIndex} has no w (classes: ${p.classes.map((c) => (c.name ? `${c.index}=${c.name}` : String(c.index))).join(', ')})`);
+    }
+    const b = p.statistics.find((s) => s.key === String(classIndex));
+    if (!b || !(b.points > 0)) throw new UsageError(`${file}: no statistics for class ${classIndex}: cannot compute its α`);
+    return { loss: 'linear', params: { c: b.c, kappa: 1, scale: 1 }, lambda: 0.5, points: b.points, wRaw: closedFormRaw(b), classIndex };
+  }
   if (p.method.name === 'optimize') {
     const loss = getLoss(String(p.method.params?.loss ?? '')).name;
     const wNorm = numParam(p, 'wNorm', file);
@@ -63,10 +85,7 @@ export function alphaModelFromPredictor(p: Predictor, file = '<predictor>'): Alp
   }
   const g = p.statistics.find((s) => s.key === 'global');
   if (!g || !(g.points > 0)) throw new UsageError(`${file}: closed-form predictor without global statistics: cannot compute α`);
-  const wRaw = new Float64Array(g.sumF.length);
-  for (let i = 0; i < wRaw.length; i++) wRaw[i] = g.sumF[i]! / g.points / g.c - g.sumFhat[i]! / g.points;
-  // Linear loss with λ = 1/2, t = 1: w_opt = (1/N)Σ s_i f̂_i = v/c − u.
-  return { loss: 'linear', params: { c: g.c, kappa: 1, scale: 1 }, lambda: 0.5, points: g.points, wRaw };
+  return { loss: 'linear', params: { c: g.c, kappa: 1, scale: 1 }, lambda: 0.5, points: g.points, wRaw: closedFormRaw(g) };
 }
 
 /**
@@ -155,6 +174,8 @@ export interface RepresenterPoint {
   imageFile?: string;
   /** Input frame [H,W] the features were computed on, when known. */
   inputSize?: [number, number];
+  /** Decoded size [H,W] of the training image file at fit time, when known. */
+  imageSize?: [number, number];
   /** Feature grid [h,w] of the image. */
   grid: [number, number];
   /** Grid row and column (0-based). */
@@ -215,6 +236,16 @@ export interface ScanResult {
   summary: RepresenterSet['summary'];
 }
 
+/** 1 for the rows of items of class `k`, else 0. @throws UsageError for an item without a class index. */
+function classMask(b: PointBatch, k: number): Float32Array {
+  const m = new Float32Array(b.size);
+  for (const sp of b.items) {
+    if (sp.classIndex === undefined) throw new UsageError(`${sp.id}: training image without a class label; a class-wise explanation needs the labelled training set (e.g. --train-dataset)`);
+    if (sp.classIndex === k) m.fill(1, sp.start, sp.start + sp.count);
+  }
+  return m;
+}
+
 function spanAt(items: ItemSpan[], row: number): ItemSpan {
   let lo = 0;
   let hi = items.length - 1;
@@ -243,8 +274,10 @@ export async function scanPoints(stream: PointStream, m: AlphaModel, o: ScanOpti
   try {
     await stream.pass(async (b: PointBatch) => {
       if (b.fhat.shape[1] !== C) throw new UsageError(`training features have ${b.fhat.shape[1]} channels but the predictor has ${C}`);
+      const include = m.classIndex === undefined ? undefined : classMask(b, m.classIndex);
       const [alphaT, aggT, simT] = tf.tidy(() => {
-        const alpha = alphaOf(m, b.fhat, b.norms, wT);
+        const a0 = alphaOf(m, b.fhat, b.norms, wT);
+        const alpha = include ? tf.mul(a0, tf.tensor2d(include, [b.size, 1])) : a0;
         const agg = tf.matMul(tf.reshape(alpha, [1, b.size]), b.fhat);
         const sim = qT ? tf.matMul(b.fhat, qT) : undefined;
         return [alpha, agg, sim] as const;
@@ -273,6 +306,7 @@ export async function scanPoints(stream: PointStream, m: AlphaModel, o: ScanOpti
       const bt = new TopK<number>(o.k);
       const bb = new TopK<number>(o.k);
       for (let i = 0; i < b.size; i++) {
+        if (include && !include[i]) continue;
         const a = alpha[i]!;
         summary.points++;
         if (a > 0) summary.positive++;
@@ -312,6 +346,7 @@ export async function scanPoints(stream: PointStream, m: AlphaModel, o: ScanOpti
           };
           if (sp.imageFile !== undefined) p.imageFile = sp.imageFile;
           if (sp.inputSize) p.inputSize = sp.inputSize;
+          if (sp.imageSize) p.imageSize = sp.imageSize;
           if (sim) p.similarity = sim[i]!;
           return p;
         };
@@ -363,6 +398,7 @@ interface StoredPoint {
   id: string;
   imageFile?: string;
   inputSize?: [number, number];
+  imageSize?: [number, number];
   grid: [number, number];
   row: number;
   col: number;
@@ -399,6 +435,7 @@ function encPoint(p: RepresenterPoint): StoredPoint {
   };
   if (p.imageFile !== undefined) s.imageFile = p.imageFile;
   if (p.inputSize) s.inputSize = p.inputSize;
+  if (p.imageSize) s.imageSize = p.imageSize;
   return s;
 }
 
@@ -431,12 +468,22 @@ export function storedRepresenters(p: Predictor, file = '<predictor>'): { excita
     if (!s || typeof s.id !== 'string' || !Array.isArray(s.grid) || typeof s.alpha !== 'number' || typeof s.feature !== 'string') {
       throw new UsageError(`${where}: malformed point`);
     }
+    const pair = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && (x as number) > 0);
+    if (!pair(s.grid)) throw new UsageError(`${where}: grid must be two positive integers, got ${JSON.stringify(s.grid)}`);
+    if (!Number.isInteger(s.row) || !Number.isInteger(s.col) || s.row < 0 || s.col < 0 || s.row >= s.grid[0] || s.col >= s.grid[1]) {
+      throw new UsageError(`${where}: cell (${String(s.row)}, ${String(s.col)}) is outside its ${s.grid[0]}×${s.grid[1]} grid`);
+    }
+    if (s.imageFile !== undefined && typeof s.imageFile !== 'string') throw new UsageError(`${where}: imageFile must be a string`);
+    for (const k of ['inputSize', 'imageSize'] as const) {
+      if (s[k] !== undefined && !pair(s[k])) throw new UsageError(`${where}: ${k} must be two positive integers [H,W], got ${JSON.stringify(s[k])}`);
+    }
     const buf = Buffer.from(s.feature, 'base64');
     if (buf.length !== C * 4) throw new UsageError(`${where}: feature has ${buf.length} bytes, expected ${C * 4}`);
     const feature = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const p: RepresenterPoint = { id: s.id, grid: s.grid, row: s.row, col: s.col, alpha: s.alpha, norm: s.norm, feature };
     if (s.imageFile !== undefined) p.imageFile = s.imageFile;
     if (s.inputSize) p.inputSize = s.inputSize;
+    if (s.imageSize) p.imageSize = s.imageSize;
     return p;
   };
   return {
@@ -447,8 +494,8 @@ export function storedRepresenters(p: Predictor, file = '<predictor>'): { excita
 }
 
 /**
- * α (unit frame) of every training point, image by image: `fn` receives each item's span and its α as [h·w] row-major.
- * One streaming pass; memory is one batch.
+ * α (unit frame) of every training point, image by image: `fn` receives each item's span and its α as [h·w] row-major
+ * (0 on images of other classes for a class-wise model). One streaming pass; memory is one batch.
  */
 export async function forEachAlpha(stream: PointStream, m: AlphaModel, fn: (span: ItemSpan, alpha: Float32Array) => void | Promise<void>): Promise<void> {
   const C = m.wRaw.length;
@@ -462,6 +509,10 @@ export async function forEachAlpha(stream: PointStream, m: AlphaModel, fn: (span
         a = (await aT.data()) as Float32Array;
       } finally {
         aT.dispose();
+      }
+      if (m.classIndex !== undefined) {
+        const keep = classMask(b, m.classIndex);
+        for (let i = 0; i < a.length; i++) if (!keep[i]) a[i] = 0;
       }
       for (const sp of b.items) await fn(sp, a.slice(sp.start, sp.start + sp.count));
     }, 'alpha');

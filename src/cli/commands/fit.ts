@@ -112,8 +112,8 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       if (images) srcOpts.images = images;
       if (trainSize) srcOpts.inputSize = trainSize;
       if (labels) srcOpts.labels = labels;
-      // INTEGRATION POINT (--backbone/--images): fitOptimized/addRepresenters take any TrainingSource; the image path
-      // passes `extractorSource(extractor, imageFiles)` (rps/point-source.ts) instead of featureDirSource.
+      // fitOptimized/addRepresenters take any TrainingSource: the image path (fit-images.ts) passes the backbone's
+      // features of the records (pipeline/sources.ts trainingSourceFrom) instead of featureDirSource.
       if (a.method === 'optimize') {
         const oo: OptimizeOptions = {
           backbone: (channels) => externalIdentity(channels, a['backbone-id']),
