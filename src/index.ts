@@ -48,6 +48,10 @@ export type { OptimizeOptions, OptimizeResult } from './rps/optimize.js';
 export { featureDirSource, extractorSource } from './rps/point-source.js';
 export type { TrainingSource, TrainingItem } from './rps/point-source.js';
 export { fitFromFeatures, localizeFromFeatures, statisticsFromFeatures } from './rps/features-pipeline.js';
+export { explain, explainImage, cellBox } from './rps/explain.js';
+export type { ExplainOptions, ExplainResult, ExplainedPoint, ExplainedRegion } from './rps/explain.js';
+export { imageTrainingSource } from './pipeline/feature-cache.js';
+export { compareFits, scorePredictor } from './pipeline/compare-fits.js';
 
 // Boxes and metrics
 export { boxesFromMap, boxesAtThresholds } from './localize/boxes.js';

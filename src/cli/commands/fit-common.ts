@@ -4,7 +4,10 @@
 import { UsageError } from '../../util/errors.js';
 import type { Predictor } from '../../rps/predictor.js';
 import type { FitStatistics } from '../../rps/statistics.js';
-import type { OptimizeResult } from '../../rps/optimize.js';
+import { OPTIMIZE_DEFAULTS, type OptimizeOptions, type OptimizeResult } from '../../rps/optimize.js';
+import type { BackboneIdentity } from '../../backbones/types.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import { TOOL } from '../../version.js';
 import type { LossName } from '../../rps/losses.js';
 import { emit, type GlobalArgs } from '../context.js';
 
@@ -108,4 +111,26 @@ export function emitOptimized(a: GlobalArgs & { out: string; loss: LossName; lam
             `α: ${r.representers.summary.positive} excitatory, ${r.representers.summary.negative} inhibitory points; kept top ${r.representers.excitatory.length}/${r.representers.inhibitory.length}`,
           ],
         );
+}
+
+/** OptimizeOptions from the `uol fit` flags (both paths). */
+export function optimizeOptions(a: FitArgs, backbone: (channels: number) => BackboneIdentity, source: string, onProgress: ProgressCallback): OptimizeOptions {
+  const oo: OptimizeOptions = {
+    backbone,
+    loss: a.loss,
+    lambda: a.lambda,
+    scale: a.scale,
+    kappa: a.kappa,
+    maxPasses: a['max-passes'],
+    tol: a.tol,
+    topK: a['top-k'] ?? OPTIMIZE_DEFAULTS.topK,
+    batchPoints: a['batch-points'],
+    cacheBytes: Math.round(a['cache-mb'] * 1024 * 1024),
+    created: { source },
+    tool: TOOL,
+    onProgress,
+  };
+  if (a['label-threshold'] !== undefined) oo.c = a['label-threshold'];
+  if (a['max-seconds'] !== undefined) oo.maxSeconds = a['max-seconds'];
+  return oo;
 }

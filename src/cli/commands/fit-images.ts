@@ -13,14 +13,14 @@ import { sampleRecords } from '../../data/loader.js';
 import { trainProtocol } from '../../data/transforms.js';
 import { savePredictor, type Predictor } from '../../rps/predictor.js';
 import { parseShard, saveStatistics } from '../../rps/statistics-file.js';
-import { addRepresenters, fitOptimized, OPTIMIZE_DEFAULTS, type OptimizeOptions } from '../../rps/optimize.js';
+import { addRepresenters, fitOptimized } from '../../rps/optimize.js';
 import { fitStatistics } from '../../pipeline/fit.js';
 import { fitFingerprint, fitOnRecords } from '../../pipeline/fit-run.js';
 import { recordSource, trainingSourceFrom } from '../../pipeline/sources.js';
 import { resolveInput } from '../../pipeline/input.js';
 import { RunRecorder } from '../../report/manifest.js';
 import { progressFor } from '../context.js';
-import { checkNumber, emit, emitClosedForm, emitOptimized, type FitArgs } from './fit-common.js';
+import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
 
 /** Runs the image path of `uol fit`. */
 export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void> {
@@ -78,23 +78,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
 
     if (a.method === 'optimize') {
       if (a.classwise) throw new UsageError('--method optimize fits the global w only; --classwise is available with the closed form');
-      const oo: OptimizeOptions = {
-        backbone: () => identity,
-        loss: a.loss,
-        lambda: a.lambda,
-        scale: a.scale,
-        kappa: a.kappa,
-        maxPasses: a['max-passes'],
-        tol: a.tol,
-        topK: a['top-k'] ?? OPTIMIZE_DEFAULTS.topK,
-        batchPoints: a['batch-points'],
-        cacheBytes: Math.round(a['cache-mb'] * 1024 * 1024),
-        created: { source: srcDesc },
-        tool: TOOL,
-        onProgress: prog.callback,
-      };
-      if (a['label-threshold'] !== undefined) oo.c = a['label-threshold'];
-      if (a['max-seconds'] !== undefined) oo.maxSeconds = a['max-seconds'];
+      const oo = optimizeOptions(a, () => identity, srcDesc, prog.callback);
       const r = await fitOptimized(trainingSourceFrom(backbone, source, [a.size, a.size]), oo);
       savePredictor(r.predictor, a.out);
       recorder.outputs.push(path.resolve(a.out));

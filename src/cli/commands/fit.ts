@@ -12,12 +12,12 @@ import { fitFromFeatures, externalIdentity, statisticsFromFeatures } from '../..
 import { savePredictor, type Predictor } from '../../rps/predictor.js';
 import { readImageMap } from '../../io/image-map.js';
 import { featureDirSource } from '../../rps/point-source.js';
-import { addRepresenters, fitOptimized, OPTIMIZE_DEFAULTS, type OptimizeOptions } from '../../rps/optimize.js';
+import { addRepresenters, fitOptimized, OPTIMIZE_DEFAULTS } from '../../rps/optimize.js';
 import { LOSS_NAMES } from '../../rps/losses.js';
 import { parseSize } from './localize.js';
 import { parseShard, saveStatistics, shardRange } from '../../rps/statistics-file.js';
 import { progressFor, startEngine, type GlobalArgs } from '../context.js';
-import { checkNumber, emit, emitClosedForm, emitOptimized, type FitArgs } from './fit-common.js';
+import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
 import { runFitImages } from './fit-images.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
 import { DEFAULT_BACKBONE } from '../../backbones/registry.js';
@@ -115,23 +115,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       // fitOptimized/addRepresenters take any TrainingSource: the image path (fit-images.ts) passes the backbone's
       // features of the records (pipeline/sources.ts trainingSourceFrom) instead of featureDirSource.
       if (a.method === 'optimize') {
-        const oo: OptimizeOptions = {
-          backbone: (channels) => externalIdentity(channels, a['backbone-id']),
-          loss: a.loss,
-          lambda: a.lambda,
-          scale: a.scale,
-          kappa: a.kappa,
-          maxPasses: a['max-passes'],
-          tol: a.tol,
-          topK: a['top-k'] ?? OPTIMIZE_DEFAULTS.topK,
-          batchPoints: a['batch-points'],
-          cacheBytes: Math.round(a['cache-mb'] * 1024 * 1024),
-          created: { source: `features ${path.resolve(dir)}` },
-          tool: TOOL,
-          onProgress: prog.callback,
-        };
-        if (a['label-threshold'] !== undefined) oo.c = a['label-threshold'];
-        if (a['max-seconds'] !== undefined) oo.maxSeconds = a['max-seconds'];
+        const oo = optimizeOptions(a, (channels) => externalIdentity(channels, a['backbone-id']), `features ${path.resolve(dir)}`, prog.callback);
         const r = await fitOptimized(featureDirSource(dir, srcOpts), oo);
         if (a['stats-out']) {
           saveStatistics(a['stats-out'], {
