@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
-import { bicubicAntialiasMatrix, bicubicMatrix, linear, resampleGrid, weight, type WeightMap } from './ops.js';
+import { bicubicAntialiasMatrix, bicubicMatrix, resampleGrid, weight, type WeightMap } from './ops.js';
 import { fusedAttention, fusedLayerNorm, fusedLinear, fusedTransformerKernels, hasKernel } from '../engine/fused.js';
 import { nativeStatus } from '../engine/native.js';
 
@@ -241,7 +241,7 @@ export class VisionTransformer implements FeatureExtractor {
 
   /** qkv projection: `[B·N, C]` → `[B·N, 3C]` (q pre-scaled). */
   qkv(blk: Block, y: tf.Tensor2D): tf.Tensor2D {
-    return linear(y, blk.qkvW, blk.qkvB);
+    return fusedLinear(y, blk.qkvW, blk.qkvB);
   }
 
   /** Splits qkv into per-(image, head) q `[BH,N,d]`, kᵀ `[BH,d,N]`, v `[BH,N,d]`. */

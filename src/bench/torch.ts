@@ -103,13 +103,16 @@ export class TorchServer {
   /** Torch version and threads, once started. */
   env: TorchEnv | undefined;
 
-  /** Starts the server; resolves to undefined when ready, else to the reason it is unavailable. */
-  async start(threads = 2): Promise<string | undefined> {
+  /**
+   * Starts the server; resolves to undefined when ready, else to the reason it is unavailable. `env` adds variables
+   * to the child's environment (e.g. `OMP_WAIT_POLICY`).
+   */
+  async start(threads = 2, env: Record<string, string> = {}): Promise<string | undefined> {
     const script = torchScript();
     if (!existsSync(script)) return `${script} not found`;
     const py = torchPython();
     if (!existsSync(py)) return `${py} not found`;
-    const child = spawn(py, [script, 'serve', '--threads', String(threads)], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(py, [script, 'serve', '--threads', String(threads)], { env: { ...childEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     const err: string[] = [];
     child.stderr!.on('data', (d: Buffer) => err.push(d.toString('utf8')));
