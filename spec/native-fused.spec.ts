@@ -225,6 +225,24 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
       x.dispose();
     });
 
+    it('an RGB stem (7×7/2, 3→64) runs im2col + the direct kernel, and matches plain wasm and im2col + sgemm', () => {
+      const x = rnd([2, 31, 29, 3]) as tf.Tensor4D;
+      const f = rnd([7, 7, 3, 64]) as tf.Tensor4D;
+      const bias = rnd([64]) as tf.Tensor1D;
+      const addon = nativeAddon()!;
+      const info = tf.backend_util.computeConv2DInfo([2, 31, 29, 3], [7, 7, 3, 64], 2, 1, 3);
+      const geom = [2, 31, 29, 3, info.outHeight, info.outWidth, 64, 7, 7, 2, 2, 1, 1, info.padInfo.top, info.padInfo.left];
+      expect(addon.convPath(...geom)).to.equal('im2col-direct');
+      const run = (): tf.Tensor => tf.fused.conv2d({ x, filter: f, strides: 2, pad: 3, bias, activation: 'relu' });
+      const r = both(run);
+      expectClose(r.nat, r.ref, tol(147), 'stem vs plain wasm');
+      addon.setConvMode(0);
+      expect(addon.convPath(...geom)).to.equal('im2col');
+      const sg = run();
+      expectClose(r.nat, sg.dataSync(), tol(147), 'stem vs im2col + sgemm');
+      tf.dispose([x, f, bias, sg]);
+    });
+
     it('direct and im2col + sgemm paths agree', () => {
       const x = rnd([1, 14, 14, 96]) as tf.Tensor4D;
       const f = rnd([3, 3, 96, 80]) as tf.Tensor4D;
@@ -237,6 +255,50 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
       expectClose(d, i2c, tol(864), 'direct vs im2col');
       tf.dispose([x, f]);
     });
+  });
+
+  describe('Winograd F(2×2,3×3) convolution vs plain wasm and the direct kernel', function () {
+    before(function () {
+      if (!nativeStatus()?.library?.directConv) this.skip();
+    });
+
+    const geoms: [string, number[], number[], number | 'same' | 'valid'][] = [
+      ['13×12 (odd: partial tiles), same, 32→48', [1, 13, 12, 32], [3, 3, 32, 48], 'same'],
+      ['valid, C 130 (two K blocks, channel tail), 130→100', [1, 14, 12, 130], [3, 3, 130, 100], 'valid'],
+      ['batch 2, pad 1, 16→64', [2, 11, 10, 16], [3, 3, 16, 64], 1],
+    ];
+    for (const [name, xs, fs, pad] of geoms) {
+      it(`${name}: plain, bias+relu, bias+relu6, residual; elu falls back to the direct kernel`, () => {
+        const x = rnd(xs) as tf.Tensor4D;
+        const f = rnd(fs) as tf.Tensor4D;
+        const bias = rnd([fs[3]!]) as tf.Tensor1D;
+        const k = 9 * fs[2]!;
+        const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], 1, 1, pad);
+        const geom = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, 3, 3, 1, 1, 1, 1, info.padInfo.top, info.padInfo.left];
+        expect(nativeAddon()!.convPath(...geom)).to.equal('winograd');
+        expect(nativeAddon()!.convPath(...geom, 0)).to.equal('direct');
+        const residual = rnd(info.outShape) as tf.Tensor4D;
+        const runs: [string, () => tf.Tensor][] = [
+          ['plain', () => tf.conv2d(x, f, 1, pad)],
+          ['bias+relu', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu' })],
+          ['bias+relu6', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu6' })],
+          ['residual+relu', () => fusedConv2dResidual({ x, filter: f, strides: 1, pad, bias, residual, activation: 'relu' })],
+          ['bias+elu (direct)', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'elu' })],
+        ];
+        for (const [what, run] of runs) {
+          const r = both(run);
+          expect(r.natShape, what).to.deep.equal(r.refShape);
+          // Winograd's transforms add a few roundings per product: allow twice the summation-order bound.
+          expectClose(r.nat, r.ref, 2 * tol(k), `${name} ${what}`);
+          nativeAddon()!.setConvMode(1);
+          const direct = run();
+          nativeAddon()!.setConvMode(-1);
+          expectClose(r.nat, direct.dataSync(), 2 * tol(k), `${name} ${what} vs direct`);
+          direct.dispose();
+        }
+        tf.dispose([x, f, bias, residual]);
+      });
+    }
   });
 
   describe('UolFusedConv2D (conv + bias + residual, then activation)', () => {

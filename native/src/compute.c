@@ -407,6 +407,7 @@ void par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t h
 
 static int conv_mode = -1;
 
+/* mode: -1 auto, 0 im2col + sgemm only, 1 direct only (no Winograd), 2 auto (same as -1). */
 void conv_set_mode(int mode) {
   conv_mode = mode;
 }
@@ -417,10 +418,26 @@ int conv_uses_direct(const conv_geom_t *g) {
   return g->C >= 16 && g->OC >= 16;
 }
 
+/* Winograd pays on 3×3 stride-1 convolutions with enough tiles to amortise its 16/9 larger filter (measured with
+ * `uol bench --suite matmul`: 7×7 maps are faster direct). */
+#define WINO_MIN_PIXELS 100
+
+int conv_path(const conv_geom_t *g, const epilogue_t *e) {
+  if (!conv_uses_direct(g)) {
+    /* Few input channels (an RGB stem): im2col, then the direct kernel on the columns as a 1×1 convolution. */
+    return conv_mode != 0 && direct_conv_available() && g->OC >= 16 && g->FH * g->FW * g->C >= 16 ? CONV_IM2COL_DIRECT : CONV_IM2COL;
+  }
+  if (conv_mode != 1 && g->FH == 3 && g->FW == 3 && g->SH == 1 && g->SW == 1 && g->DH == 1 && g->DW == 1 &&
+      g->OH * g->OW >= WINO_MIN_PIXELS && conv_epilogue_fusable(e, g->B))
+    return CONV_WINOGRAD;
+  return CONV_DIRECT;
+}
+
 typedef struct {
   const float *x, *f, *packed;
   float *out;
   const conv_geom_t *g;
+  int64_t tiles, tt, nt; /* Winograd: tiles per image, tiles per task, tile chunks per image */
   const epilogue_t *e;
   int64_t pc, cc, np, ncb; /* pixels per task, channels per task, pixel chunks per image, channel chunks */
   int fuse, oom;
@@ -429,7 +446,7 @@ typedef struct {
 
 /* Per-channel bias (or none), a residual added before the activation, and linear/relu/relu6 can be applied inside the
  * direct kernel. */
-static int fusable(const epilogue_t *e, int64_t B) {
+int conv_epilogue_fusable(const epilogue_t *e, int64_t B) {
   if (epilogue_is_identity(e)) return 1;
   if (e->scale || e->prelu || (e->residual && !e->residual_first)) return 0;
   if (e->act != ACT_LINEAR && e->act != ACT_RELU && e->act != ACT_RELU6) return 0;
@@ -459,6 +476,23 @@ static void conv_direct_task(void *vctx, int task, int thread) {
                      j->fuse && j->e ? j->e->bias : NULL, j->fuse && j->e ? j->e->residual : NULL,
                      j->fuse && j->e ? j->e->act : ACT_LINEAR);
   if (!j->fuse) epilogue_region(j->out, P, g->OC, b, p0, p1, c0, c1, j->e);
+}
+
+static void conv_wino_task(void *vctx, int task, int thread) {
+  conv_job *j = (conv_job *)vctx;
+  const conv_geom_t *g = j->g;
+  const int64_t cb = task % j->ncb;
+  const int64_t ti = (task / j->ncb) % j->nt;
+  const int64_t b = task / (j->ncb * j->nt);
+  const int64_t t0 = ti * j->tt, t1 = t0 + j->tt < j->tiles ? t0 + j->tt : j->tiles;
+  const int64_t c0 = cb * j->cc, c1 = c0 + j->cc < g->OC ? c0 + j->cc : g->OC;
+  float *scratch = pool_scratch(thread, (size_t)wino_scratch_floats(t1 - t0, g->C));
+  if (!scratch) {
+    j->oom = 1;
+    return;
+  }
+  wino_conv_region(j->x, j->packed, j->out, g, b, t0, t1, c0, c1, j->zeros, scratch, j->e ? j->e->bias : NULL,
+                   j->e ? j->e->residual : NULL, j->e ? j->e->act : ACT_LINEAR);
 }
 
 static void conv_im2col_task(void *vctx, int task, int thread) {
@@ -492,6 +526,19 @@ static void conv_im2col_task(void *vctx, int task, int thread) {
           continue;
         }
         const float *xrow = xb + iy * g->W * C;
+        if (g->DW == 1) {
+          /* The kx taps are consecutive input pixels: copy the in-bounds span at once, zero the rest. */
+          const int64_t ix0 = ox * g->SW - g->PL;
+          int64_t lo = ix0 < 0 ? -ix0 : 0;
+          if (lo > g->FW) lo = g->FW;
+          int64_t hi = ix0 + g->FW > g->W ? g->W - ix0 : g->FW;
+          if (hi < lo) hi = lo;
+          if (lo > 0) memset(dst, 0, (size_t)(lo * C) * sizeof(float));
+          if (hi > lo) memcpy(dst + lo * C, xrow + (ix0 + lo) * C, (size_t)(hi - lo) * run);
+          if (hi < g->FW) memset(dst + hi * C, 0, (size_t)((g->FW - hi) * C) * sizeof(float));
+          dst += g->FW * C;
+          continue;
+        }
         for (int64_t kx = 0; kx < g->FW; kx++) {
           const int64_t ix = ox * g->SW - g->PL + kx * g->DW;
           if (ix < 0 || ix >= g->W)
@@ -504,6 +551,21 @@ static void conv_im2col_task(void *vctx, int task, int thread) {
     }
     A = cols;
     lda = K;
+  }
+  if (j->packed) {
+    /* im2col + the direct kernel: the column block is a 1×1 convolution over nr "pixels" of K channels. */
+    const conv_geom_t g1 = {1, 1, nr, lda, 1, nr, g->OC, 1, 1, 1, 1, 1, 1, 0, 0};
+    const size_t ptr_bytes = (size_t)(ceil_div(nr, 6) * 6) * sizeof(const float *);
+    float *mem = pool_scratch(thread < 0 ? -2 : thread + POOL_SCRATCH_SECOND, (ptr_bytes + sizeof(float) - 1) / sizeof(float));
+    if (!mem) {
+      j->oom = 1;
+      return;
+    }
+    const float *res = j->fuse && j->e && j->e->residual ? j->e->residual + (b * P + r0) * g->OC : NULL;
+    direct_conv_region(A, NULL, j->packed, ob, &g1, 0, 0, nr, 0, g->OC, j->zeros, (const float **)(void *)mem, j->fuse,
+                       j->fuse && j->e ? j->e->bias : NULL, res, j->fuse && j->e ? j->e->act : ACT_LINEAR);
+    if (!j->fuse) epilogue_region(j->out, P, g->OC, b, r0, r0 + nr, 0, g->OC, j->e);
+    return;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)g->OC, (int)K, 1.f, A, (int)lda, j->f, (int)g->OC, 0.f,
               ob, (int)g->OC);
@@ -537,7 +599,12 @@ void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed) {
   }
 }
 
-int par_conv2d(const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, const epilogue_t *e) {
+int64_t winograd_filter_size(int64_t C, int64_t OC) {
+  return ceil_div(OC, 64) * 16 * C * 64;
+}
+
+int par_conv2d(const float *x, const float *f, const float *packed, int packed_kind, float *out, const conv_geom_t *g,
+               const epilogue_t *e) {
   const int64_t P = g->OH * g->OW, K = g->FH * g->FW * g->C;
   if (g->B == 0 || P == 0 || g->OC == 0) return 0;
   if (K == 0) {
@@ -546,11 +613,46 @@ int par_conv2d(const float *x, const float *f, const float *packed, float *out, 
     return 0;
   }
   const int64_t T = pool_threads();
-  conv_job j = {x, f, packed, out, g, e, 0, 0, 0, 0, 0, 0, NULL};
-  if (conv_uses_direct(g)) {
+  conv_job j;
+  memset(&j, 0, sizeof j);
+  j.x = x;
+  j.f = f;
+  j.packed = packed_kind == CONV_DIRECT ? packed : NULL;
+  j.out = out;
+  j.g = g;
+  j.e = e;
+  const int path = conv_path(g, e);
+  if (path == CONV_WINOGRAD && packed && packed_kind == CONV_WINOGRAD) {
+    j.packed = packed;
     j.zeros = zero_row(g->C);
     if (!j.zeros) return -1;
-    j.fuse = fusable(e, g->B);
+    j.tiles = ((g->OH + 1) / 2) * ((g->OW + 1) / 2);
+    /* Tiles per task: V [16][T][C] within ~512 KB (L2), whole 6-row groups; channel blocks split across tasks when
+     * there are too few tile chunks for the threads. */
+    int64_t tt = round_up(8192 / g->C > 6 ? 8192 / g->C : 6, 6);
+    if (tt > j.tiles) tt = j.tiles;
+    j.tt = tt;
+    j.nt = ceil_div(j.tiles, tt);
+    const int64_t nb = ceil_div(g->OC, 64);
+    int64_t groups = ceil_div(2 * T, g->B * j.nt);
+    if (groups > nb) groups = nb;
+    if (groups < 1) groups = 1;
+    j.cc = ceil_div(nb, groups) * 64;
+    j.ncb = ceil_div(g->OC, j.cc);
+    pool_run((int)(g->B * j.nt * j.ncb), conv_wino_task, &j);
+    return j.oom ? -1 : 0;
+  }
+  if (path == CONV_WINOGRAD) j.packed = NULL; /* packed for another layout: direct kernel on the filter in place */
+  if (path == CONV_IM2COL_DIRECT) {
+    /* j.packed is set only when the filter came packed for the direct kernel; otherwise im2col + sgemm. */
+    j.zeros = zero_row(K);
+    if (!j.zeros) return -1;
+    j.fuse = conv_epilogue_fusable(e, g->B);
+  }
+  if (path == CONV_DIRECT || path == CONV_WINOGRAD) {
+    j.zeros = zero_row(g->C);
+    if (!j.zeros) return -1;
+    j.fuse = conv_epilogue_fusable(e, g->B);
     /* Channel chunks of 64 (one kernel column block; its weights stay in L2 across the pixel tiles of a task) and
      * pixel chunks of whole 6-row tiles, sized for about 4 tasks per thread but at most 384 pixels. */
     j.cc = 64;
@@ -565,6 +667,7 @@ int par_conv2d(const float *x, const float *f, const float *packed, float *out, 
     j.np = ceil_div(P, pc);
     pool_run((int)(g->B * j.np * j.ncb), conv_direct_task, &j);
   } else {
+    if (path == CONV_IM2COL) j.packed = NULL;
     /* im2col blocks of about 1 MB (L2) and at least 64 rows; at least two tasks per thread when there is work. */
     int64_t pc = (int64_t)((1u << 18) / (uint64_t)K);
     if (pc < 64) pc = 64;
@@ -581,7 +684,7 @@ int par_conv2d(const float *x, const float *f, const float *packed, float *out, 
 int par_linear(const float *x, const float *w, const float *packed, float *out, int64_t m, int64_t n, int64_t k,
                const epilogue_t *e) {
   const conv_geom_t g = {1, 1, m, k, 1, m, n, 1, 1, 1, 1, 1, 1, 0, 0};
-  if (packed && conv_uses_direct(&g)) return par_conv2d(x, w, packed, out, &g, e);
+  if (packed && conv_uses_direct(&g)) return par_conv2d(x, w, packed, CONV_DIRECT, out, &g, e);
   par_matmul(1, m, n, k, 0, 0, x, 0, w, 0, out, e);
   return 0;
 }

@@ -77,10 +77,22 @@ typedef struct {
   int64_t B, H, W, C, OH, OW, OC, FH, FW, SH, SW, DH, DW, PT, PL;
 } conv_geom_t;
 
-/* Convolution with epilogue (viewed as [B, OH·OW, OC]). Parallel: direct AVX-512 kernel when the CPU has it and the
- * shape suits it, else im2col + sgemm. `packed` (may be NULL) is the filter in pack_conv_filter's layout, used by the
- * direct kernel. Returns 0, or -1 when out of memory. */
-int par_conv2d(const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, const epilogue_t *e);
+/* Convolution algorithms. */
+enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2, CONV_IM2COL_DIRECT = 3 };
+
+/* Convolution with epilogue (viewed as [B, OH·OW, OC]). Parallel. `packed` (may be NULL) is the filter packed for
+ * `packed_kind` (CONV_DIRECT: pack_conv_filter, CONV_WINOGRAD: pack_winograd_filter); the algorithm is
+ * conv_path(g, e) when the packing matches, else the direct kernel on the unpacked filter or im2col + sgemm.
+ * Returns 0, or -1 when out of memory. */
+int par_conv2d(const float *x, const float *f, const float *packed, int packed_kind, float *out, const conv_geom_t *g,
+               const epilogue_t *e);
+
+/* The algorithm par_conv2d uses for g when the filter is packed for it; `e` may be NULL (plain convolution). */
+int conv_path(const conv_geom_t *g, const epilogue_t *e);
+
+/* True when `e` can be applied inside the direct/Winograd kernels (per-channel bias or none, a residual before the
+ * activation or none, activation linear/relu/relu6). */
+int conv_epilogue_fusable(const epilogue_t *e, int64_t B);
 
 /* Floats of a packed filter with K = FH·FW·C rows and OC columns. */
 int64_t packed_filter_size(int64_t K, int64_t OC);
@@ -88,6 +100,13 @@ int64_t packed_filter_size(int64_t K, int64_t OC);
 /* Packs an HWIO filter viewed as [K, OC] into blocks of 64 output channels, [ceil(OC/64)][K][64] (zero-padded), so
  * the direct kernel streams it contiguously. */
 void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed);
+
+/* Floats of a Winograd-packed 3×3 filter. */
+int64_t winograd_filter_size(int64_t C, int64_t OC);
+
+/* Packs a 3×3 HWIO filter [3,3,C,OC] as U = G g Gᵀ in blocks of 64 output channels, [ceil(OC/64)][16][C][64]
+ * (zero-padded), computed in float64. */
+void pack_winograd_filter(const float *f, int64_t C, int64_t OC, float *packed);
 
 /* Which conv path par_conv2d takes for g: 1 = direct AVX-512 kernel, 0 = im2col + sgemm. */
 int conv_uses_direct(const conv_geom_t *g);
@@ -109,5 +128,16 @@ int direct_conv_available(void);
 void direct_conv_region(const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b,
                         int64_t p0, int64_t p1, int64_t c0, int64_t c1, const float *zeros, const float **ptrs, int fuse,
                         const float *bias, const float *res, int act);
+
+/* Scratch floats wino_conv_region needs for T tiles of C channels. */
+int64_t wino_scratch_floats(int64_t T, int64_t C);
+
+/*
+ * Winograd F(2×2,3×3) convolution (3×3, stride 1, dilation 1) of output tiles [t0, t1) of image b (tile t covers
+ * output rows 2·(t / ceil(OW/2)) + {0,1}, columns 2·(t % ceil(OW/2)) + {0,1}), output channels [c0, c1) (c0 a multiple
+ * of 64), with per-channel bias, residual (before act) and act (linear/relu/relu6) applied in the output transform.
+ */
+void wino_conv_region(const float *x, const float *packed, float *out, const conv_geom_t *g, int64_t b, int64_t t0, int64_t t1,
+                      int64_t c0, int64_t c1, const float *zeros, float *scratch, const float *bias, const float *res, int act);
 
 #endif

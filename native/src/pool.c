@@ -55,8 +55,8 @@ typedef struct {
   float *p;
   size_t n;
 } scratch_t;
-static scratch_t scratch[POOL_MAX];
-static _Thread_local scratch_t tls_scratch;
+static scratch_t scratch[2 * POOL_MAX]; /* two per thread: index and index + POOL_SCRATCH_SECOND */
+static _Thread_local scratch_t tls_scratch, tls_scratch2;
 
 static double now_us(void) {
   struct timespec ts;
@@ -213,8 +213,8 @@ void pool_run(int ntasks, pool_fn fn, void *ctx) {
 }
 
 float *pool_scratch(int thread, size_t floats) {
-  if (thread >= POOL_MAX) return NULL;
-  scratch_t *s = thread < 0 ? &tls_scratch : &scratch[thread];
+  if (thread >= 2 * POOL_MAX || thread < -2) return NULL;
+  scratch_t *s = thread == -1 ? &tls_scratch : thread == -2 ? &tls_scratch2 : &scratch[thread];
   if (floats > s->n) {
     free(s->p);
     size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;

@@ -30,6 +30,10 @@ void pool_run(int ntasks, pool_fn fn, void *ctx);
  * memory). Valid until the next call with the same thread index (-1: the calling thread's own). */
 float *pool_scratch(int thread, size_t floats);
 
+/* Offset of a second scratch buffer per thread: pool_scratch(thread + POOL_SCRATCH_SECOND, n) for thread ≥ 0, and
+ * pool_scratch(-2, n) for a thread outside the pool. */
+#define POOL_SCRATCH_SECOND 64
+
 /* Microseconds a worker spins before sleeping. */
 void pool_set_spin_us(int us);
 

@@ -346,25 +346,31 @@ static napi_value Attention(napi_env env, napi_callback_info info) {
 
 /*
  * conv2d(x, filter, out, B, inH, inW, inC, outH, outW, outC, fH, fW, strideH, strideW, dilH, dilW, padTop, padLeft,
- *        bias, bs0, bs1, bs2, act, alpha, prelu, ps0, ps1, ps2[, packed[, residual]])
+ *        bias, bs0, bs1, bs2, act, alpha, prelu, ps0, ps1, ps2[, packed[, residual[, packedKind]]])
  * NHWC input [B,inH,inW,inC], HWIO filter [fH,fW,inC,outC], NHWC output [B,outH,outW,outC]; zero padding. The
- * epilogue views the output as [B, outH*outW, outC]. Direct AVX-512 kernel where it applies (reading `packed`, the
- * filter from packConvFilter, when given), else im2col + sgemm. `residual` (the output's shape) is added before the
+ * epilogue views the output as [B, outH*outW, outC]. `packed` is the filter packed by packConvFilter (packedKind 1,
+ * the default) or packWinogradFilter (2); the algorithm is convPath's when the packing matches it. `residual` (the output's shape) is added before the
  * activation: act(conv + bias + residual).
  */
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
   size_t argc = MAX_ARGS;
   napi_value argv[MAX_ARGS];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 28 || argc > 30) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: expected 28 to 30 arguments");
+  if (argc < 28 || argc > 31) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: expected 28 to 31 arguments");
     return NULL;
   }
   f32view x, f, out, packed = {NULL, 0}, res = {NULL, 0};
   if (!get_f32(env, argv[0], "x", 0, &x) || !get_f32(env, argv[1], "filter", 0, &f) || !get_f32(env, argv[2], "out", 0, &out))
     return NULL;
   if (argc >= 29 && !get_f32(env, argv[28], "packed filter", 1, &packed)) return NULL;
-  if (argc == 30 && !get_f32(env, argv[29], "residual", 1, &res)) return NULL;
+  if (argc >= 30 && !get_f32(env, argv[29], "residual", 1, &res)) return NULL;
+  int64_t kind = CONV_DIRECT;
+  if (argc == 31 && !get_i64(env, argv[30], "packed kind", &kind)) return NULL;
+  if (kind != CONV_DIRECT && kind != CONV_WINOGRAD) {
+    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: packed kind must be 1 (direct) or 2 (winograd)");
+    return NULL;
+  }
   static const char *names[] = {"B",      "inH",     "inW",  "inC",  "outH",   "outW",   "outC",
                                 "fH",     "fW",      "strideH", "strideW", "dilH", "dilW", "padTop", "padLeft"};
   int64_t v[15];
@@ -382,12 +388,14 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   if ((int64_t)x.length < g.B * g.H * g.W * g.C) return range_error(env, "x"), NULL;
   if ((int64_t)f.length < K * g.OC) return range_error(env, "filter"), NULL;
   if ((int64_t)out.length < g.B * rows_per_image * g.OC) return range_error(env, "out"), NULL;
-  if (packed.data && (int64_t)packed.length < packed_filter_size(K, g.OC)) return range_error(env, "packed filter"), NULL;
+  if (packed.data && kind == CONV_DIRECT && (int64_t)packed.length < packed_filter_size(K, g.OC)) return range_error(env, "packed filter"), NULL;
+  if (packed.data && kind == CONV_WINOGRAD && (g.FH != 3 || g.FW != 3 || (int64_t)packed.length < winograd_filter_size(g.C, g.OC)))
+    return range_error(env, "packed filter"), NULL;
   if (res.data && (int64_t)res.length < g.B * rows_per_image * g.OC) return range_error(env, "residual"), NULL;
   e.residual = res.data;
   e.residual_first = 1;
   /* Both paths read x only at 0 <= iy < H, 0 <= ix < W (padding reads a zero row), so any geometry is memory-safe. */
-  if (par_conv2d(x.data, f.data, packed.data, out.data, &g, &e) != 0) {
+  if (par_conv2d(x.data, f.data, packed.data, (int)kind, out.data, &g, &e) != 0) {
     napi_throw_error(env, "UOL_BLAS_NOMEM", "uol_blas.conv2d: out of memory for scratch buffers");
     return NULL;
   }
@@ -413,25 +421,53 @@ static napi_value PackConvFilter(napi_env env, napi_callback_info info) {
   return ta;
 }
 
-/* convPath(...15 geometry numbers) -> 'direct' | 'im2col': which algorithm conv2d uses for this geometry. */
+/* convPath(...15 geometry numbers[, fusable]) -> 'im2col' | 'direct' | 'winograd' | 'im2col-direct' (im2col, then the
+ * direct kernel on the columns; for few input channels): the algorithm conv2d uses for this
+ * geometry when the filter is packed for it; `fusable` (default 1) says whether the epilogue is per-channel bias,
+ * residual and linear/relu/relu6 only. */
 static napi_value ConvPath(napi_env env, napi_callback_info info) {
   size_t argc = MAX_ARGS;
   napi_value argv[MAX_ARGS];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 15) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.convPath: expected 15 arguments");
+  if (argc != 15 && argc != 16) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.convPath: expected 15 or 16 arguments");
     return NULL;
   }
-  int64_t v[15];
-  for (int i = 0; i < 15; i++)
+  int64_t v[16];
+  v[15] = 1;
+  for (size_t i = 0; i < argc; i++)
     if (!get_i64(env, argv[i], "geometry", &v[i])) return NULL;
   conv_geom_t g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  epilogue_t unfusable;
+  memset(&unfusable, 0, sizeof unfusable);
+  unfusable.act = ACT_ELU;
+  const int path = conv_path(&g, v[15] ? NULL : &unfusable);
   napi_value s;
-  CHECK_NAPI(env, napi_create_string_utf8(env, conv_uses_direct(&g) ? "direct" : "im2col", NAPI_AUTO_LENGTH, &s));
+  static const char *names[] = {"im2col", "direct", "winograd", "im2col-direct"};
+  CHECK_NAPI(env, napi_create_string_utf8(env, names[path], NAPI_AUTO_LENGTH, &s));
   return s;
 }
 
-/* setConvMode(mode): -1 auto, 0 always im2col + sgemm, 1 direct kernel where supported. */
+/* packWinogradFilter(filter, C, OC) -> Float32Array: a 3×3 HWIO filter as Winograd F(2×2,3×3) weights. */
+static napi_value PackWinogradFilter(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  f32view f;
+  int64_t C, OC;
+  if (argc != 3 || !get_f32(env, argv[0], "filter", 0, &f) || !get_i64(env, argv[1], "C", &C) || !get_i64(env, argv[2], "OC", &OC))
+    return NULL;
+  if ((int64_t)f.length < 9 * C * OC) return range_error(env, "filter"), NULL;
+  const int64_t n = winograd_filter_size(C, OC);
+  napi_value ab, ta;
+  void *data;
+  CHECK_NAPI(env, napi_create_arraybuffer(env, (size_t)n * sizeof(float), &data, &ab));
+  pack_winograd_filter(f.data, C, OC, (float *)data);
+  CHECK_NAPI(env, napi_create_typedarray(env, napi_float32_array, (size_t)n, ab, 0, &ta));
+  return ta;
+}
+
+/* setConvMode(mode): -1 auto, 0 always im2col + sgemm, 1 direct kernel where supported (no Winograd). */
 static napi_value SetConvMode(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -516,6 +552,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
       {"convPath", NULL, ConvPath, NULL, NULL, NULL, napi_default, NULL},
       {"packConvFilter", NULL, PackConvFilter, NULL, NULL, NULL, napi_default, NULL},
+      {"packWinogradFilter", NULL, PackWinogradFilter, NULL, NULL, NULL, napi_default, NULL},
       {"setConvMode", NULL, SetConvMode, NULL, NULL, NULL, napi_default, NULL},
       {"setSpin", NULL, SetSpin, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},

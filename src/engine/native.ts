@@ -50,9 +50,12 @@ export interface UolBlasAddon {
     fH: number, fW: number, strideH: number, strideW: number, dilH: number, dilW: number, padTop: number, padLeft: number,
     bias: Float32Array | null, bs0: number, bs1: number, bs2: number, act: number, alpha: number,
     prelu: Float32Array | null, ps0: number, ps1: number, ps2: number, packed?: Float32Array | null, residual?: Float32Array | null,
+    packedKind?: 1 | 2,
   ): void;
   /** The HWIO filter viewed as `[K, OC]` packed for the direct conv kernel (blocks of 64 output channels). */
   packConvFilter(filter: Float32Array, K: number, OC: number): Float32Array;
+  /** A 3×3 HWIO filter `[3,3,C,OC]` as Winograd F(2×2,3×3) weights `G g Gᵀ` (blocks of 64 output channels). */
+  packWinogradFilter(filter: Float32Array, C: number, OC: number): Float32Array;
   /**
    * Fused Linear: `out [m,n] = act(x [m,k] @ w [k,n] + bias[n]) · scale[n] + residual [m,n]`; `act` 0 linear, 1 relu,
    * 7 exact GELU; bias, scale, residual may be null.
@@ -78,9 +81,13 @@ export interface UolBlasAddon {
    * `out [B·N, C]`, the heads' `softmax(q kᵀ) v` side by side.
    */
   attention(qkv: Float32Array, out: Float32Array, B: number, N: number, heads: number, C: number): void;
-  /** Which algorithm `conv2d` uses for this geometry (B, inH, inW, inC, outH, outW, outC, fH, fW, sH, sW, dH, dW, padTop, padLeft). */
-  convPath(...geometry: number[]): 'direct' | 'im2col';
-  /** Forces the conv algorithm: -1 auto, 0 im2col + sgemm, 1 direct AVX-512 kernel where supported. */
+  /**
+   * Which algorithm `conv2d` uses for this geometry (B, inH, inW, inC, outH, outW, outC, fH, fW, sH, sW, dH, dW,
+   * padTop, padLeft) when the filter is packed for it; a 16th argument 0 says the epilogue is not fusable (anything
+   * but per-channel bias, residual and linear/relu/relu6), which rules out Winograd.
+   */
+  convPath(...geometry: number[]): 'direct' | 'im2col' | 'winograd' | 'im2col-direct';
+  /** Forces the conv algorithm: -1 auto, 0 im2col + sgemm, 1 direct AVX-512 kernel where supported (no Winograd). */
   setConvMode(mode: -1 | 0 | 1): void;
   /** Microseconds an idle worker of the addon's thread pool spins before sleeping. */
   setSpin(us: number): void;
@@ -441,19 +448,28 @@ const heap = (backend: BackendWasm, t: TensorInfo | undefined): Float32Array | n
  * first forward pass.
  */
 const packedFilters = new WeakMap<object, Float32Array>();
+/** 3×3 filters packed for the Winograd path, likewise by dataId. */
+const winogradFilters = new WeakMap<object, Float32Array>();
 
 /** Runs the addon's conv2d for `info` (a conv TF.js accepted), packing the filter once when the direct kernel runs. */
 function runConv(
   addon: UolBlasAddon, backend: BackendWasm, info: tf.backend_util.Conv2DInfo, x: TensorInfo, filter: TensorInfo,
-  epilogue: (out: TensorInfo) => Epilogue, residual?: TensorInfo,
+  epilogue: (out: TensorInfo) => Epilogue, fusable: boolean, residual?: TensorInfo,
 ): TensorInfo {
   const geom = [
     info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
     info.padInfo.top, info.padInfo.left,
   ] as const;
+  const path = addon.convPath(...geom, fusable ? 1 : 0);
   let packed: Float32Array | null = null;
-  if (addon.convPath(...geom) === 'direct') {
+  if (path === 'winograd') {
+    packed = winogradFilters.get(filter.dataId) ?? null;
+    if (!packed) {
+      packed = addon.packWinogradFilter(heap(backend, filter)!, info.inChannels, info.outChannels);
+      winogradFilters.set(filter.dataId, packed);
+    }
+  } else if (path === 'direct' || path === 'im2col-direct') {
     packed = packedFilters.get(filter.dataId) ?? null;
     if (!packed) {
       packed = addon.packConvFilter(heap(backend, filter)!, info.filterHeight * info.filterWidth * info.inChannels, info.outChannels);
@@ -465,8 +481,17 @@ function runConv(
   addon.conv2d(
     heap(backend, x)!, heap(backend, filter)!, heap(backend, out)!, ...geom,
     ep.bias, ep.bs[0]!, ep.bs[1]!, ep.bs[2]!, ep.act, ep.alpha, ep.prelu, ep.ps[0]!, ep.ps[1]!, ep.ps[2]!, packed, heap(backend, residual),
+    path === 'winograd' ? 2 : 1,
   );
   return out;
+}
+
+/** True when the conv epilogue can run inside the direct/Winograd kernels: per-channel bias (or none), linear/relu/relu6. */
+function convFusable(outShape: number[], bias: TensorInfo | undefined, activation: string): boolean {
+  if (activation !== 'linear' && activation !== 'relu' && activation !== 'relu6') return false;
+  if (!bias) return true;
+  const s = broadcastStrides(outShape, [[0], [1, 2], [3]], bias.shape);
+  return !!s && s[1] === 0 && s[2] === 1 && (s[0] === 0 || outShape[0] === 1);
 }
 
 /**
@@ -496,7 +521,7 @@ function convKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const groups = [[0], [1, 2], [3]];
     if (bias && (bias.dtype !== 'float32' || !broadcastStrides(outShape, groups, bias.shape))) return original(params);
     if (activation === 'prelu' && (!prelu || prelu.dtype !== 'float32' || !broadcastStrides(outShape, groups, prelu.shape))) return original(params);
-    return runConv(addon, backend, info, x, filter, () => epilogueFor(backend, outShape, groups, bias, activation, attrs.leakyreluAlpha, prelu)!);
+    return runConv(addon, backend, info, x, filter, () => epilogueFor(backend, outShape, groups, bias, activation, attrs.leakyreluAlpha, prelu)!, convFusable(outShape, bias, activation));
   };
   return nativeConv2D;
 }
@@ -514,7 +539,7 @@ function fusedConvResidualKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, 1, pad, undefined, false, 'channelsLast',
     );
-    return runConv(addon, backend, info, x, filter, () => epilogueFor(backend, info.outShape, [[0], [1, 2], [3]], bias, activation, undefined, undefined)!, residual);
+    return runConv(addon, backend, info, x, filter, () => epilogueFor(backend, info.outShape, [[0], [1, 2], [3]], bias, activation, undefined, undefined)!, convFusable(info.outShape, bias, activation), residual);
   };
 }
 
