@@ -122,8 +122,8 @@ export interface FusedConvOptions {
   /** HWIO `[fh, fw, in, out]`. */
   filter: tf.Tensor4D;
   strides: number;
-  /** Symmetric explicit padding (PyTorch style), or TF's `same`/`valid`. */
-  pad: number | 'same' | 'valid';
+  /** Symmetric explicit padding (PyTorch style), TF's `same`/`valid`, or explicit `[[0,0],[t,b],[l,r],[0,0]]`. */
+  pad: number | 'same' | 'valid' | tf.backend_util.ExplicitPadding;
   /** `[out]`, optional. */
   bias?: tf.Tensor1D;
   /** Added before the activation; the output's shape. */

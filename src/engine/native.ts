@@ -535,7 +535,7 @@ function fusedConvResidualKernel(ctx: NativeKernelContext): tf.KernelFunc {
   return (params: KernelParams): KernelResult => {
     const backend = params.backend as BackendWasm;
     const { x, filter, bias, residual } = params.inputs as unknown as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; residual?: TensorInfo };
-    const { strides, pad, activation } = params.attrs as unknown as { strides: number; pad: number | 'same' | 'valid'; activation: string };
+    const { strides, pad, activation } = params.attrs as unknown as { strides: number; pad: number | 'same' | 'valid' | tf.backend_util.ExplicitPadding; activation: string };
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, 1, pad, undefined, false, 'channelsLast',
     );
