@@ -395,12 +395,13 @@ static void attn_task(void *vctx, int task, int thread) {
               j->out + (b * N + r0) * C + h * d, (int)C);
 }
 
-void par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t heads, int64_t d) {
-  if (B == 0 || N == 0 || heads == 0 || d == 0) return;
+int par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t heads, int64_t d) {
+  if (B == 0 || N == 0 || heads == 0 || d == 0) return 0;
   /* Query rows per task: at most 128 (the score block, rows × N floats, stays in L2). */
   const int64_t nq = ceil_div(N, 128);
   attn_job j = {qkv, out, B, N, heads, d, ceil_div(N, nq), nq, 0};
   pool_run((int)(B * heads * nq), attn_task, &j);
+  return j.oom ? -1 : 0;
 }
 
 /* --- conv2d --------------------------------------------------------------------------------------------------------- */

@@ -69,8 +69,9 @@ void par_layernorm(const float *x, const float *g, const float *b, float *out, i
  * Multi-head self-attention core on a fused qkv projection: qkv [B·N, 3C] with columns (q | k | v), each split into
  * `heads` blocks of d = C/heads (PyTorch's reshape(B, N, 3, heads, d)); q must already carry the 1/sqrt(d) scale.
  * out [B·N, C] = concat over heads of softmax(q_h k_hᵀ) v_h. Parallel over (image, head, block of query rows).
+ * Returns 0, or -1 when out of memory for the score blocks.
  */
-void par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t heads, int64_t d);
+int par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t heads, int64_t d);
 
 /* Convolution geometry (NHWC input, HWIO filter, NHWC output, zero padding). */
 typedef struct {

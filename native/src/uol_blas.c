@@ -338,7 +338,10 @@ static napi_value Attention(napi_env env, napi_callback_info info) {
   }
   if ((int64_t)qkv.length < B * N * 3 * C) return range_error(env, "qkv"), NULL;
   if ((int64_t)out.length < B * N * C) return range_error(env, "out"), NULL;
-  par_attention(qkv.data, out.data, B, N, heads, C / heads);
+  if (par_attention(qkv.data, out.data, B, N, heads, C / heads) != 0) {
+    napi_throw_error(env, "UOL_BLAS_NOMEM", "uol_blas.attention: out of memory for the score blocks");
+    return NULL;
+  }
   return NULL;
 }
 
