@@ -4,8 +4,8 @@
  *
  * - Per-stage breakdown (ms per image, from the pipeline's timing hooks), images/s end to end, peak RSS and tensors
  *   left, for the default embedded MobileNetV2 and ViT-S/16 (synthetic weights).
- * - A long run (1,000 images; 60 with --quick) with the resource monitor sampling at every image: live tensors must stay
- *   flat and RSS bounded. The curve is written as CSV + SVG into the output directory and summarised as sparklines.
+ * - A long run (1,000 images; 60 with --quick; env `UOL_BENCH_LONG_RUN=N` for another length) with the resource
+ *   monitor sampling at every image: live tensors must stay flat and RSS bounded. The curve is written as CSV + SVG into the output directory and summarised as sparklines.
  *
  * The predictor is a random unit w* for the backbone (timing does not depend on its values).
  */
@@ -121,7 +121,7 @@ export const localizeSuite: BenchSuite = {
       }
 
       // 2. Long run with the resource monitor.
-      const long = opts.quick ? 60 : 1000;
+      const long = Number(process.env.UOL_BENCH_LONG_RUN ?? (opts.quick ? 60 : 1000));
       const name = `${long}-image run (${DEFAULT_BACKBONE}@224): tensors and RSS per image`;
       if (!opts.filter || name.includes(opts.filter)) {
         const fe = await loadBackbone(DEFAULT_BACKBONE);
@@ -162,6 +162,7 @@ export const localizeSuite: BenchSuite = {
             `Sampled after every image (${items.length} samples). Buckets of ${Math.ceil(items.length / buckets)} images, left to right:`,
             '',
             `- RSS ${rssMin.toFixed(0)}–${rssMax.toFixed(0)} MB: \`${sparkline(bucketMeans(rss, buckets), 0, rssMax * 1.15)}\` (scale 0–${(rssMax * 1.15).toFixed(0)} MB)`,
+            `- RSS zoomed to its own range (${rssMin.toFixed(0)}–${rssMax.toFixed(0)} MB): \`${sparkline(bucketMeans(rss, buckets))}\``,
             `- live tensors ${tMin}–${tMax}: \`${sparkline(bucketMeans(tensors, buckets), 0, Math.max(tMax, 1) * 1.15)}\` (scale 0–${(Math.max(tMax, 1) * 1.15).toFixed(0)})`,
             `- RSS slope over the second half: ${((sum.rssSlopePerItem ?? 0) / 1024).toFixed(2)} KB/image`,
             files2.length ? `- curve: ${files2.map((f) => `[${f}](${f})`).join(', ')}` : '',
