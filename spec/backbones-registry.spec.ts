@@ -69,7 +69,9 @@ describe('backbones: registry and tfjs models', function () {
       const full = await loadLayersModel(tf.io.fromMemory(artifacts));
       const cut = layersModel({ inputs: full.inputs, outputs: full.getLayer('out_relu').output });
       const ref = cut.predict(x) as tf.Tensor;
-      expect(relL2(ours.data, ref.dataSync())).to.be.at.most(1e-6);
+      // The loaded backbone runs the folded plan (BN folded into the convolutions, src/backbones/layers-fold.ts), whose
+      // products round differently: measured 5e-6; a wrong fold would be O(1).
+      expect(relL2(ours.data, ref.dataSync())).to.be.at.most(5e-5);
       ref.dispose();
       full.dispose();
       x.dispose();

@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
-  broadcastStrides, chooseCoretype, cpuFlags, installNativeKernels, nativeAddon, nativeStatus, NATIVE_KERNELS,
+  broadcastStrides, chooseCoretype, cpuFlags, CUSTOM_KERNELS, installNativeKernels, nativeAddon, nativeStatus, NATIVE_KERNELS,
   restoreNativeKernels, uninstallNativeKernels, withoutNativeKernels, type NativeStatus,
 } from '../src/engine/native.js';
 import { runCli } from './helpers/cli.js';
@@ -424,7 +424,7 @@ describe('native kernels: parity with plain wasm', function () {
       expect(() => addon.conv2d(a, b, out, 1, 2, 3, 1, 2, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, null, 0, 0, 0, 0, 0, null, 0, 0, 0)).to.throw(RangeError, /out is too short/);
     });
 
-    it('the addon also loads and runs in a worker thread (own im2col buffer), giving the same result', async () => {
+    it('the addon also loads and runs in a worker thread (own scratch buffers), giving the same result', async () => {
       const { Worker } = await import('node:worker_threads');
       const addon = nativeAddon()!;
       const geom = [2, 9, 8, 5, 9, 8, 7, 3, 3, 1, 1, 1, 1, 1, 1]; // B,H,W,C,OH,OW,OC,fH,fW,sH,sW,dH,dW,pT,pL
@@ -469,19 +469,24 @@ describe('native kernels: parity with plain wasm', function () {
       tf.dispose([a, b, x, f, bias]);
     });
 
-    it('uninstall restores the original wasm kernels, install overrides them again', () => {
+    it('uninstall restores the original wasm kernels (and removes our own), install overrides them again', () => {
       const kernels = status!.kernels;
-      const nat = kernels.map((k) => tf.getKernel(k, 'wasm').kernelFunc);
+      const overrides = kernels.filter((k) => !CUSTOM_KERNELS.has(k));
+      const custom = kernels.filter((k) => CUSTOM_KERNELS.has(k));
+      expect(custom.length, 'custom kernels registered by default').to.be.above(0);
+      const nat = overrides.map((k) => tf.getKernel(k, 'wasm').kernelFunc);
       uninstallNativeKernels();
-      const plainFns = kernels.map((k) => tf.getKernel(k, 'wasm').kernelFunc);
+      const plainFns = overrides.map((k) => tf.getKernel(k, 'wasm').kernelFunc);
       plainFns.forEach((fn, i) => expect(fn).to.not.equal(nat[i]));
+      for (const k of custom) expect(tf.getKernel(k, 'wasm'), k).to.equal(undefined);
       expect(nativeAddon()).to.equal(undefined);
       const again = installNativeKernels('wasm', 'auto', { kernels });
       expect(again.enabled).to.equal(true);
       expect(again.kernels).to.deep.equal(kernels);
       expect(tf.getKernel('BatchMatMul', 'wasm').kernelFunc.name).to.equal('nativeMatMul');
-      kernels.forEach((k, i) => expect(tf.getKernel(k, 'wasm').kernelFunc).to.not.equal(plainFns[i]));
-      expect(NATIVE_KERNELS.filter((k) => k.byDefault).map((k) => k.name)).to.include.members(['BatchMatMul', '_FusedMatMul']);
+      overrides.forEach((k, i) => expect(tf.getKernel(k, 'wasm').kernelFunc).to.not.equal(plainFns[i]));
+      for (const k of custom) expect(tf.getKernel(k, 'wasm'), k).to.not.equal(undefined);
+      expect(NATIVE_KERNELS.filter((k) => k.byDefault).map((k) => k.name)).to.include.members(['BatchMatMul', '_FusedMatMul', 'UolAttention']);
     });
   });
 });

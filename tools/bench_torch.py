@@ -17,11 +17,16 @@ Two modes, both print one JSON object on stdout (errors: {"error": ...} and exit
   serve:  bench_torch.py serve [--threads 2]
           the ops mode as a long-lived process: one request per stdin line, one reply per stdout line (flushed), until
           EOF; lets the benchmark interleave our timings and torch's case by case without re-importing torch.
+          A line {"model": {"name", "size", "batch", "iters", "warmup", "stride"}} times a whole model instead (built
+          once and cached with its input; warm-up runs only the first time) and replies
+          {"model", "batch", "size", "ms": [per-iteration ms], "ms_median", "output_shape"}.
 
   model:  bench_torch.py model NAME [--batch 1] [--size 224] [--threads 2] [--iters 10] [--warmup 2] [--stride 32]
           NAME: vit_small16, vit_small8 (DINO's ViT-S written out below, random weights), resnet50 (torchvision, the
           layer4 feature map; --stride 16/8 dilates the last stages as torchvision's replace_stride_with_dilation),
-          vgg16_bn (torchvision features without the last max-pool), mobilenet_v2 (torchvision features).
+          vgg16_bn (torchvision features without the last max-pool), vgg16_bn_loc (the localization variant of
+          uol-rps: all features, the last two max-pools 3x3 stride 1, output stride 8), mobilenet_v2 (torchvision
+          features).
           reply:   {"model", "batch", "size", "threads", "images_per_s", "ms_per_batch", "output_shape", "torch", ...}
 
 Timing: torch.no_grad(), torch.set_num_threads(threads), warm-up runs first; the reported time is the median over
@@ -244,9 +249,14 @@ def build_model(name, stride):
         return nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3, m.layer4)
     if name == 'vgg16_bn':
         return torchvision.models.vgg16_bn(weights=None).features[:-1]
+    if name == 'vgg16_bn_loc':
+        f = torchvision.models.vgg16_bn(weights=None).features
+        for i in (33, 43):
+            f[i] = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
+        return f
     if name == 'mobilenet_v2':
         return torchvision.models.mobilenet_v2(weights=None).features
-    fail(f'unknown model {name!r} (vit_small16, vit_small8, resnet50, vgg16_bn, mobilenet_v2)', 2)
+    fail(f'unknown model {name!r} (vit_small16, vit_small8, resnet50, vgg16_bn, vgg16_bn_loc, mobilenet_v2)', 2)
 
 
 def bench_model(a):
@@ -265,6 +275,34 @@ def bench_model(a):
     return {'model': a.name, 'batch': a.batch, 'size': a.size, 'stride': a.stride, 'iters': a.iters,
             'ms_per_batch': ms, 'ms_median': statistics.median(times) * 1000,
             'images_per_s': a.batch * 1000 / ms, 'output_shape': list(y.shape)}
+
+
+_served = {}
+
+
+def serve_model(req):
+    """Times a cached model for the serve mode: per-iteration milliseconds."""
+    name = req['name']
+    size, batch = int(req.get('size', 224)), int(req.get('batch', 1))
+    stride = int(req.get('stride', 32))
+    key = (name, stride, size, batch)
+    with torch.no_grad():
+        if key not in _served:
+            torch.manual_seed(0)
+            model = build_model(name, stride).eval()
+            x = torch.rand(batch, 3, size, size)
+            for _ in range(int(req.get('warmup', 2))):
+                model(x)
+            _served.clear()  # one model at a time (memory)
+            _served[key] = (model, x)
+        model, x = _served[key]
+        times = []
+        for _ in range(int(req.get('iters', 3))):
+            t0 = time.perf_counter()
+            y = model(x)
+            times.append((time.perf_counter() - t0) * 1000)
+    return {'model': name, 'batch': batch, 'size': size, 'stride': stride, 'ms': times,
+            'ms_median': statistics.median(times), 'output_shape': list(y.shape)}
 
 
 def main():
@@ -294,7 +332,13 @@ def main():
             except ValueError as e:
                 print(json.dumps({'error': f'request is not JSON: {e}'}), flush=True)
                 continue
-            print(json.dumps(dict(env_info(a.threads), results=bench_ops(req, a.threads))), flush=True)
+            try:
+                if 'model' in req:
+                    print(json.dumps(dict(env_info(a.threads), **serve_model(req['model']))), flush=True)
+                else:
+                    print(json.dumps(dict(env_info(a.threads), results=bench_ops(req, a.threads))), flush=True)
+            except Exception as e:  # noqa: BLE001 - report and keep serving
+                print(json.dumps({'error': f'{type(e).__name__}: {e}'}), flush=True)
         return
     if a.mode == 'ops':
         try:

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor, InputContract } from './types.js';
 import { fileIOHandler, modelJsonPath } from '../weights/tfjs-format.js';
+import { compileFoldedLayers, type FoldedPlan } from './layers-fold.js';
 
 /** How to use a tfjs model as a backbone. */
 export interface TfjsBackboneSpec {
@@ -116,13 +117,15 @@ function isGraphArtifacts(a: tf.io.ModelArtifacts): boolean {
   return a.format === 'graph-model' || (!!t && Array.isArray(t.node));
 }
 
-/** A backbone over a tfjs LayersModel or GraphModel. */
+/** A backbone over a tfjs LayersModel (or its folded plan, see layers-fold.ts) or a GraphModel. */
 class TfjsModelBackbone implements FeatureExtractor {
   identity: BackboneIdentity;
   private asyncOnly = false;
+  /** The folded inference plan, when the LayersModel compiled and matched it (the model is then released). */
+  plan: FoldedPlan | undefined;
 
   constructor(
-    private readonly layers: LayersModel | undefined,
+    private layers: LayersModel | undefined,
     private readonly graph: GraphModel | undefined,
     private readonly node: string,
     identity: BackboneIdentity,
@@ -130,7 +133,35 @@ class TfjsModelBackbone implements FeatureExtractor {
     this.identity = identity;
   }
 
+  /**
+   * Compiles the LayersModel into fused ops (BN folded, activations and paddings fused) and switches to them when the
+   * plan reproduces the model on a probe input (relative L2 ≤ 5e-5); otherwise keeps the model. `UOL_FOLD_LAYERS=0`
+   * turns this off. Returns why it did not switch, or undefined.
+   */
+  fold(probeSize: number): string | undefined {
+    if (!this.layers) return 'not a LayersModel';
+    if (process.env.UOL_FOLD_LAYERS === '0') return 'UOL_FOLD_LAYERS=0';
+    const plan = compileFoldedLayers(this.layers);
+    if (typeof plan === 'string') return plan;
+    const err = tf.tidy(() => {
+      const x = tf.randomUniform([1, probeSize, probeSize, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const a = this.layers!.predict(x) as tf.Tensor;
+      const b = plan.run(x);
+      if (!tf.util.arraysEqual(a.shape, b.shape)) return Infinity;
+      return tf.norm(tf.sub(a, b)).dataSync()[0]! / Math.max(tf.norm(a).dataSync()[0]!, 1e-30);
+    });
+    if (!(err <= 5e-5)) {
+      plan.dispose();
+      return `folded plan differs from the model (relative L2 ${err})`;
+    }
+    this.plan = plan;
+    this.layers.dispose();
+    this.layers = undefined;
+    return undefined;
+  }
+
   private run(x: tf.Tensor4D): tf.Tensor4D {
+    if (this.plan) return this.plan.run(x);
     if (this.layers) return this.layers.predict(x) as tf.Tensor4D;
     return this.graph!.execute({ [this.graph!.inputs[0]!.name]: x }, this.node) as tf.Tensor4D;
   }
@@ -153,6 +184,7 @@ class TfjsModelBackbone implements FeatureExtractor {
   }
 
   dispose(): void {
+    this.plan?.dispose();
     this.layers?.dispose();
     this.graph?.dispose();
   }
@@ -196,6 +228,7 @@ export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts,
     const cut = cutLayersTopology(topo, node, spec.fixedInput);
     const m = await loadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: cut }), { strict: false });
     fe = new TfjsModelBackbone(m, undefined, node, placeholderIdentity(spec, sha));
+    if (!spec.fixedInput) fe.fold(Math.min(spec.input.defaultSize, 96));
   }
   // Probe once at the default size: channels and stride come from the real output.
   const s = spec.input.defaultSize;

@@ -16,7 +16,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
-import { bicubicAntialiasMatrix, bicubicMatrix, gelu, layerNorm, linear, resampleGrid, weight, type WeightMap } from './ops.js';
+import { bicubicAntialiasMatrix, bicubicMatrix, resampleGrid, weight, type WeightMap } from './ops.js';
+import { fusedAttention, fusedLayerNorm, fusedLinear, fusedTransformerKernels, hasKernel } from '../engine/fused.js';
+import { nativeStatus } from '../engine/native.js';
 
 /** How position embeddings are resized to another patch grid. */
 export type PosInterpolation =
@@ -49,8 +51,12 @@ export interface VitConfig {
   eps: number;
 }
 
-/** Attention implementation: `per-head` 2-D matmuls, `batched` 3-D matmuls, or `auto` (chosen at construction). */
-export type AttentionMode = 'per-head' | 'batched' | 'auto';
+/**
+ * Attention implementation: `per-head` 2-D matmuls, `batched` 3-D matmuls, `fused` the native attention kernel
+ * (src/engine/fused.ts; per-head or batched by backend whenever it is not registered), or `auto` (chosen at
+ * construction: fused when the native transformer kernels are registered).
+ */
+export type AttentionMode = 'per-head' | 'batched' | 'fused' | 'auto';
 
 interface Block {
   n1g: tf.Tensor1D;
@@ -109,8 +115,12 @@ export interface VitOptions {
   attention?: AttentionMode;
 }
 
-/** Picks the attention mode for the active backend: per-head on plain wasm, batched elsewhere. */
+/**
+ * Picks the attention mode for the active backend: fused when the native transformer kernels are registered,
+ * per-head on plain wasm, batched elsewhere.
+ */
 export function defaultAttentionMode(nativeBatchMatMul: boolean): Exclude<AttentionMode, 'auto'> {
+  if (fusedTransformerKernels()) return 'fused';
   return tf.getBackend() === 'wasm' && !nativeBatchMatMul ? 'per-head' : 'batched';
 }
 
@@ -231,7 +241,7 @@ export class VisionTransformer implements FeatureExtractor {
 
   /** qkv projection: `[B·N, C]` → `[B·N, 3C]` (q pre-scaled). */
   qkv(blk: Block, y: tf.Tensor2D): tf.Tensor2D {
-    return linear(y, blk.qkvW, blk.qkvB);
+    return fusedLinear(y, blk.qkvW, blk.qkvB);
   }
 
   /** Splits qkv into per-(image, head) q `[BH,N,d]`, kᵀ `[BH,d,N]`, v `[BH,N,d]`. */
@@ -254,13 +264,18 @@ export class VisionTransformer implements FeatureExtractor {
 
   /** Multi-head attention core: qkv `[B·N, 3C]` → head outputs merged `[B·N, C]` (before proj). */
   attend(qkv: tf.Tensor2D, B: number, N: number): tf.Tensor2D {
+    let mode = this.attention;
+    if (mode === 'fused') {
+      if (hasKernel('UolAttention')) return fusedAttention(qkv, B, this.config.heads);
+      mode = defaultAttentionMode(!!nativeStatus()?.enabled && nativeStatus()!.kernels.includes('BatchMatMul'));
+    }
     return tf.tidy(() => {
       const h = this.config.heads;
       const C = this.config.embedDim;
       const d = C / h;
       const { q, kT, v } = this.split(qkv, B, N);
       let o: tf.Tensor3D;
-      if (this.attention === 'batched') {
+      if (mode === 'batched') {
         o = tf.matMul(this.probs(q, kT), v);
       } else {
         const qs = tf.unstack(q) as tf.Tensor2D[];
@@ -272,22 +287,29 @@ export class VisionTransformer implements FeatureExtractor {
     });
   }
 
-  /** One pre-norm block on `[B·N, C]`. */
+  /**
+   * One pre-norm block on `[B·N, C]`: `x1 = x + ls1·proj(attn(norm1 x))`, `x + ls2·fc2(gelu(fc1(norm2 x1)))`, with the
+   * residual adds and LayerScale fused into the proj/fc2 products (src/engine/fused.ts: one native kernel each when
+   * available, the same TF.js ops as before otherwise).
+   */
   block(blk: Block, x: tf.Tensor2D, B: number, N: number): tf.Tensor2D {
     return tf.tidy(() => {
       const eps = this.config.eps;
-      let a = linear(this.attend(this.qkv(blk, layerNorm(x, blk.n1g, blk.n1b, eps)), B, N), blk.projW, blk.projB);
-      if (blk.ls1) a = tf.mul(a, blk.ls1);
-      const x1 = tf.add(x, a) as tf.Tensor2D;
-      let m = this.mlp(blk, layerNorm(x1, blk.n2g, blk.n2b, eps));
-      if (blk.ls2) m = tf.mul(m, blk.ls2);
-      return tf.add(x1, m) as tf.Tensor2D;
+      const a = this.attend(this.qkv(blk, fusedLayerNorm(x, blk.n1g, blk.n1b, eps)), B, N);
+      const x1 = fusedLinear(a, blk.projW, blk.projB, { ...(blk.ls1 ? { scale: blk.ls1 } : {}), residual: x });
+      return this.mlp(blk, fusedLayerNorm(x1, blk.n2g, blk.n2b, eps), x1);
     });
   }
 
-  /** MLP: fc1 → exact GELU → fc2 on `[rows, C]`. */
-  mlp(blk: Block, y: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => linear(gelu(linear(y, blk.fc1W, blk.fc1B)), blk.fc2W, blk.fc2B));
+  /** MLP: fc1 → exact GELU → fc2 on `[rows, C]` (then LayerScale and the residual, when given). */
+  mlp(blk: Block, y: tf.Tensor2D, residual?: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const h = fusedLinear(y, blk.fc1W, blk.fc1B, { activation: 'gelu' });
+      const opts: Parameters<typeof fusedLinear>[3] = {};
+      if (blk.ls2) opts.scale = blk.ls2;
+      if (residual) opts.residual = residual;
+      return fusedLinear(h, blk.fc2W, blk.fc2B, opts);
+    });
   }
 
   /**
@@ -301,7 +323,7 @@ export class VisionTransformer implements FeatureExtractor {
       const { tokens, B, N, gh, gw } = this.embed(x);
       let h = tokens;
       for (const blk of this.blocks) h = this.block(blk, h, B, N);
-      const normed = layerNorm(h, this.normG, this.normB, this.config.eps);
+      const normed = fusedLayerNorm(h, this.normG, this.normB, this.config.eps);
       const skip = 1 + this.config.numRegisters;
       const C = this.config.embedDim;
       const patches = tf.slice(tf.reshape(normed, [B, N, C]), [0, skip, 0], [B, N - skip, C]);
@@ -321,7 +343,7 @@ export class VisionTransformer implements FeatureExtractor {
       const last = this.blocks.length - 1;
       for (let i = 0; i < last; i++) h = this.block(this.blocks[i]!, h, B, N);
       const blk = this.blocks[last]!;
-      const { q, kT } = this.split(this.qkv(blk, layerNorm(h, blk.n1g, blk.n1b, this.config.eps)), B, N);
+      const { q, kT } = this.split(this.qkv(blk, fusedLayerNorm(h, blk.n1g, blk.n1b, this.config.eps)), B, N);
       return tf.reshape(this.probs(q, kT), [B, this.config.heads, N, N]) as tf.Tensor4D;
     });
   }

@@ -8,6 +8,7 @@ import { optimizeSuite } from './optimize.js';
 import { backbonesSuite } from './backbones.js';
 import { boxesSuite } from './boxes.js';
 import { matmulSuite } from './matmul.js';
+import { localizeSuite } from './localize.js';
 
 /** All suites, in run order (one per line). */
 export const suites: BenchSuite[] = [
@@ -17,4 +18,5 @@ export const suites: BenchSuite[] = [
   optimizeSuite,
   backbonesSuite,
   matmulSuite,
+  localizeSuite,
 ];

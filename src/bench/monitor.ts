@@ -76,7 +76,7 @@ export class ResourceMonitor {
 
   /** Also samples every `intervalMs` on a timer (unref'd, so it never keeps the process alive). */
   start(intervalMs = 250): this {
-    this.stop();
+    if (this.timer) clearInterval(this.timer);
     this.timer = setInterval(() => this.samples.push(takeSample(this.t0)), intervalMs);
     this.timer.unref();
     return this;

@@ -103,13 +103,16 @@ export class TorchServer {
   /** Torch version and threads, once started. */
   env: TorchEnv | undefined;
 
-  /** Starts the server; resolves to undefined when ready, else to the reason it is unavailable. */
-  async start(threads = 2): Promise<string | undefined> {
+  /**
+   * Starts the server; resolves to undefined when ready, else to the reason it is unavailable. `env` adds variables
+   * to the child's environment (e.g. `OMP_WAIT_POLICY`).
+   */
+  async start(threads = 2, env: Record<string, string> = {}): Promise<string | undefined> {
     const script = torchScript();
     if (!existsSync(script)) return `${script} not found`;
     const py = torchPython();
     if (!existsSync(py)) return `${py} not found`;
-    const child = spawn(py, [script, 'serve', '--threads', String(threads)], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(py, [script, 'serve', '--threads', String(threads)], { env: { ...childEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     const err: string[] = [];
     child.stderr!.on('data', (d: Buffer) => err.push(d.toString('utf8')));
@@ -159,6 +162,19 @@ export class TorchServer {
     return j.results ?? j.error ?? 'no results';
   }
 
+  /**
+   * Times a whole model (tools/bench_torch.py builds it once and caches it with its input; `warmup` runs only on the
+   * first request for it); resolves to per-iteration milliseconds or to the reason there are none.
+   */
+  async model(req: TorchModelRequest): Promise<TorchServedModel | string> {
+    if (!this.child || this.closed) return 'torch server not running';
+    this.child.stdin!.write(JSON.stringify({ model: req }) + '\n');
+    const line = await this.next();
+    if (line === undefined) return 'torch server exited';
+    const j = JSON.parse(line) as TorchServedModel & { error?: string };
+    return j.error ?? j;
+  }
+
   /** Ends the process (closing its stdin). */
   async close(): Promise<void> {
     if (!this.child || this.closed) return;
@@ -168,6 +184,29 @@ export class TorchServer {
       c.stdin!.end();
     });
   }
+}
+
+/** A whole-model request to {@link TorchServer.model}. */
+export interface TorchModelRequest {
+  /** tools/bench_torch.py model name (vit_small16, vit_small8, resnet50, vgg16_bn_loc, mobilenet_v2, …). */
+  name: string;
+  size: number;
+  batch: number;
+  iters: number;
+  warmup?: number;
+  /** ResNet output stride (32 default). */
+  stride?: number;
+}
+
+/** Reply of {@link TorchServer.model}. */
+export interface TorchServedModel {
+  model: string;
+  batch: number;
+  size: number;
+  /** Milliseconds per iteration (per batch). */
+  ms: number[];
+  ms_median: number;
+  output_shape: number[];
 }
 
 /** Whole-model timing reply (tools/bench_torch.py `model`). */

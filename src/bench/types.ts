@@ -20,6 +20,10 @@ export interface BenchResult {
   speedup?: number;
   /** Extra numbers (per-stage breakdown, RSS, tensors alive, …). */
   details?: Record<string, number | string>;
+  /** Extra Markdown shown after the results table (a per-stage table, a memory curve, …). */
+  markdown?: string;
+  /** Files the suite wrote into {@link BenchOptions.outDir} (relative paths). */
+  files?: string[];
 }
 
 /** Options passed to every suite. */
@@ -30,6 +34,8 @@ export interface BenchOptions {
   filter?: string;
   /** Skip external references (PyTorch). */
   noReference: boolean;
+  /** Directory for extra result files (curves, CSV); suites write nothing there when it is undefined. */
+  outDir?: string;
   onProgress?: ProgressCallback;
 }
 

@@ -15,6 +15,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { cpus } from 'node:os';
 import type { InputContract } from '../backbones/types.js';
 import type { ProgressCallback } from '../util/progress.js';
+import type { TimingCallback } from '../util/timing.js';
 import { isUsageError, UsageError } from '../util/errors.js';
 import { toInputBatch, type DecodeOptions, type RGBImage, type ResizeOptions } from './image-io.js';
 import type { Box, PreparedMask, Protocol } from './transforms.js';
@@ -74,6 +75,8 @@ export interface LoaderOptions {
   stage?: string;
   onProgress?: ProgressCallback;
   onSkip?: (s: SkippedImage) => void;
+  /** Per-stage timings (`decode` per image, `wait` and `preprocess` per batch); nothing is timed without it. */
+  onTiming?: TimingCallback;
 }
 
 interface Item {
@@ -153,6 +156,7 @@ export class Loader implements AsyncIterable<Batch> {
     const workers = o.workers ?? 1;
     if (workers > 0) this.pool ??= new DecodePool(workers, Math.max(1, Math.ceil(this.concurrency / workers)));
     const p = this.pool ? await this.pool.run(task) : await prepareItem(task);
+    if (o.onTiming && p.ms !== undefined) o.onTiming({ stage: 'decode', ms: p.ms, images: 1 });
     const item: Item = { record, image: p.image, original: p.original };
     if (p.boxes) item.boxes = p.boxes;
     if (p.mask) item.mask = p.mask;
@@ -198,12 +202,15 @@ export class Loader implements AsyncIterable<Batch> {
     try {
       while (consumed < n) {
         const items: Item[] = [];
+        let waited = 0;
         while (items.length < o.batchSize && consumed < n) {
           this.fill(consumed);
           const i = consumed++;
           const t0 = performance.now();
           const r = await this.pending.get(i)!;
-          this.stats.waitMs += performance.now() - t0;
+          const w = performance.now() - t0;
+          this.stats.waitMs += w;
+          waited += w;
           this.pending.delete(i);
           this.fill(consumed);
           if (r.ok) items.push(r.item);
@@ -219,10 +226,14 @@ export class Loader implements AsyncIterable<Batch> {
         }
         if (items.length === 0) break;
         this.stats.images += items.length;
+        o.onTiming?.({ stage: 'wait', ms: waited, images: items.length });
+        const t1 = o.onTiming ? performance.now() : 0;
+        const input = toInputBatch(items.map((it) => it.image), o.contract);
+        if (o.onTiming) o.onTiming({ stage: 'preprocess', ms: performance.now() - t1, images: items.length });
         const batch: Batch = {
           index: batchIndex++,
           records: items.map((it) => it.record),
-          input: toInputBatch(items.map((it) => it.image), o.contract),
+          input,
           originalSizes: items.map((it) => it.original),
           boxes: items.map((it) => it.boxes),
         };

@@ -1,13 +1,20 @@
 /**
  * Optional native acceleration: an N-API addon (native/, built by node-gyp against OpenBLAS when libopenblas-dev is
- * present) that overrides matmul (and convolution) kernels on the wasm backend. The overrides read their inputs and
- * write their output in place on the wasm heap (`typedArrayFromHeap` views passed straight to `cblas_sgemm`), so they
- * cost no copies. When the addon is absent or fails to load, everything runs on plain wasm and
- * {@link NativeStatus.reason} says why; nothing is printed.
+ * present) that overrides kernels on the wasm backend and adds a few of its own. The kernels read their inputs and
+ * write their output in place on the wasm heap (`typedArrayFromHeap` views handed straight to C), so they cost no
+ * copies. When the addon is absent or fails to load, everything runs on plain wasm and {@link NativeStatus.reason}
+ * says why; nothing is printed.
  *
- * Kernels are listed in {@link NATIVE_KERNELS} (one entry per TF.js kernel name); a kernel falls back to the original
- * wasm kernel for inputs it does not handle (non-float32, NCHW, bias ranks TF.js itself rejects), so registering it never
- * narrows what works. Phase-2 kernels (fused attention, …) are added by appending an entry.
+ * - Overrides of TF.js kernels: BatchMatMul/_FusedMatMul (OpenBLAS sgemm), Conv2D/FusedConv2D (a direct AVX-512
+ *   kernel on filters packed once, or im2col + sgemm), FusedBatchNorm. Each falls back to the original wasm kernel for
+ *   inputs it does not handle (non-float32, NCHW, bias ranks TF.js itself rejects), so registering it never narrows
+ *   what works.
+ * - Kernels of our own (`custom`: UolFusedLinear, UolLayerNorm, UolAttention, UolFusedConv2D), called through
+ *   src/engine/fused.ts, which composes TF.js ops instead wherever they are not registered.
+ * - Threads: the addon's own pool (native/src/pool.c; short spin, then sleep) with OpenBLAS single-threaded inside its
+ *   tasks; `UOL_NATIVE_THREADS` sets the count (default: the cores this process may use).
+ *
+ * Kernels are listed in {@link NATIVE_KERNELS} (one entry per kernel name).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,19 +41,60 @@ export interface UolBlasAddon {
   ): void;
   /**
    * NHWC convolution: `x [B,inH,inW,inC]`, HWIO `filter [fH,fW,inC,outC]`, `out [B,outH,outW,outC]`, zero padding;
-   * the epilogue views `out` as `[B, outH·outW, outC]`.
+   * the epilogue views `out` as `[B, outH·outW, outC]`. `packed` (from {@link UolBlasAddon.packConvFilter}) feeds the
+   * direct kernel; `residual` (out's shape) is added before the activation.
    */
   conv2d(
     x: Float32Array, filter: Float32Array, out: Float32Array,
     batch: number, inH: number, inW: number, inC: number, outH: number, outW: number, outC: number,
     fH: number, fW: number, strideH: number, strideW: number, dilH: number, dilW: number, padTop: number, padLeft: number,
     bias: Float32Array | null, bs0: number, bs1: number, bs2: number, act: number, alpha: number,
-    prelu: Float32Array | null, ps0: number, ps1: number, ps2: number,
+    prelu: Float32Array | null, ps0: number, ps1: number, ps2: number, packed?: Float32Array | null, residual?: Float32Array | null,
+    packedKind?: 1 | 2,
   ): void;
-  /** Sets OpenBLAS's thread count (1..1024). */
+  /** The HWIO filter viewed as `[K, OC]` packed for the direct conv kernel (blocks of 64 output channels). */
+  packConvFilter(filter: Float32Array, K: number, OC: number): Float32Array;
+  /** A 3×3 HWIO filter `[3,3,C,OC]` as Winograd F(2×2,3×3) weights `G g Gᵀ` (blocks of 64 output channels). */
+  packWinogradFilter(filter: Float32Array, C: number, OC: number): Float32Array;
+  /**
+   * Fused Linear: `out [m,n] = act(x [m,k] @ w [k,n] + bias[n]) · scale[n] + residual [m,n]`; `act` 0 linear, 1 relu,
+   * 7 exact GELU; bias, scale, residual may be null.
+   */
+  linear(
+    x: Float32Array, w: Float32Array, out: Float32Array, m: number, n: number, k: number,
+    bias: Float32Array | null, act: number, scale: Float32Array | null, residual: Float32Array | null, packed?: Float32Array | null,
+  ): void;
+  /** Which algorithm `linear` uses with a packed weight: the direct AVX-512 kernel or OpenBLAS. */
+  linearPath(m: number, n: number, k: number): 'direct' | 'blas';
+  /** LayerNorm over the last axis of `x [rows, C]` (biased variance), `out` the same shape. */
+  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, rows: number, C: number, eps: number): void;
+  /**
+   * Inference batch norm over the last axis of `x [rows, C]`: `(x − mean)·scale/sqrt(variance + eps) + offset`
+   * (offset/scale may be null).
+   */
+  batchNorm(
+    x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null,
+    out: Float32Array, rows: number, C: number, eps: number,
+  ): void;
+  /**
+   * Multi-head self-attention core: `qkv [B·N, 3C]` (q pre-scaled; columns q|k|v, each `heads` blocks of C/heads) →
+   * `out [B·N, C]`, the heads' `softmax(q kᵀ) v` side by side.
+   */
+  attention(qkv: Float32Array, out: Float32Array, B: number, N: number, heads: number, C: number): void;
+  /**
+   * Which algorithm `conv2d` uses for this geometry (B, inH, inW, inC, outH, outW, outC, fH, fW, sH, sW, dH, dW,
+   * padTop, padLeft) when the filter is packed for it; a 16th argument 0 says the epilogue is not fusable (anything
+   * but per-channel bias, residual and linear/relu/relu6), which rules out Winograd.
+   */
+  convPath(...geometry: number[]): 'direct' | 'im2col' | 'winograd' | 'im2col-direct';
+  /** Forces the conv algorithm: -1 auto, 0 im2col + sgemm, 1 direct AVX-512 kernel where supported (no Winograd). */
+  setConvMode(mode: -1 | 0 | 1): void;
+  /** Microseconds an idle worker of the addon's thread pool spins before sleeping. */
+  setSpin(us: number): void;
+  /** Sets the addon's thread count (1..1024; OpenBLAS runs single-threaded inside its tasks). */
   setThreads(n: number): void;
-  /** What OpenBLAS reports about itself. */
-  info(): { corename: string; config: string; threads: number; procs: number };
+  /** What OpenBLAS reports about itself; `threads` is the addon's pool, `directConv` 1 when the AVX-512 kernels run. */
+  info(): { corename: string; config: string; threads: number; procs: number; directConv?: number };
 }
 
 /** TF.js fused activations → the addon's codes (equal to tfjs-backend-wasm's FusableActivation enum). */
@@ -59,6 +107,9 @@ export const ACTIVATION_CODES: Readonly<Record<string, number>> = {
   sigmoid: 5,
   elu: 6,
 };
+
+/** Activation code of exact (erf) GELU in the addon (our own kernels only; TF.js's fused ops have no GELU). */
+export const GELU_CODE = 7;
 
 /** How `OPENBLAS_CORETYPE` was decided. */
 export interface CoretypeChoice {
@@ -82,8 +133,8 @@ export interface NativeStatus {
   kernels: string[];
   /** Path of the addon, when found. */
   addon?: string;
-  /** OpenBLAS as it reports itself (`corename` is the kernel family in use; `threads` its thread count). */
-  library?: { corename: string; config: string; threads: number; procs: number };
+  /** OpenBLAS as it reports itself (`corename` is the kernel family in use); `threads` is the addon's thread pool. */
+  library?: { corename: string; config: string; threads: number; procs: number; directConv?: number };
   /** How OPENBLAS_CORETYPE was chosen. */
   coretype?: CoretypeChoice;
 }
@@ -94,7 +145,7 @@ export interface NativeOptions {
   kernels?: string[];
   /** Addon path (default {@link addonPath}); tests point it elsewhere to exercise the fallback. */
   addonPath?: string;
-  /** OpenBLAS threads (default: env `UOL_NATIVE_THREADS`, else OpenBLAS's own default — all cores). */
+  /** Threads of the addon's pool (default: env `UOL_NATIVE_THREADS`, else all cores this process may use). */
   threads?: number;
 }
 
@@ -218,7 +269,7 @@ type TensorInfo = tf.TensorInfo;
 /** What a kernel factory gets. */
 export interface NativeKernelContext {
   addon: UolBlasAddon;
-  /** The wasm kernel this one replaces (for inputs the native path does not handle). */
+  /** The wasm kernel this one replaces (for inputs the native path does not handle); custom kernels get one that throws. */
   original: tf.KernelFunc;
 }
 
@@ -227,6 +278,11 @@ export interface NativeKernelSpec {
   name: string;
   /** Registered unless the user picks kernels explicitly. */
   byDefault: boolean;
+  /**
+   * A kernel of our own (no TF.js op of that name): registered without an original, called through
+   * src/engine/fused.ts, which composes TF.js ops instead whenever it is not registered on the active backend.
+   */
+  custom?: boolean;
   make(ctx: NativeKernelContext): tf.KernelFunc;
 }
 
@@ -383,7 +439,65 @@ interface ConvAttrs {
   leakyreluAlpha?: number;
 }
 
-/** Conv2D / FusedConv2D (NHWC) on OpenBLAS: im2col + sgemm; 1×1 stride-1 convolutions are a single sgemm. */
+/** A view of `t` on the wasm heap (null for an absent optional input). */
+const heap = (backend: BackendWasm, t: TensorInfo | undefined): Float32Array | null => (t ? (backend.typedArrayFromHeap(t) as Float32Array) : null);
+
+/**
+ * Conv filters and linear weights packed for the direct kernel, by the filter's dataId (TF.js tensors are immutable and a new tensor gets a
+ * new dataId object, so an entry can never go stale; it is collected with the tensor). Packing happens once, at the
+ * first forward pass.
+ */
+const packedFilters = new WeakMap<object, Float32Array>();
+/** 3×3 filters packed for the Winograd path, likewise by dataId. */
+const winogradFilters = new WeakMap<object, Float32Array>();
+
+/** Runs the addon's conv2d for `info` (a conv TF.js accepted), packing the filter once when the direct kernel runs. */
+function runConv(
+  addon: UolBlasAddon, backend: BackendWasm, info: tf.backend_util.Conv2DInfo, x: TensorInfo, filter: TensorInfo,
+  epilogue: (out: TensorInfo) => Epilogue, fusable: boolean, residual?: TensorInfo,
+): TensorInfo {
+  const geom = [
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    info.padInfo.top, info.padInfo.left,
+  ] as const;
+  const path = addon.convPath(...geom, fusable ? 1 : 0);
+  let packed: Float32Array | null = null;
+  if (path === 'winograd') {
+    packed = winogradFilters.get(filter.dataId) ?? null;
+    if (!packed) {
+      packed = addon.packWinogradFilter(heap(backend, filter)!, info.inChannels, info.outChannels);
+      winogradFilters.set(filter.dataId, packed);
+    }
+  } else if (path === 'direct' || path === 'im2col-direct') {
+    packed = packedFilters.get(filter.dataId) ?? null;
+    if (!packed) {
+      packed = addon.packConvFilter(heap(backend, filter)!, info.filterHeight * info.filterWidth * info.inChannels, info.outChannels);
+      packedFilters.set(filter.dataId, packed);
+    }
+  }
+  const out = backend.makeOutput(info.outShape, 'float32');
+  const ep = epilogue(out);
+  addon.conv2d(
+    heap(backend, x)!, heap(backend, filter)!, heap(backend, out)!, ...geom,
+    ep.bias, ep.bs[0]!, ep.bs[1]!, ep.bs[2]!, ep.act, ep.alpha, ep.prelu, ep.ps[0]!, ep.ps[1]!, ep.ps[2]!, packed, heap(backend, residual),
+    path === 'winograd' ? 2 : 1,
+  );
+  return out;
+}
+
+/** True when the conv epilogue can run inside the direct/Winograd kernels: per-channel bias (or none), linear/relu/relu6. */
+function convFusable(outShape: number[], bias: TensorInfo | undefined, activation: string): boolean {
+  if (activation !== 'linear' && activation !== 'relu' && activation !== 'relu6') return false;
+  if (!bias) return true;
+  const s = broadcastStrides(outShape, [[0], [1, 2], [3]], bias.shape);
+  return !!s && s[1] === 0 && s[2] === 1 && (s[0] === 0 || outShape[0] === 1);
+}
+
+/**
+ * Conv2D / FusedConv2D (NHWC): the addon's direct AVX-512 kernel on a packed copy of the filter where it applies,
+ * else im2col + sgemm (1×1 stride-1 convolutions are a single sgemm).
+ */
 function convKernel(ctx: NativeKernelContext): tf.KernelFunc {
   const { addon, original } = ctx;
   const nativeConv2D = (params: KernelParams): KernelResult => {
@@ -407,18 +521,110 @@ function convKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const groups = [[0], [1, 2], [3]];
     if (bias && (bias.dtype !== 'float32' || !broadcastStrides(outShape, groups, bias.shape))) return original(params);
     if (activation === 'prelu' && (!prelu || prelu.dtype !== 'float32' || !broadcastStrides(outShape, groups, prelu.shape))) return original(params);
-    const out = backend.makeOutput(outShape, 'float32');
-    const ep = epilogueFor(backend, outShape, groups, bias, activation, attrs.leakyreluAlpha, prelu)!;
-    addon.conv2d(
-      backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(filter) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array,
-      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-      info.padInfo.top, info.padInfo.left,
-      ep.bias, ep.bs[0]!, ep.bs[1]!, ep.bs[2]!, ep.act, ep.alpha, ep.prelu, ep.ps[0]!, ep.ps[1]!, ep.ps[2]!,
-    );
-    return out;
+    return runConv(addon, backend, info, x, filter, () => epilogueFor(backend, outShape, groups, bias, activation, attrs.leakyreluAlpha, prelu)!, convFusable(outShape, bias, activation));
   };
   return nativeConv2D;
+}
+
+/**
+ * `UolFusedConv2D` (see fused.ts): `act(conv2d(x, filter) + bias + residual)` — a ResNet block's last convolution
+ * with its shortcut and ReLU in one pass.
+ */
+function fusedConvResidualKernel(ctx: NativeKernelContext): tf.KernelFunc {
+  const { addon } = ctx;
+  return (params: KernelParams): KernelResult => {
+    const backend = params.backend as BackendWasm;
+    const { x, filter, bias, residual } = params.inputs as unknown as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; residual?: TensorInfo };
+    const { strides, pad, activation } = params.attrs as unknown as { strides: number; pad: number | 'same' | 'valid' | tf.backend_util.ExplicitPadding; activation: string };
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, 1, pad, undefined, false, 'channelsLast',
+    );
+    return runConv(addon, backend, info, x, filter, () => epilogueFor(backend, info.outShape, [[0], [1, 2], [3]], bias, activation, undefined, undefined)!, convFusable(info.outShape, bias, activation), residual);
+  };
+}
+
+interface FusedLinearInputs {
+  x: TensorInfo;
+  w: TensorInfo;
+  bias?: TensorInfo;
+  scale?: TensorInfo;
+  residual?: TensorInfo;
+}
+
+/**
+ * `UolFusedLinear` (see fused.ts): `act(x @ w + bias) · scale + residual` on 2-D float32 tensors. On AVX-512 CPUs the
+ * weight is packed once (cached by dataId, like conv filters) and multiplied by the direct kernel, which beats
+ * OpenBLAS (that re-packs the weight on every call) on the ViT's 197-row products.
+ */
+function fusedLinearKernel(ctx: NativeKernelContext): tf.KernelFunc {
+  const { addon } = ctx;
+  return (params: KernelParams): KernelResult => {
+    const backend = params.backend as BackendWasm;
+    const { x, w, bias, scale, residual } = params.inputs as unknown as FusedLinearInputs;
+    const act = (params.attrs as unknown as { activation: number }).activation;
+    const [m, k] = x.shape as [number, number];
+    const n = w.shape[1]!;
+    let packed: Float32Array | null = null;
+    if (addon.linearPath(m, n, k) === 'direct') {
+      packed = packedFilters.get(w.dataId) ?? null;
+      if (!packed) {
+        packed = addon.packConvFilter(heap(backend, w)!, k, n);
+        packedFilters.set(w.dataId, packed);
+      }
+    }
+    const out = backend.makeOutput([m, n], 'float32');
+    addon.linear(heap(backend, x)!, heap(backend, w)!, heap(backend, out)!, m, n, k, heap(backend, bias), act, heap(backend, scale), heap(backend, residual), packed);
+    return out;
+  };
+}
+
+/** `UolLayerNorm` (see fused.ts): LayerNorm over the last axis of a 2-D float32 tensor. */
+function layerNormKernel(ctx: NativeKernelContext): tf.KernelFunc {
+  const { addon } = ctx;
+  return (params: KernelParams): KernelResult => {
+    const backend = params.backend as BackendWasm;
+    const { x, gamma, beta } = params.inputs as unknown as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+    const eps = (params.attrs as unknown as { eps: number }).eps;
+    const [rows, C] = x.shape as [number, number];
+    const out = backend.makeOutput([rows, C], 'float32');
+    addon.layerNorm(heap(backend, x)!, heap(backend, gamma)!, heap(backend, beta)!, heap(backend, out)!, rows, C, eps);
+    return out;
+  };
+}
+
+/** `UolAttention` (see fused.ts): multi-head attention core on a fused qkv projection. */
+function attentionKernel(ctx: NativeKernelContext): tf.KernelFunc {
+  const { addon } = ctx;
+  return (params: KernelParams): KernelResult => {
+    const backend = params.backend as BackendWasm;
+    const { qkv } = params.inputs as unknown as { qkv: TensorInfo };
+    const { batch, heads } = params.attrs as unknown as { batch: number; heads: number };
+    const rows = qkv.shape[0]!;
+    const C = qkv.shape[1]! / 3;
+    const out = backend.makeOutput([rows, C], 'float32');
+    addon.attention(heap(backend, qkv)!, heap(backend, out)!, batch, rows / batch, heads, C);
+    return out;
+  };
+}
+
+/**
+ * FusedBatchNorm (inference batch norm, e.g. in tfjs LayersModels like the embedded MobileNetV2, where wasm runs it
+ * scalar): native when every parameter has one value per channel of the last axis, else the wasm kernel.
+ */
+function batchNormKernel(ctx: NativeKernelContext): tf.KernelFunc {
+  const { addon, original } = ctx;
+  return (params: KernelParams): KernelResult => {
+    const backend = params.backend as BackendWasm;
+    const { x, mean, variance, offset, scale } = params.inputs as unknown as { x: TensorInfo; mean: TensorInfo; variance: TensorInfo; offset?: TensorInfo; scale?: TensorInfo };
+    const eps = (params.attrs as unknown as { varianceEpsilon: number }).varianceEpsilon;
+    const C = x.shape[x.shape.length - 1] ?? 0;
+    const perChannel = (t: TensorInfo | undefined): boolean => !t || (t.dtype === 'float32' && tf.util.sizeFromShape(t.shape) === C);
+    if (x.dtype !== 'float32' || x.shape.length < 1 || C === 0 || ![mean, variance, offset, scale].every(perChannel)) return original(params);
+    const out = backend.makeOutput(x.shape, 'float32');
+    const rows = tf.util.sizeFromShape(x.shape) / C;
+    addon.batchNorm(heap(backend, x)!, heap(backend, mean)!, heap(backend, variance)!, heap(backend, offset), heap(backend, scale), heap(backend, out)!, rows, C, eps);
+    return out;
+  };
 }
 
 /**
@@ -430,9 +636,23 @@ export const NATIVE_KERNELS: readonly NativeKernelSpec[] = [
   { name: '_FusedMatMul', byDefault: true, make: matmulKernel },
   { name: 'Conv2D', byDefault: true, make: convKernel },
   { name: 'FusedConv2D', byDefault: true, make: convKernel },
+  { name: 'FusedBatchNorm', byDefault: true, make: batchNormKernel },
+  { name: 'UolFusedLinear', byDefault: true, custom: true, make: fusedLinearKernel },
+  { name: 'UolFusedConv2D', byDefault: true, custom: true, make: fusedConvResidualKernel },
+  { name: 'UolLayerNorm', byDefault: true, custom: true, make: layerNormKernel },
+  { name: 'UolAttention', byDefault: true, custom: true, make: attentionKernel },
 ];
 
+/** Names of our own kernels (no TF.js op of that name), registered on wasm while native kernels are installed. */
+export const CUSTOM_KERNELS = new Set(NATIVE_KERNELS.filter((k) => k.custom).map((k) => k.name));
+
+const noOriginal = (name: string): tf.KernelFunc => () => {
+  throw new Error(`native kernel ${name} has no plain-wasm fallback`);
+};
+
 const originals = new Map<string, tf.KernelConfig>();
+/** Custom kernels we registered (removed again on uninstall). */
+const customRegistered = new Set<string>();
 /** Status while native kernels are registered. */
 let installed: NativeStatus | undefined;
 /** Outcome of the last {@link installNativeKernels} (enabled or not). */
@@ -456,6 +676,8 @@ export function uninstallNativeKernels(): void {
     tf.registerKernel(cfg);
   }
   originals.clear();
+  for (const name of customRegistered) tf.unregisterKernel(name, 'wasm');
+  customRegistered.clear();
   if (installed) last = { ...installed, enabled: false, kernels: [], reason: 'uninstalled: plain wasm kernels' };
   installed = undefined;
 }
@@ -516,6 +738,13 @@ function tryInstall(backend: string, mode: 'auto' | 'off', opts: NativeOptions):
   const done: string[] = [];
   for (const spec of NATIVE_KERNELS) {
     if (!names.includes(spec.name)) continue;
+    if (spec.custom) {
+      if (tf.getKernel(spec.name, 'wasm')) tf.unregisterKernel(spec.name, 'wasm');
+      tf.registerKernel({ kernelName: spec.name, backendName: 'wasm', kernelFunc: spec.make({ addon: r.addon, original: noOriginal(spec.name) }) });
+      customRegistered.add(spec.name);
+      done.push(spec.name);
+      continue;
+    }
     const cfg = tf.getKernel(spec.name, 'wasm');
     if (!cfg) continue;
     originals.set(spec.name, cfg);

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
+import type { TimingCallback } from '../util/timing.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import { loadBatches, type SkippedImage } from '../data/loader.js';
@@ -83,6 +84,11 @@ export interface LocalizeOptions {
   onMap?: (r: ImageResult, map: Float32Array, size: [number, number], record: DatasetRecord, mask?: PreparedMask) => void | Promise<void>;
   onProgress?: ProgressCallback;
   onSkip?: (s: SkippedImage) => void;
+  /**
+   * Per-stage timings (decode, wait, preprocess, backbone, map, boxes, write) for benchmarks; nothing is timed
+   * without it.
+   */
+  onTiming?: TimingCallback;
 }
 
 /** Summary of a localize run. */
@@ -149,7 +155,10 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
     stage: 'localize',
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     ...(o.onSkip ? { onSkip: o.onSkip } : {}),
+    ...(o.onTiming ? { onTiming: o.onTiming } : {}),
   });
+  const timing = o.onTiming;
+  const now = (): number => (timing ? performance.now() : 0);
   const results: ImageResult[] = [];
   try {
     for await (const batch of loader) {
@@ -161,7 +170,15 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
         return row;
       });
       let maps: tf.Tensor3D;
+      const nb = batch.records.length;
+      let t0 = now();
       const feats = await runExtractor(o.backbone, batch.input);
+      if (timing) {
+        // wasm kernels run synchronously, but other backends may queue work: wait for the features to exist.
+        if (tf.getBackend() !== 'wasm' && tf.getBackend() !== 'cpu') await feats.data();
+        timing({ stage: 'backbone', ms: performance.now() - t0, images: nb });
+        t0 = performance.now();
+      }
       try {
         maps = tf.tidy(() => {
           let w: tf.Tensor1D | tf.Tensor2D | undefined = wGlobal;
@@ -178,7 +195,9 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
       }
       const data = (await maps.data()) as Float32Array;
       maps.dispose();
+      timing?.({ stage: 'map', ms: performance.now() - t0, images: nb });
       for (let i = 0; i < batch.records.length; i++) {
+        t0 = now();
         const rec = batch.records[i]!;
         const map = data.subarray(i * H * W, (i + 1) * H * W);
         const orig = batch.originalSizes[i]!;
@@ -187,6 +206,10 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
         const r: ImageResult = { id: rec.id, width: orig.width, height: orig.height, threshold: o.threshold, box: largest.length ? mk(largest[0]!) : null };
         if (rec.file !== undefined) r.file = rec.file;
         if (o.allBoxes) r.allBoxes = boxesFromMap(map, H, W, o.threshold, { multi: true }).map(mk);
+        if (timing) {
+          timing({ stage: 'boxes', ms: performance.now() - t0, images: 1 });
+          t0 = performance.now();
+        }
         const gt = batch.boxes[i];
         if (gt) r.gtInput = gt;
         if (rows[i]! >= 0) r.classUsed = rec.label!;
@@ -213,6 +236,7 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
         }
         if (o.onMap) await o.onMap(r, map, [H, W], rec, batch.masks?.[i]);
         results.push(r);
+        timing?.({ stage: 'write', ms: performance.now() - t0, images: 1 });
       }
     }
   } finally {

@@ -32,6 +32,7 @@ export function benchMarkdown(results: BenchResult[], header: string): string {
     const det = r.details ? Object.entries(r.details).map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v}`).join(', ') : '';
     lines.push(`| ${r.suite} | ${r.case} | ${r.metric} | ${fmt(r.value)} | ${ref} | ${r.speedup !== undefined ? r.speedup.toFixed(2) + '×' : ''} | ${det} |`);
   }
+  for (const r of results) if (r.markdown) lines.push('', `## ${r.suite}: ${r.case}`, '', r.markdown.trimEnd());
   return lines.join('\n') + '\n';
 }
 
@@ -54,7 +55,7 @@ export const benchCommand: CommandModule<GlobalArgs, BenchArgs> = {
     const results: BenchResult[] = [];
     try {
       for (const s of chosen as typeof suites) {
-        const opts: Parameters<typeof s.run>[0] = { quick: a.quick, noReference: !a.reference, onProgress: prog.callback };
+        const opts: Parameters<typeof s.run>[0] = { quick: a.quick, noReference: !a.reference, onProgress: prog.callback, outDir: a.out };
         if (a.filter) opts.filter = a.filter;
         results.push(...(await s.run(opts)));
       }

@@ -18,7 +18,9 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       `backend: ${e.backend} (${e.choice}${e.wasmSimd !== undefined ? `, SIMD ${e.wasmSimd ? 'on' : 'off'}` : ''})`,
       ...e.attempts.filter((t) => !t.active).map((t) => `  skipped ${t.name}: ${t.reason}`),
       `native kernels: ${e.native.enabled ? `on (${e.native.kernels.join(', ')})` : 'off'} — ${e.native.reason}`,
-      ...(e.native.library ? [`  ${e.native.library.config}; ${e.native.library.threads} threads`] : []),
+      ...(e.native.library
+        ? [`  ${e.native.library.config}; ${e.native.library.threads} threads (addon pool; UOL_NATIVE_THREADS)${e.native.library.directConv ? '; direct AVX-512 conv/linear kernels' : ''}`]
+        : []),
       ...(e.native.coretype ? [`  OPENBLAS_CORETYPE: ${e.native.coretype.value ?? '(detected by OpenBLAS)'} — ${e.native.coretype.note}`] : []),
       'versions:',
       ...Object.entries(e.versions).map(([k, v]) => `  ${k} ${v}`),

@@ -1,0 +1,691 @@
+/*
+ * Compute kernels of the uol_blas addon (see compute.h). Hand-written: this is the glue between TF.js tensors on the
+ * wasm heap, OpenBLAS's sgemm and our thread pool, plus the element-wise parts PyTorch runs vectorised (GELU, softmax,
+ * LayerNorm) that the wasm backend runs scalar.
+ *
+ * Vector math: loops are written so the compiler vectorises them (explicit lane arrays for reductions, branch-free
+ * exp), and built for AVX-512, AVX2+FMA and baseline x86-64 with GCC/Clang target_clones (picked at load time by the
+ * CPU); other platforms get the plain build.
+ */
+#include "compute.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+#if defined(__x86_64__) && defined(__linux__) && ((defined(__GNUC__) && !defined(__clang__)) || (defined(__clang__) && __clang_major__ >= 14))
+#define VEC_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define VEC_CLONES
+#endif
+
+#define LANES 16
+
+/* --- vector math ------------------------------------------------------------------------------------------------ */
+
+static inline float bits_float(int32_t i) {
+  float f;
+  memcpy(&f, &i, sizeof f);
+  return f;
+}
+
+/* exp(x) for float32, relative error ≈ 2 ulp on [-87.3, 88.3] (clamped outside: 2^-126 .. 2.5e38): x = n·ln2 + r with
+ * |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its degree-7 Taylor polynomial (truncation < 6e-9), times 2^n built
+ * from the exponent bits. Branch-free so loops over it vectorise. */
+static inline float exp_fast(float x) {
+  x = x < -87.33f ? -87.33f : x;
+  x = x > 88.3f ? 88.3f : x;
+  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f; /* round to nearest */
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.f / 5040.f;
+  p = p * r + 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  return p * bits_float(((int32_t)n + 127) << 23);
+}
+
+/* Exact GELU x·Φ(x), Φ(x) = erfc(−x/√2)/2, with erfc from Numerical Recipes' Chebyshev fit (fractional error
+ * < 1.2e-7 for all arguments): erfc(u) = t·exp(−u² + P(t)), t = 1/(1 + u/2), u ≥ 0; erfc(−u) = 2 − erfc(u). */
+static inline float gelu1(float x) {
+  const float u = fabsf(x) * 0.70710678118654752f;
+  const float t = 1.f / (1.f + 0.5f * u);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  const float e = t * exp_fast(p - u * u);
+  const float phi = x >= 0.f ? 1.f - 0.5f * e : 0.5f * e;
+  return x * phi;
+}
+
+VEC_CLONES void gelu_inplace(float *y, int64_t n) {
+  for (int64_t j = 0; j < n; j++) y[j] = gelu1(y[j]);
+}
+
+VEC_CLONES static void sigmoid_inplace(float *y, int64_t n) {
+  for (int64_t j = 0; j < n; j++) y[j] = 1.f / (1.f + exp_fast(-y[j]));
+}
+
+VEC_CLONES static void add_row(float *y, const float *b, int64_t n) {
+  for (int64_t j = 0; j < n; j++) y[j] += b[j];
+}
+
+VEC_CLONES static void mul_row(float *y, const float *s, int64_t n) {
+  for (int64_t j = 0; j < n; j++) y[j] *= s[j];
+}
+
+VEC_CLONES static void relu_row(float *y, int64_t n) {
+  for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0.f ? y[j] : 0.f;
+}
+
+/* Softmax of one row in place: max, exp(x − max) and sum (16 explicit lanes so the reductions vectorise without
+ * reassociation), then scale by 1/sum. */
+VEC_CLONES static void softmax_row(float *s, int64_t n) {
+  float mx[LANES];
+  for (int l = 0; l < LANES; l++) mx[l] = -INFINITY;
+  int64_t j = 0;
+  for (; j + LANES <= n; j += LANES)
+    for (int l = 0; l < LANES; l++) mx[l] = s[j + l] > mx[l] ? s[j + l] : mx[l];
+  float m = -INFINITY;
+  for (int l = 0; l < LANES; l++) m = mx[l] > m ? mx[l] : m;
+  for (; j < n; j++) m = s[j] > m ? s[j] : m;
+  float acc[LANES] = {0};
+  j = 0;
+  for (; j + LANES <= n; j += LANES)
+    for (int l = 0; l < LANES; l++) {
+      const float v = exp_fast(s[j + l] - m);
+      s[j + l] = v;
+      acc[l] += v;
+    }
+  float sum = 0.f;
+  for (; j < n; j++) {
+    s[j] = exp_fast(s[j] - m);
+    sum += s[j];
+  }
+  for (int l = 0; l < LANES; l++) sum += acc[l];
+  const float inv = 1.f / sum;
+  for (j = 0; j < n; j++) s[j] *= inv;
+}
+
+VEC_CLONES static void layernorm_row(const float *x, const float *g, const float *b, float *y, int64_t C, float eps) {
+  float acc[LANES] = {0};
+  int64_t j = 0;
+  for (; j + LANES <= C; j += LANES)
+    for (int l = 0; l < LANES; l++) acc[l] += x[j + l];
+  float s = 0.f;
+  for (; j < C; j++) s += x[j];
+  for (int l = 0; l < LANES; l++) s += acc[l];
+  const float mean = s / (float)C;
+  float acc2[LANES] = {0};
+  j = 0;
+  for (; j + LANES <= C; j += LANES)
+    for (int l = 0; l < LANES; l++) {
+      const float d = x[j + l] - mean;
+      acc2[l] += d * d;
+    }
+  float v = 0.f;
+  for (; j < C; j++) v += (x[j] - mean) * (x[j] - mean);
+  for (int l = 0; l < LANES; l++) v += acc2[l];
+  const float inv = 1.f / sqrtf(v / (float)C + eps);
+  for (j = 0; j < C; j++) y[j] = (x[j] - mean) * inv * g[j] + b[j];
+}
+
+/* --- epilogue --------------------------------------------------------------------------------------------------- */
+
+int epilogue_is_identity(const epilogue_t *e) {
+  return !e || (!e->bias && e->act == ACT_LINEAR && !e->scale && !e->residual);
+}
+
+static void act_row(float *y, int64_t n, const epilogue_t *e, const float *w, int64_t ws) {
+  switch (e->act) {
+    case ACT_RELU:
+      relu_row(y, n);
+      break;
+    case ACT_RELU6:
+      for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0.f ? (y[j] < 6.f ? y[j] : 6.f) : 0.f;
+      break;
+    case ACT_PRELU:
+      for (int64_t j = 0; j < n; j++) y[j] = y[j] < 0.f ? w[j * ws] * y[j] : y[j];
+      break;
+    case ACT_LEAKYRELU:
+      for (int64_t j = 0; j < n; j++) y[j] = y[j] < 0.f ? e->alpha * y[j] : y[j];
+      break;
+    case ACT_SIGMOID:
+      sigmoid_inplace(y, n);
+      break;
+    case ACT_ELU:
+      for (int64_t j = 0; j < n; j++) y[j] = y[j] >= 0.f ? y[j] : expm1f(y[j]);
+      break;
+    case ACT_GELU:
+      gelu_inplace(y, n);
+      break;
+    default:
+      break;
+  }
+}
+
+void epilogue_region(float *out, int64_t rows, int64_t ld, int64_t b, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                     const epilogue_t *e) {
+  if (epilogue_is_identity(e) || c1 <= c0) return;
+  const int64_t n = c1 - c0;
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t off = (b * rows + r) * ld + c0;
+    float *y = out + off;
+    if (e->bias) {
+      const float *bb = e->bias + b * e->bs[0] + r * e->bs[1] + c0 * e->bs[2];
+      const int64_t s = e->bs[2];
+      if (s == 1)
+        add_row(y, bb, n);
+      else
+        for (int64_t j = 0; j < n; j++) y[j] += bb[j * s];
+    }
+    if (e->residual && e->residual_first) add_row(y, e->residual + off, n);
+    const float *w = e->prelu ? e->prelu + b * e->ps[0] + r * e->ps[1] + c0 * e->ps[2] : NULL;
+    act_row(y, n, e, w, e->ps[2]);
+    if (e->scale) mul_row(y, e->scale + c0, n);
+    if (e->residual && !e->residual_first) add_row(y, e->residual + off, n);
+  }
+}
+
+/* --- matmul ------------------------------------------------------------------------------------------------------ */
+
+/* Below this many multiply-adds a product runs as one task (the pool's hand-off costs a few microseconds). */
+#define PAR_MIN_MACS (1 << 17)
+
+typedef struct {
+  int64_t batch, m, n, k;
+  int ta, tb;
+  const float *a, *b;
+  int64_t as, bsz;
+  float *out;
+  const epilogue_t *e;
+  int merged; /* batches folded into the rows of one product */
+  int64_t mt, nt, mc, nc;
+} mm_job;
+
+static void mm_task(void *vctx, int task, int thread) {
+  (void)thread;
+  const mm_job *j = (const mm_job *)vctx;
+  const int64_t per = j->mt * j->nt;
+  const int64_t z = task / per;
+  const int64_t ti = (task % per) / j->nt, tj = (task % per) % j->nt;
+  const int64_t rows = j->merged ? j->batch * j->m : j->m;
+  const int64_t i0 = ti * j->mc, i1 = i0 + j->mc < rows ? i0 + j->mc : rows;
+  const int64_t c0 = tj * j->nc, c1 = c0 + j->nc < j->n ? c0 + j->nc : j->n;
+  if (i1 <= i0 || c1 <= c0) return;
+  const int64_t m = j->m, n = j->n, k = j->k;
+  const float *A = j->a + z * j->as + (j->ta ? i0 : i0 * k);
+  const float *B = j->b + z * j->bsz + (j->tb ? c0 * k : c0);
+  float *C = j->out + z * m * n + i0 * n + c0;
+  cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(i1 - i0),
+              (int)(c1 - c0), (int)k, 1.f, A, j->ta ? (int)m : (int)k, B, j->tb ? (int)k : (int)n, 0.f, C, (int)n);
+  if (epilogue_is_identity(j->e)) return;
+  if (!j->merged) {
+    epilogue_region(j->out, m, n, z, i0, i1, c0, c1, j->e);
+  } else {
+    /* Rows of the merged product are (batch, row) pairs: apply the epilogue per batch segment. */
+    for (int64_t zz = i0 / m; zz * m < i1; zz++) {
+      const int64_t r0 = i0 > zz * m ? i0 - zz * m : 0;
+      const int64_t r1 = i1 < (zz + 1) * m ? i1 - zz * m : m;
+      epilogue_region(j->out, m, n, zz, r0, r1, c0, c1, j->e);
+    }
+  }
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+static int64_t round_up(int64_t a, int64_t b) {
+  return ceil_div(a, b) * b;
+}
+
+void par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
+                int64_t bsz, float *out, const epilogue_t *e) {
+  if (batch == 0 || m == 0 || n == 0) return;
+  if (k == 0) {
+    memset(out, 0, (size_t)(batch * m * n) * sizeof(float));
+    for (int64_t z = 0; z < batch; z++) epilogue_region(out, m, n, z, 0, m, 0, n, e);
+    return;
+  }
+  mm_job j = {batch, m, n, k, ta, tb, a, b, as, bsz, out, e, 0, 1, 1, m, n};
+  /* A shared right operand with contiguous left batches is one [batch·m, k] @ [k, n] product. */
+  if (!ta && bsz == 0 && (as == m * k || batch == 1)) j.merged = 1;
+  const int64_t T = pool_threads();
+  const double macs = (double)batch * (double)m * (double)n * (double)k;
+  const int64_t per_batch = j.merged ? 1 : batch;
+  const int64_t rows = j.merged ? batch * m : m;
+  int64_t want = 1;
+  if (T > 1 && macs >= PAR_MIN_MACS) {
+    want = ceil_div(2 * T, per_batch); /* splits per product: ~2 tasks per thread in all */
+    const int64_t maxTasks = (int64_t)(macs / PAR_MIN_MACS);
+    if (want * per_batch > maxTasks) want = maxTasks / per_batch > 1 ? maxTasks / per_batch : 1;
+  }
+  if (want > 1) {
+    /* Split the wider side (the narrower operand is then re-packed per task, the cheaper choice). Column chunks
+     * are multiples of 16 (one AVX-512 vector), row chunks of 8. */
+    if (n >= rows) {
+      int64_t nt = want < ceil_div(n, 16) ? want : ceil_div(n, 16);
+      j.nc = round_up(ceil_div(n, nt), 16);
+      j.nt = ceil_div(n, j.nc);
+    } else {
+      int64_t mt = want < ceil_div(rows, 8) ? want : ceil_div(rows, 8);
+      j.mc = round_up(ceil_div(rows, mt), 8);
+      j.mt = ceil_div(rows, j.mc);
+    }
+  } else {
+    j.mc = rows;
+    j.nc = n;
+  }
+  pool_run((int)(per_batch * j.mt * j.nt), mm_task, &j);
+}
+
+/* --- layer norm ---------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+  const float *x, *g, *b;
+  float *out;
+  int64_t rows, C, chunk;
+  float eps;
+} ln_job;
+
+static void ln_task(void *vctx, int task, int thread) {
+  (void)thread;
+  const ln_job *j = (const ln_job *)vctx;
+  const int64_t r0 = task * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  for (int64_t r = r0; r < r1; r++) layernorm_row(j->x + r * j->C, j->g, j->b, j->out + r * j->C, j->C, j->eps);
+}
+
+void par_layernorm(const float *x, const float *g, const float *b, float *out, int64_t rows, int64_t C, float eps) {
+  if (rows == 0 || C == 0) return;
+  const int64_t T = pool_threads();
+  int64_t tasks = (rows * C) >= 32768 ? 2 * T : 1;
+  if (tasks > rows) tasks = rows;
+  ln_job j = {x, g, b, out, rows, C, ceil_div(rows, tasks), eps};
+  pool_run((int)ceil_div(rows, j.chunk), ln_task, &j);
+}
+
+/* --- batch norm ---------------------------------------------------------------------------------------------------- */
+
+VEC_CLONES static void affine_rows(const float *x, const float *m, const float *k, const float *o, float *y, int64_t rows, int64_t C) {
+  for (int64_t r = 0; r < rows; r++, x += C, y += C)
+    for (int64_t j = 0; j < C; j++) y[j] = (x[j] - m[j]) * k[j] + o[j];
+}
+
+typedef struct {
+  const float *x, *mean, *k, *off;
+  float *out;
+  int64_t rows, C, chunk;
+} bn_job;
+
+static void bn_task(void *vctx, int task, int thread) {
+  (void)thread;
+  const bn_job *j = (const bn_job *)vctx;
+  const int64_t r0 = task * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+  affine_rows(j->x + r0 * j->C, j->mean, j->k, j->off, j->out + r0 * j->C, r1 - r0, j->C);
+}
+
+void par_batchnorm(const float *x, const float *mean, const float *var, const float *offset, const float *scale, float *out,
+                   int64_t rows, int64_t C, float eps) {
+  if (rows == 0 || C == 0) return;
+  float *k = (float *)malloc((size_t)C * 2 * sizeof(float));
+  if (!k) {
+    /* Out of memory for 2·C floats: compute in place of the per-channel factors. */
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t c = 0; c < C; c++) {
+        const float v = (x[r * C + c] - mean[c]) * (scale ? scale[c] : 1.f) / sqrtf(var[c] + eps);
+        out[r * C + c] = v + (offset ? offset[c] : 0.f);
+      }
+    return;
+  }
+  float *o = k + C;
+  for (int64_t c = 0; c < C; c++) {
+    k[c] = (scale ? scale[c] : 1.f) / sqrtf(var[c] + eps);
+    o[c] = offset ? offset[c] : 0.f;
+  }
+  const int64_t T = pool_threads();
+  int64_t tasks = rows * C >= 65536 ? 2 * T : 1;
+  if (tasks > rows) tasks = rows;
+  bn_job j = {x, mean, k, o, out, rows, C, ceil_div(rows, tasks)};
+  pool_run((int)ceil_div(rows, j.chunk), bn_task, &j);
+  free(k);
+}
+
+/* --- attention ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const float *qkv;
+  float *out;
+  int64_t B, N, heads, d, qc, nq;
+  int oom;
+} attn_job;
+
+static void attn_task(void *vctx, int task, int thread) {
+  attn_job *j = (attn_job *)vctx;
+  const int64_t N = j->N, d = j->d, C = j->heads * d, C3 = 3 * C;
+  const int64_t qi = task % j->nq;
+  const int64_t h = (task / j->nq) % j->heads;
+  const int64_t b = task / (j->nq * j->heads);
+  const int64_t r0 = qi * j->qc, r1 = r0 + j->qc < N ? r0 + j->qc : N, rows = r1 - r0;
+  float *S = pool_scratch(thread, (size_t)(rows * N));
+  if (!S) {
+    j->oom = 1;
+    return;
+  }
+  const float *base = j->qkv + b * N * C3;
+  const float *Q = base + r0 * C3 + h * d;
+  const float *K = base + C + h * d;
+  const float *V = base + 2 * C + h * d;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)N, (int)d, 1.f, Q, (int)C3, K, (int)C3, 0.f, S, (int)N);
+  for (int64_t r = 0; r < rows; r++) softmax_row(S + r * N, N);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)N, 1.f, S, (int)N, V, (int)C3, 0.f,
+              j->out + (b * N + r0) * C + h * d, (int)C);
+}
+
+int par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t heads, int64_t d) {
+  if (B == 0 || N == 0 || heads == 0 || d == 0) return 0;
+  /* Query rows per task: at most 128 (the score block, rows × N floats, stays in L2). */
+  const int64_t nq = ceil_div(N, 128);
+  attn_job j = {qkv, out, B, N, heads, d, ceil_div(N, nq), nq, 0};
+  pool_run((int)(B * heads * nq), attn_task, &j);
+  return j.oom ? -1 : 0;
+}
+
+/* --- conv2d --------------------------------------------------------------------------------------------------------- */
+
+static int conv_mode = -1;
+
+/* mode: -1 auto, 0 im2col + sgemm only, 1 direct only (no Winograd), 2 auto (same as -1). */
+void conv_set_mode(int mode) {
+  conv_mode = mode;
+}
+
+int conv_uses_direct(const conv_geom_t *g) {
+  if (conv_mode == 0 || !direct_conv_available()) return 0;
+  /* The direct kernel loops over input channels innermost; with very few (an RGB stem) im2col + sgemm is better. */
+  return g->C >= 16 && g->OC >= 16;
+}
+
+/* Winograd pays on 3×3 stride-1 convolutions with enough tiles to amortise its 16/9 larger filter (measured with
+ * `uol bench --suite matmul`: 7×7 maps are faster direct). */
+#define WINO_MIN_PIXELS 100
+
+int conv_path(const conv_geom_t *g, const epilogue_t *e) {
+  if (!conv_uses_direct(g)) {
+    /* Few input channels (an RGB stem): im2col, then the direct kernel on the columns as a 1×1 convolution. */
+    return conv_mode != 0 && direct_conv_available() && g->OC >= 16 && g->FH * g->FW * g->C >= 16 ? CONV_IM2COL_DIRECT : CONV_IM2COL;
+  }
+  if (conv_mode != 1 && g->FH == 3 && g->FW == 3 && g->SH == 1 && g->SW == 1 && g->DH == 1 && g->DW == 1 &&
+      g->OH * g->OW >= WINO_MIN_PIXELS && conv_epilogue_fusable(e, g->B))
+    return CONV_WINOGRAD;
+  return CONV_DIRECT;
+}
+
+typedef struct {
+  const float *x, *f, *packed;
+  float *out;
+  const conv_geom_t *g;
+  int64_t tiles, tt, nt; /* Winograd: tiles per image, tiles per task, tile chunks per image */
+  const epilogue_t *e;
+  int64_t pc, cc, np, ncb; /* pixels per task, channels per task, pixel chunks per image, channel chunks */
+  int fuse, oom;
+  const float *zeros;
+} conv_job;
+
+/* Per-channel bias (or none), a residual added before the activation, and linear/relu/relu6 can be applied inside the
+ * direct kernel. */
+int conv_epilogue_fusable(const epilogue_t *e, int64_t B) {
+  if (epilogue_is_identity(e)) return 1;
+  if (e->scale || e->prelu || (e->residual && !e->residual_first)) return 0;
+  if (e->act != ACT_LINEAR && e->act != ACT_RELU && e->act != ACT_RELU6) return 0;
+  if (!e->bias) return 1;
+  return e->bs[2] == 1 && e->bs[1] == 0 && (e->bs[0] == 0 || B == 1);
+}
+
+static void conv_direct_task(void *vctx, int task, int thread) {
+  conv_job *j = (conv_job *)vctx;
+  const conv_geom_t *g = j->g;
+  const int64_t P = g->OH * g->OW;
+  const int64_t cb = task % j->ncb;
+  const int64_t pi = (task / j->ncb) % j->np;
+  const int64_t b = task / (j->ncb * j->np);
+  const int64_t p0 = pi * j->pc, p1 = p0 + j->pc < P ? p0 + j->pc : P;
+  const int64_t c0 = cb * j->cc, c1 = c0 + j->cc < g->OC ? c0 + j->cc : g->OC;
+  const int64_t taps = g->FH * g->FW;
+  const int64_t tiles = ceil_div(p1 - p0, 6);
+  /* Pointer table: tiles · taps · 6 pointers, in float-sized units of scratch. */
+  const size_t ptr_bytes = (size_t)(tiles * taps * 6) * sizeof(const float *);
+  float *mem = pool_scratch(thread, (ptr_bytes + sizeof(float) - 1) / sizeof(float));
+  if (!mem) {
+    j->oom = 1;
+    return;
+  }
+  direct_conv_region(j->x, j->f, j->packed, j->out, g, b, p0, p1, c0, c1, j->zeros, (const float **)(void *)mem, j->fuse,
+                     j->fuse && j->e ? j->e->bias : NULL, j->fuse && j->e ? j->e->residual : NULL,
+                     j->fuse && j->e ? j->e->act : ACT_LINEAR);
+  if (!j->fuse) epilogue_region(j->out, P, g->OC, b, p0, p1, c0, c1, j->e);
+}
+
+static void conv_wino_task(void *vctx, int task, int thread) {
+  conv_job *j = (conv_job *)vctx;
+  const conv_geom_t *g = j->g;
+  const int64_t cb = task % j->ncb;
+  const int64_t ti = (task / j->ncb) % j->nt;
+  const int64_t b = task / (j->ncb * j->nt);
+  const int64_t t0 = ti * j->tt, t1 = t0 + j->tt < j->tiles ? t0 + j->tt : j->tiles;
+  const int64_t c0 = cb * j->cc, c1 = c0 + j->cc < g->OC ? c0 + j->cc : g->OC;
+  float *scratch = pool_scratch(thread, (size_t)wino_scratch_floats(t1 - t0, g->C));
+  if (!scratch) {
+    j->oom = 1;
+    return;
+  }
+  wino_conv_region(j->x, j->packed, j->out, g, b, t0, t1, c0, c1, j->zeros, scratch, j->e ? j->e->bias : NULL,
+                   j->e ? j->e->residual : NULL, j->e ? j->e->act : ACT_LINEAR);
+}
+
+static void conv_im2col_task(void *vctx, int task, int thread) {
+  conv_job *j = (conv_job *)vctx;
+  const conv_geom_t *g = j->g;
+  const int64_t P = g->OH * g->OW, K = g->FH * g->FW * g->C, C = g->C;
+  const int64_t pi = task % j->np, b = task / j->np;
+  const int64_t r0 = pi * j->pc, nr = r0 + j->pc < P ? j->pc : P - r0;
+  const float *xb = j->x + b * g->H * g->W * C;
+  float *ob = j->out + (b * P + r0) * g->OC;
+  const float *A;
+  int64_t lda;
+  if (g->FH == 1 && g->FW == 1 && g->SH == 1 && g->SW == 1 && g->PT == 0 && g->PL == 0 && g->OH == g->H && g->OW == g->W) {
+    A = xb + r0 * C; /* 1×1, stride 1, unpadded: the input is the GEMM operand */
+    lda = C;
+  } else {
+    float *cols = pool_scratch(thread, (size_t)(nr * K));
+    if (!cols) {
+      j->oom = 1;
+      return;
+    }
+    const size_t run = (size_t)C * sizeof(float);
+    for (int64_t r = 0; r < nr; r++) {
+      const int64_t oy = (r0 + r) / g->OW, ox = (r0 + r) % g->OW;
+      float *dst = cols + r * K;
+      for (int64_t ky = 0; ky < g->FH; ky++) {
+        const int64_t iy = oy * g->SH - g->PT + ky * g->DH;
+        if (iy < 0 || iy >= g->H) {
+          memset(dst, 0, (size_t)(g->FW * C) * sizeof(float));
+          dst += g->FW * C;
+          continue;
+        }
+        const float *xrow = xb + iy * g->W * C;
+        if (g->DW == 1) {
+          /* The kx taps are consecutive input pixels: copy the in-bounds span at once, zero the rest. */
+          const int64_t ix0 = ox * g->SW - g->PL;
+          int64_t lo = ix0 < 0 ? -ix0 : 0;
+          if (lo > g->FW) lo = g->FW;
+          int64_t hi = ix0 + g->FW > g->W ? g->W - ix0 : g->FW;
+          if (hi < lo) hi = lo;
+          if (lo > 0) memset(dst, 0, (size_t)(lo * C) * sizeof(float));
+          if (hi > lo) memcpy(dst + lo * C, xrow + (ix0 + lo) * C, (size_t)(hi - lo) * run);
+          if (hi < g->FW) memset(dst + hi * C, 0, (size_t)((g->FW - hi) * C) * sizeof(float));
+          dst += g->FW * C;
+          continue;
+        }
+        for (int64_t kx = 0; kx < g->FW; kx++) {
+          const int64_t ix = ox * g->SW - g->PL + kx * g->DW;
+          if (ix < 0 || ix >= g->W)
+            memset(dst, 0, run);
+          else
+            memcpy(dst, xrow + ix * C, run);
+          dst += C;
+        }
+      }
+    }
+    A = cols;
+    lda = K;
+  }
+  if (j->packed) {
+    /* im2col + the direct kernel: the column block is a 1×1 convolution over nr "pixels" of K channels. */
+    const conv_geom_t g1 = {1, 1, nr, lda, 1, nr, g->OC, 1, 1, 1, 1, 1, 1, 0, 0};
+    const size_t ptr_bytes = (size_t)(ceil_div(nr, 6) * 6) * sizeof(const float *);
+    float *mem = pool_scratch(thread < 0 ? -2 : thread + POOL_SCRATCH_SECOND, (ptr_bytes + sizeof(float) - 1) / sizeof(float));
+    if (!mem) {
+      j->oom = 1;
+      return;
+    }
+    const float *res = j->fuse && j->e && j->e->residual ? j->e->residual + (b * P + r0) * g->OC : NULL;
+    direct_conv_region(A, NULL, j->packed, ob, &g1, 0, 0, nr, 0, g->OC, j->zeros, (const float **)(void *)mem, j->fuse,
+                       j->fuse && j->e ? j->e->bias : NULL, res, j->fuse && j->e ? j->e->act : ACT_LINEAR);
+    if (!j->fuse) epilogue_region(j->out, P, g->OC, b, r0, r0 + nr, 0, g->OC, j->e);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)g->OC, (int)K, 1.f, A, (int)lda, j->f, (int)g->OC, 0.f,
+              ob, (int)g->OC);
+  epilogue_region(j->out, P, g->OC, b, r0, r0 + nr, 0, g->OC, j->e);
+}
+
+static float *zero_row(int64_t n) {
+  static float *z = NULL;
+  static int64_t len = 0;
+  if (n > len) {
+    free(z);
+    z = (float *)calloc((size_t)n, sizeof(float));
+    len = z ? n : 0;
+  }
+  return z;
+}
+
+int64_t packed_filter_size(int64_t K, int64_t OC) {
+  return ceil_div(OC, 64) * K * 64;
+}
+
+void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed) {
+  const int64_t nb = ceil_div(OC, 64);
+  for (int64_t cb = 0; cb < nb; cb++) {
+    const int64_t c0 = cb * 64, nc = OC - c0 < 64 ? OC - c0 : 64;
+    float *dst = packed + cb * K * 64;
+    for (int64_t k = 0; k < K; k++, dst += 64) {
+      memcpy(dst, f + k * OC + c0, (size_t)nc * sizeof(float));
+      if (nc < 64) memset(dst + nc, 0, (size_t)(64 - nc) * sizeof(float));
+    }
+  }
+}
+
+int64_t winograd_filter_size(int64_t C, int64_t OC) {
+  return ceil_div(OC, 64) * 16 * C * 64;
+}
+
+int par_conv2d(const float *x, const float *f, const float *packed, int packed_kind, float *out, const conv_geom_t *g,
+               const epilogue_t *e) {
+  const int64_t P = g->OH * g->OW, K = g->FH * g->FW * g->C;
+  if (g->B == 0 || P == 0 || g->OC == 0) return 0;
+  if (K == 0) {
+    memset(out, 0, (size_t)(g->B * P * g->OC) * sizeof(float));
+    for (int64_t b = 0; b < g->B; b++) epilogue_region(out, P, g->OC, b, 0, P, 0, g->OC, e);
+    return 0;
+  }
+  const int64_t T = pool_threads();
+  conv_job j;
+  memset(&j, 0, sizeof j);
+  j.x = x;
+  j.f = f;
+  j.packed = packed_kind == CONV_DIRECT ? packed : NULL;
+  j.out = out;
+  j.g = g;
+  j.e = e;
+  const int path = conv_path(g, e);
+  if (path == CONV_WINOGRAD && packed && packed_kind == CONV_WINOGRAD) {
+    j.packed = packed;
+    j.zeros = zero_row(g->C);
+    if (!j.zeros) return -1;
+    j.tiles = ((g->OH + 1) / 2) * ((g->OW + 1) / 2);
+    /* Tiles per task: V [16][T][C] within ~512 KB (L2), whole 6-row groups; channel blocks split across tasks when
+     * there are too few tile chunks for the threads. */
+    int64_t tt = round_up(8192 / g->C > 6 ? 8192 / g->C : 6, 6);
+    if (tt > j.tiles) tt = j.tiles;
+    j.tt = tt;
+    j.nt = ceil_div(j.tiles, tt);
+    const int64_t nb = ceil_div(g->OC, 64);
+    int64_t groups = ceil_div(2 * T, g->B * j.nt);
+    if (groups > nb) groups = nb;
+    if (groups < 1) groups = 1;
+    j.cc = ceil_div(nb, groups) * 64;
+    j.ncb = ceil_div(g->OC, j.cc);
+    pool_run((int)(g->B * j.nt * j.ncb), conv_wino_task, &j);
+    return j.oom ? -1 : 0;
+  }
+  if (path == CONV_WINOGRAD) j.packed = NULL; /* packed for another layout: direct kernel on the filter in place */
+  if (path == CONV_IM2COL_DIRECT) {
+    /* j.packed is set only when the filter came packed for the direct kernel; otherwise im2col + sgemm. */
+    j.zeros = zero_row(K);
+    if (!j.zeros) return -1;
+    j.fuse = conv_epilogue_fusable(e, g->B);
+  }
+  if (path == CONV_DIRECT || path == CONV_WINOGRAD) {
+    j.zeros = zero_row(g->C);
+    if (!j.zeros) return -1;
+    j.fuse = conv_epilogue_fusable(e, g->B);
+    /* Channel chunks of 64 (one kernel column block; its weights stay in L2 across the pixel tiles of a task) and
+     * pixel chunks of whole 6-row tiles, sized for about 4 tasks per thread but at most 384 pixels. */
+    j.cc = 64;
+    j.ncb = ceil_div(g->OC, 64);
+    const int64_t target = 4 * T;
+    int64_t per_image = ceil_div(target, g->B * j.ncb);
+    if (per_image < 1) per_image = 1;
+    int64_t pc = round_up(ceil_div(P, per_image), 6);
+    if (pc > 384) pc = 384;
+    if (pc < 6) pc = 6;
+    j.pc = pc;
+    j.np = ceil_div(P, pc);
+    pool_run((int)(g->B * j.np * j.ncb), conv_direct_task, &j);
+  } else {
+    if (path == CONV_IM2COL) j.packed = NULL;
+    /* im2col blocks of about 1 MB (L2) and at least 64 rows; at least two tasks per thread when there is work. */
+    int64_t pc = (int64_t)((1u << 18) / (uint64_t)K);
+    if (pc < 64) pc = 64;
+    const int64_t split = ceil_div(2 * T, g->B);
+    if (ceil_div(P, pc) < split && (double)P * (double)K * (double)g->OC >= PAR_MIN_MACS * (double)split) pc = ceil_div(P, split);
+    if (pc > P) pc = P;
+    j.pc = pc;
+    j.np = ceil_div(P, pc);
+    pool_run((int)(g->B * j.np), conv_im2col_task, &j);
+  }
+  return j.oom ? -1 : 0;
+}
+
+int par_linear(const float *x, const float *w, const float *packed, float *out, int64_t m, int64_t n, int64_t k,
+               const epilogue_t *e) {
+  const conv_geom_t g = {1, 1, m, k, 1, m, n, 1, 1, 1, 1, 1, 1, 0, 0};
+  if (packed && conv_uses_direct(&g)) return par_conv2d(x, w, packed, CONV_DIRECT, out, &g, e);
+  par_matmul(1, m, n, k, 0, 0, x, 0, w, 0, out, e);
+  return 0;
+}

@@ -1,0 +1,144 @@
+/*
+ * Compute kernels of the uol_blas addon (compute.c, conv_avx512.c), independent of N-API. All work on caller-owned
+ * float32 memory (views of TF.js's wasm heap) and run on the thread pool (pool.h) with OpenBLAS single-threaded inside
+ * each task.
+ */
+#ifndef UOL_COMPUTE_H
+#define UOL_COMPUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Activation codes: 0..6 equal tfjs-backend-wasm's FusableActivation enum; 7 is exact (erf) GELU, used by our own
+ * kernels only. */
+enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_PRELU = 3, ACT_LEAKYRELU = 4, ACT_SIGMOID = 5, ACT_ELU = 6, ACT_GELU = 7 };
+#define ACT_MAX ACT_GELU
+
+/*
+ * Epilogue applied to an output viewed as [d0, d1, d2] (batch, rows, cols):
+ *   y = act(acc + bias);  y *= scale[col];  y += residual[batch, row, col]
+ * or, with residual_first, y = act(acc + bias + residual) (a ResNet block's relu(conv + shortcut)).
+ * bias and prelu weights are broadcast through element strides (0 on a broadcast axis); scale is per column
+ * (contiguous); residual has the output's layout. Any pointer may be NULL.
+ */
+typedef struct {
+  const float *bias;
+  int64_t bs[3];
+  int act;
+  float alpha;
+  const float *prelu;
+  int64_t ps[3];
+  const float *scale;
+  const float *residual;
+  int residual_first;
+} epilogue_t;
+
+/* True when the epilogue does nothing. */
+int epilogue_is_identity(const epilogue_t *e);
+
+/* Applies `e` to out[b, r, c] for r in [r0, r1), c in [c0, c1); `out` points at the whole output, rows of length ld
+ * (= d2), `rows` = d1. */
+void epilogue_region(float *out, int64_t rows, int64_t ld, int64_t b, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                     const epilogue_t *e);
+
+/* Exact GELU in place, 0.5·x·(1 + erf(x/√2)); |error| ≤ 2e-7·|x| (Numerical Recipes' erfc with our exp). */
+void gelu_inplace(float *y, int64_t n);
+
+/*
+ * out[z] = epilogue(op(a[z]) @ op(b[z])), z < batch; a[z] at z*as (0 broadcasts), b[z] at z*bsz; op(a) [m,k]
+ * (stored [k,m] when ta), op(b) [k,n] (stored [n,k] when tb); out [batch, m, n] contiguous. Parallel.
+ */
+void par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
+                int64_t bsz, float *out, const epilogue_t *e);
+
+/* out[m,n] = epilogue(x[m,k] @ w[k,n]) (epilogue viewed as [1, m, n]). With `packed` (w in pack_conv_filter's layout)
+ * and an AVX-512 CPU, runs the direct kernel (a 1×1 convolution over m pixels), else OpenBLAS. Parallel. Returns 0,
+ * or -1 when out of memory. */
+int par_linear(const float *x, const float *w, const float *packed, float *out, int64_t m, int64_t n, int64_t k,
+               const epilogue_t *e);
+
+/* Inference batch norm over the last axis of x [rows, C]: (x − mean[c]) · scale[c] / sqrt(var[c] + eps) + offset[c];
+ * scale and offset may be NULL (1 and 0). Parallel. */
+void par_batchnorm(const float *x, const float *mean, const float *var, const float *offset, const float *scale, float *out,
+                   int64_t rows, int64_t C, float eps);
+
+/* LayerNorm over the last axis of x [rows, C]: (x − mean)/sqrt(var + eps)·g + b, biased variance. Parallel. */
+void par_layernorm(const float *x, const float *g, const float *b, float *out, int64_t rows, int64_t C, float eps);
+
+/*
+ * Multi-head self-attention core on a fused qkv projection: qkv [B·N, 3C] with columns (q | k | v), each split into
+ * `heads` blocks of d = C/heads (PyTorch's reshape(B, N, 3, heads, d)); q must already carry the 1/sqrt(d) scale.
+ * out [B·N, C] = concat over heads of softmax(q_h k_hᵀ) v_h. Parallel over (image, head, block of query rows).
+ * Returns 0, or -1 when out of memory for the score blocks.
+ */
+int par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t heads, int64_t d);
+
+/* Convolution geometry (NHWC input, HWIO filter, NHWC output, zero padding). */
+typedef struct {
+  int64_t B, H, W, C, OH, OW, OC, FH, FW, SH, SW, DH, DW, PT, PL;
+} conv_geom_t;
+
+/* Convolution algorithms. */
+enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2, CONV_IM2COL_DIRECT = 3 };
+
+/* Convolution with epilogue (viewed as [B, OH·OW, OC]). Parallel. `packed` (may be NULL) is the filter packed for
+ * `packed_kind` (CONV_DIRECT: pack_conv_filter, CONV_WINOGRAD: pack_winograd_filter); the algorithm is
+ * conv_path(g, e) when the packing matches, else the direct kernel on the unpacked filter or im2col + sgemm.
+ * Returns 0, or -1 when out of memory. */
+int par_conv2d(const float *x, const float *f, const float *packed, int packed_kind, float *out, const conv_geom_t *g,
+               const epilogue_t *e);
+
+/* The algorithm par_conv2d uses for g when the filter is packed for it; `e` may be NULL (plain convolution). */
+int conv_path(const conv_geom_t *g, const epilogue_t *e);
+
+/* True when `e` can be applied inside the direct/Winograd kernels (per-channel bias or none, a residual before the
+ * activation or none, activation linear/relu/relu6). */
+int conv_epilogue_fusable(const epilogue_t *e, int64_t B);
+
+/* Floats of a packed filter with K = FH·FW·C rows and OC columns. */
+int64_t packed_filter_size(int64_t K, int64_t OC);
+
+/* Packs an HWIO filter viewed as [K, OC] into blocks of 64 output channels, [ceil(OC/64)][K][64] (zero-padded), so
+ * the direct kernel streams it contiguously. */
+void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed);
+
+/* Floats of a Winograd-packed 3×3 filter. */
+int64_t winograd_filter_size(int64_t C, int64_t OC);
+
+/* Packs a 3×3 HWIO filter [3,3,C,OC] as U = G g Gᵀ in blocks of 64 output channels, [ceil(OC/64)][16][C][64]
+ * (zero-padded), computed in float64. */
+void pack_winograd_filter(const float *f, int64_t C, int64_t OC, float *packed);
+
+/* Which conv path par_conv2d takes for g: 1 = direct AVX-512 kernel, 0 = im2col + sgemm. */
+int conv_uses_direct(const conv_geom_t *g);
+
+/* Forces the conv path: -1 auto (default), 0 im2col + sgemm, 1 direct when supported. */
+void conv_set_mode(int mode);
+
+/* --- conv_avx512.c ------------------------------------------------------------------------------------------- */
+
+/* True when the CPU supports the AVX-512 kernels. */
+int direct_conv_available(void);
+
+/*
+ * Direct (indirect-GEMM) convolution of output pixels [p0, p1) of image b, output channels [c0, c1) (c0 a multiple of
+ * 64), reading the filter from `packed` when given (pack_conv_filter's layout) else in place. `zeros` is a zeroed buffer of at least C floats (the padding row); `ptrs` scratch for taps·(p1−p0) pointers.
+ * When `fuse` is set, bias (per channel, may be NULL), then `res` (the output's layout, may be NULL), then act
+ * (linear/relu/relu6) are applied in registers; otherwise the raw sums are stored.
+ */
+void direct_conv_region(const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b,
+                        int64_t p0, int64_t p1, int64_t c0, int64_t c1, const float *zeros, const float **ptrs, int fuse,
+                        const float *bias, const float *res, int act);
+
+/* Scratch floats wino_conv_region needs for T tiles of C channels. */
+int64_t wino_scratch_floats(int64_t T, int64_t C);
+
+/*
+ * Winograd F(2×2,3×3) convolution (3×3, stride 1, dilation 1) of output tiles [t0, t1) of image b (tile t covers
+ * output rows 2·(t / ceil(OW/2)) + {0,1}, columns 2·(t % ceil(OW/2)) + {0,1}), output channels [c0, c1) (c0 a multiple
+ * of 64), with per-channel bias, residual (before act) and act (linear/relu/relu6) applied in the output transform.
+ */
+void wino_conv_region(const float *x, const float *packed, float *out, const conv_geom_t *g, int64_t b, int64_t t0, int64_t t1,
+                      int64_t c0, int64_t c1, const float *zeros, float *scratch, const float *bias, const float *res, int act);
+
+#endif

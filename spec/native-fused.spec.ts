@@ -1,0 +1,408 @@
+// Phase-2 native kernels (src/engine/fused.ts, src/engine/native.ts, native/src/compute.c, conv_avx512.c, pool.c):
+// the fused transformer kernels (UolFusedLinear with bias/relu/GELU/scale/residual, UolLayerNorm, UolAttention), the
+// direct AVX-512 convolution (packed filters, in-kernel and separate epilogues, residual), UolFusedConv2D, FusedBatchNorm
+// and the thread pool.
+//
+// References: each native result is compared with the same op computed by the plain-wasm TF.js composition
+// (withoutNativeKernels: fused.ts's fallbacks, tf.conv2d, tf.batchNorm) on the same inputs, and GELU additionally with a
+// float64 erf written here. Tolerances: sums of K products of values in [-1, 1] differ by summation order, so
+// max|Δ| ≤ 1e-6 + 2e-7·K as in native.spec.ts (GELU, softmax and LayerNorm add a few ulp: +2e-6). GELU vs float64:
+// |Δ| ≤ 3e-7·|x| + 1e-7 (our erfc fit has fractional error < 1.2e-7). Skipped (pending) without the addon.
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import { fusedAttention, fusedConv2dResidual, fusedLayerNorm, fusedLinear, fusedTransformerKernels, geluOps } from '../src/engine/fused.js';
+import { nativeAddon, nativeStatus, withoutNativeKernels, type NativeStatus } from '../src/engine/native.js';
+import { maxAbsDiff } from './helpers/compare.js';
+import { expectNoLeak } from './helpers/leak.js';
+
+const tol = (k: number): number => 1e-6 + 2e-7 * k;
+let seed = 900;
+const rnd = (shape: number[], lo = -1, hi = 1): tf.Tensor => tf.randomUniform(shape, lo, hi, 'float32', seed++);
+
+function both(f: () => tf.Tensor): { nat: Float32Array; ref: Float32Array; natShape: number[]; refShape: number[] } {
+  const n = f();
+  const r = withoutNativeKernels(f);
+  const out = { nat: n.dataSync() as Float32Array, ref: r.dataSync() as Float32Array, natShape: n.shape, refShape: r.shape };
+  tf.dispose([n, r]);
+  return out;
+}
+
+function expectClose(nat: ArrayLike<number>, ref: ArrayLike<number>, bound: number, what: string): void {
+  expect(nat.length, `${what}: length`).to.equal(ref.length);
+  const d = maxAbsDiff(nat, ref);
+  expect(d, `${what}: max|Δ| ${d.toExponential(2)} > ${bound.toExponential(2)}`).to.be.at.most(bound);
+}
+
+/** erf in float64: Taylor series below 3, continued fraction for erfc above (both to ~1e-14). */
+function erf64(x: number): number {
+  const a = Math.abs(x);
+  let r: number;
+  if (a < 3) {
+    let term = a;
+    let sum = a;
+    for (let n = 1; n < 200; n++) {
+      term *= (-a * a) / n;
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * sum;
+  } else {
+    // erfc(a) = exp(-a²)/√π · 1/(a + 1/2/(a + 1/(a + 3/2/(a + 2/(a + …))))) (Lentz-free backward evaluation).
+    let f = a;
+    for (let n = 60; n >= 1; n--) f = a + n / 2 / f;
+    r = 1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
+  }
+  return x < 0 ? -r : r;
+}
+
+describe('native kernels: fused transformer ops, direct convolution, batch norm, thread pool', function () {
+  let status: NativeStatus | undefined;
+
+  before(function () {
+    status = nativeStatus();
+    if (tf.getBackend() !== 'wasm' || !status?.enabled) {
+      console.log(`      (native kernels unavailable: ${status?.reason ?? `backend ${tf.getBackend()}`}; fused-kernel tests pending)`);
+      this.skip();
+    }
+  });
+
+  afterEach(() => {
+    nativeAddon()?.setConvMode(-1);
+  });
+
+  it('the transformer kernels are registered, and fall back to TF.js ops when removed', () => {
+    expect(fusedTransformerKernels()).to.equal(true);
+    expect(withoutNativeKernels(() => fusedTransformerKernels())).to.equal(false);
+  });
+
+  describe('UolFusedLinear', () => {
+    const shapes: [number, number, number][] = [[1, 3, 1], [7, 64, 16], [197, 384, 130], [33, 130, 50], [64, 17, 200]];
+    for (const [m, k, n] of shapes) {
+      for (const act of ['linear', 'relu', 'gelu'] as const) {
+        it(`[${m},${k}]@[${k},${n}] + bias, ${act}, · scale + residual (direct and OpenBLAS paths)`, () => {
+          const x = rnd([m, k]) as tf.Tensor2D;
+          const w = rnd([k, n]) as tf.Tensor2D;
+          const bias = rnd([n]) as tf.Tensor1D;
+          const scale = rnd([n], 0.5, 1.5) as tf.Tensor1D;
+          const residual = rnd([m, n]) as tf.Tensor2D;
+          for (const mode of [-1, 0] as const) {
+            nativeAddon()!.setConvMode(mode);
+            const full = both(() => fusedLinear(x, w, bias, { activation: act, scale, residual }));
+            expect(full.natShape).to.deep.equal([m, n]);
+            expectClose(full.nat, full.ref, tol(k) + 2e-6, `full ${act} mode ${mode}`);
+            const plain = both(() => fusedLinear(x, w, undefined, { activation: act }));
+            expectClose(plain.nat, plain.ref, tol(k) + 2e-6, `no bias ${act} mode ${mode}`);
+          }
+          tf.dispose([x, w, bias, scale, residual]);
+        });
+      }
+    }
+
+    it('GELU matches a float64 erf reference to |Δ| ≤ 3e-7·|x| + 1e-7 over [-12, 12] (and ±0, large, NaN)', () => {
+      const vals = Array.from({ length: 4001 }, (_, i) => -12 + (24 * i) / 4000);
+      vals.push(0, -0, 1e-30, -1e-30, 50, -50, 3.4e38, -3.4e38);
+      const n = vals.length;
+      // gelu(x) via x @ I with the GELU activation: the identity keeps x exact.
+      const x = tf.tensor2d(Float32Array.from(vals), [n, 1]);
+      const eye = tf.tensor2d([1], [1, 1]);
+      const g = fusedLinear(x, eye, undefined, { activation: 'gelu' });
+      const out = g.dataSync();
+      const xs = x.dataSync();
+      for (let i = 0; i < n; i++) {
+        const v = xs[i]!;
+        const ref = 0.5 * v * (1 + erf64(v / Math.SQRT2));
+        const bound = 3e-7 * Math.abs(v) + 1e-7;
+        expect(Math.abs(out[i]! - ref), `gelu(${v}) = ${out[i]} vs ${ref}`).to.be.at.most(bound);
+      }
+      const nan = fusedLinear(tf.tensor2d([NaN], [1, 1]), eye, undefined, { activation: 'gelu' });
+      expect(Number.isNaN(nan.dataSync()[0])).to.equal(true);
+      tf.dispose([x, eye, g, nan]);
+    });
+
+    it('the GELU of the TF.js fallback (geluOps) agrees with the native one', () => {
+      const x = rnd([50, 40], -6, 6) as tf.Tensor2D;
+      const eye = tf.eye(40) as tf.Tensor2D;
+      const r = both(() => fusedLinear(x, eye, undefined, { activation: 'gelu' }));
+      const ops = withoutNativeKernels(() => geluOps(x));
+      expectClose(r.nat, ops.dataSync(), 4e-6, 'gelu native vs ops');
+      tf.dispose([x, eye, ops]);
+    });
+
+    it('rejects mismatched shapes naming them', () => {
+      const x = tf.zeros([4, 5]) as tf.Tensor2D;
+      expect(() => fusedLinear(x, tf.zeros([6, 3]) as tf.Tensor2D, undefined)).to.throw(/x is \[4,5\] but w is \[6,3\]/);
+      expect(() => fusedLinear(x, tf.zeros([5, 3]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D)).to.throw(/bias has 4 values for 3 outputs/);
+      expect(() => fusedLinear(x, tf.zeros([5, 3]) as tf.Tensor2D, undefined, { residual: tf.zeros([3, 3]) as tf.Tensor2D })).to.throw(/residual is \[3,3\]/);
+      tf.disposeVariables();
+    });
+  });
+
+  describe('UolLayerNorm', () => {
+    for (const [rows, C] of [[1, 1], [5, 17], [197, 384], [64, 1024]] as [number, number][]) {
+      it(`[${rows},${C}]`, () => {
+        const x = rnd([rows, C], -3, 5) as tf.Tensor2D;
+        const g = rnd([C], 0.5, 2) as tf.Tensor1D;
+        const b = rnd([C]) as tf.Tensor1D;
+        const r = both(() => fusedLayerNorm(x, g, b, 1e-6));
+        expectClose(r.nat, r.ref, 1e-5, 'layernorm');
+        tf.dispose([x, g, b]);
+      });
+    }
+  });
+
+  describe('UolAttention', () => {
+    const cases: [number, number, number, number][] = [[1, 1, 1, 8], [1, 5, 3, 8], [2, 197, 6, 64], [1, 300, 2, 16], [3, 17, 4, 32]];
+    for (const [B, N, h, d] of cases) {
+      it(`B=${B} N=${N} heads=${h} d=${d}${N > 128 ? ' (several query blocks)' : ''}`, () => {
+        const qkv = rnd([B * N, 3 * h * d], -2, 2) as tf.Tensor2D;
+        const r = both(() => fusedAttention(qkv, B, h));
+        expect(r.natShape).to.deep.equal([B * N, h * d]);
+        expectClose(r.nat, r.ref, tol(Math.max(N, d)) + 2e-6, 'attention');
+        tf.dispose(qkv);
+      });
+    }
+
+    it('rejects a qkv width that is not 3·heads·d and rows that are not a multiple of the batch', () => {
+      const q = tf.zeros([6, 12]) as tf.Tensor2D;
+      expect(() => fusedAttention(q, 1, 5)).to.throw(/not 3·heads·d/);
+      expect(() => fusedAttention(q, 4, 2)).to.throw(/not a multiple of batch 4/);
+      q.dispose();
+    });
+  });
+
+  describe('direct convolution (AVX-512) vs plain wasm', function () {
+    before(function () {
+      if (!nativeStatus()?.library?.directConv) {
+        console.log('      (no AVX-512: the direct kernel is not used; its tests are pending)');
+        this.skip();
+      }
+    });
+
+    const geoms: [string, number[], number[], number | 'same' | 'valid', number, number][] = [
+      ['3×3 same, 64→64', [2, 9, 11, 64], [3, 3, 64, 64], 'same', 1, 1],
+      ['3×3 pad 1 stride 2, 130→100 (two K blocks, masked tail)', [1, 13, 10, 130], [3, 3, 130, 100], 1, 2, 1],
+      ['1×1 valid, 16→40', [2, 7, 5, 16], [1, 1, 16, 40], 'valid', 1, 1],
+      ['1×1 stride 2, 32→256', [1, 12, 12, 32], [1, 1, 32, 256], 'valid', 2, 1],
+      ['3×3 dilation 2 same, 24→17', [1, 11, 9, 24], [3, 3, 24, 17], 'same', 1, 2],
+      ['5×3 valid, 20→64', [1, 9, 8, 20], [5, 3, 20, 64], 'valid', 1, 1],
+    ];
+    for (const [name, xs, fs, pad, stride, dil] of geoms) {
+      it(`${name}: plain, bias+relu (in-kernel), bias+elu and prelu (separate epilogue)`, () => {
+        const x = rnd(xs) as tf.Tensor4D;
+        const f = rnd(fs) as tf.Tensor4D;
+        const bias = rnd([fs[3]!]) as tf.Tensor1D;
+        const alpha = rnd([fs[3]!], 0, 0.5);
+        const k = fs[0]! * fs[1]! * fs[2]!;
+        const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], stride, dil, pad);
+        const geom = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+          info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left];
+        expect(nativeAddon()!.convPath(...geom)).to.equal('direct');
+        const runs: [string, () => tf.Tensor][] = [
+          ['plain', () => tf.conv2d(x, f, stride, pad, 'NHWC', dil)],
+          ['bias+relu', () => tf.fused.conv2d({ x, filter: f, strides: stride, pad, dilations: dil, bias, activation: 'relu' })],
+          ['bias+relu6', () => tf.fused.conv2d({ x, filter: f, strides: stride, pad, dilations: dil, bias, activation: 'relu6' })],
+          ['bias+elu', () => tf.fused.conv2d({ x, filter: f, strides: stride, pad, dilations: dil, bias, activation: 'elu' })],
+          ['prelu', () => tf.fused.conv2d({ x, filter: f, strides: stride, pad, dilations: dil, activation: 'prelu', preluActivationWeights: alpha })],
+        ];
+        for (const [what, run] of runs) {
+          const r = both(run);
+          expect(r.natShape, what).to.deep.equal(r.refShape);
+          expectClose(r.nat, r.ref, tol(k), `${name} ${what}`);
+        }
+        tf.dispose([x, f, bias, alpha]);
+      });
+    }
+
+    it('a packed filter is never reused for another tensor (dispose, then a new filter in the same memory)', () => {
+      const x = rnd([1, 6, 6, 32]) as tf.Tensor4D;
+      for (let i = 0; i < 4; i++) {
+        const f = rnd([3, 3, 32, 64]) as tf.Tensor4D;
+        const r = both(() => tf.conv2d(x, f, 1, 'same'));
+        expectClose(r.nat, r.ref, tol(288), `filter ${i}`);
+        f.dispose();
+      }
+      x.dispose();
+    });
+
+    it('an RGB stem (7×7/2, 3→64) runs im2col + the direct kernel, and matches plain wasm and im2col + sgemm', () => {
+      const x = rnd([2, 31, 29, 3]) as tf.Tensor4D;
+      const f = rnd([7, 7, 3, 64]) as tf.Tensor4D;
+      const bias = rnd([64]) as tf.Tensor1D;
+      const addon = nativeAddon()!;
+      const info = tf.backend_util.computeConv2DInfo([2, 31, 29, 3], [7, 7, 3, 64], 2, 1, 3);
+      const geom = [2, 31, 29, 3, info.outHeight, info.outWidth, 64, 7, 7, 2, 2, 1, 1, info.padInfo.top, info.padInfo.left];
+      expect(addon.convPath(...geom)).to.equal('im2col-direct');
+      const run = (): tf.Tensor => tf.fused.conv2d({ x, filter: f, strides: 2, pad: 3, bias, activation: 'relu' });
+      const r = both(run);
+      expectClose(r.nat, r.ref, tol(147), 'stem vs plain wasm');
+      addon.setConvMode(0);
+      expect(addon.convPath(...geom)).to.equal('im2col');
+      const sg = run();
+      expectClose(r.nat, sg.dataSync(), tol(147), 'stem vs im2col + sgemm');
+      tf.dispose([x, f, bias, sg]);
+    });
+
+    it('direct and im2col + sgemm paths agree', () => {
+      const x = rnd([1, 14, 14, 96]) as tf.Tensor4D;
+      const f = rnd([3, 3, 96, 80]) as tf.Tensor4D;
+      const addon = nativeAddon()!;
+      const run = (): Float32Array => tf.tidy(() => tf.conv2d(x, f, 1, 'same').dataSync() as Float32Array);
+      addon.setConvMode(1);
+      const d = run();
+      addon.setConvMode(0);
+      const i2c = run();
+      expectClose(d, i2c, tol(864), 'direct vs im2col');
+      tf.dispose([x, f]);
+    });
+  });
+
+  describe('Winograd F(2×2,3×3) convolution vs plain wasm and the direct kernel', function () {
+    before(function () {
+      if (!nativeStatus()?.library?.directConv) this.skip();
+    });
+
+    const geoms: [string, number[], number[], number | 'same' | 'valid'][] = [
+      ['13×12 (odd: partial tiles), same, 32→48', [1, 13, 12, 32], [3, 3, 32, 48], 'same'],
+      ['valid, C 130 (two K blocks, channel tail), 130→100', [1, 14, 12, 130], [3, 3, 130, 100], 'valid'],
+      ['batch 2, pad 1, 16→64', [2, 11, 10, 16], [3, 3, 16, 64], 1],
+    ];
+    for (const [name, xs, fs, pad] of geoms) {
+      it(`${name}: plain, bias+relu, bias+relu6, residual; elu falls back to the direct kernel`, () => {
+        const x = rnd(xs) as tf.Tensor4D;
+        const f = rnd(fs) as tf.Tensor4D;
+        const bias = rnd([fs[3]!]) as tf.Tensor1D;
+        const k = 9 * fs[2]!;
+        const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], 1, 1, pad);
+        const geom = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, 3, 3, 1, 1, 1, 1, info.padInfo.top, info.padInfo.left];
+        expect(nativeAddon()!.convPath(...geom)).to.equal('winograd');
+        expect(nativeAddon()!.convPath(...geom, 0)).to.equal('direct');
+        const residual = rnd(info.outShape) as tf.Tensor4D;
+        const runs: [string, () => tf.Tensor][] = [
+          ['plain', () => tf.conv2d(x, f, 1, pad)],
+          ['bias+relu', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu' })],
+          ['bias+relu6', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu6' })],
+          ['residual+relu', () => fusedConv2dResidual({ x, filter: f, strides: 1, pad, bias, residual, activation: 'relu' })],
+          ['bias+elu (direct)', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'elu' })],
+        ];
+        for (const [what, run] of runs) {
+          const r = both(run);
+          expect(r.natShape, what).to.deep.equal(r.refShape);
+          // Winograd's transforms add a few roundings per product: allow twice the summation-order bound.
+          expectClose(r.nat, r.ref, 2 * tol(k), `${name} ${what}`);
+          nativeAddon()!.setConvMode(1);
+          const direct = run();
+          nativeAddon()!.setConvMode(-1);
+          expectClose(r.nat, direct.dataSync(), 2 * tol(k), `${name} ${what} vs direct`);
+          direct.dispose();
+        }
+        tf.dispose([x, f, bias, residual]);
+      });
+    }
+  });
+
+  describe('UolFusedConv2D (conv + bias + residual, then activation)', () => {
+    const geoms: [string, number[], number[], number | 'same' | 'valid', number][] = [
+      ['1×1, 64→256 (ResNet conv3)', [2, 7, 7, 64], [1, 1, 64, 256], 0, 1],
+      ['3×3 pad 1, 16→48', [1, 9, 9, 16], [3, 3, 16, 48], 1, 1],
+      ['3×3 stride 2, 3→16 (im2col path)', [1, 12, 12, 3], [3, 3, 3, 16], 'same', 2],
+    ];
+    for (const [name, xs, fs, pad, stride] of geoms) {
+      for (const act of ['relu', 'relu6', 'linear'] as const) {
+        it(`${name}, ${act}`, () => {
+          const x = rnd(xs) as tf.Tensor4D;
+          const f = rnd(fs) as tf.Tensor4D;
+          const bias = rnd([fs[3]!]) as tf.Tensor1D;
+          const outShape = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], stride, 1, pad).outShape;
+          const residual = rnd(outShape, -2, 2) as tf.Tensor4D;
+          const r = both(() => fusedConv2dResidual({ x, filter: f, strides: stride, pad, bias, residual, activation: act }));
+          expect(r.natShape).to.deep.equal(outShape);
+          expectClose(r.nat, r.ref, tol(fs[0]! * fs[1]! * fs[2]!), `${name} ${act}`);
+          const nr = both(() => fusedConv2dResidual({ x, filter: f, strides: stride, pad, bias, activation: act }));
+          expectClose(nr.nat, nr.ref, tol(fs[0]! * fs[1]! * fs[2]!), `${name} ${act} without residual`);
+          tf.dispose([x, f, bias, residual]);
+        });
+      }
+    }
+
+    it('rejects a residual of the wrong shape', () => {
+      const x = tf.zeros([1, 4, 4, 16]) as tf.Tensor4D;
+      const f = tf.zeros([1, 1, 16, 16]) as tf.Tensor4D;
+      expect(() => fusedConv2dResidual({ x, filter: f, strides: 1, pad: 0, residual: tf.zeros([1, 4, 4, 8]) as tf.Tensor4D })).to.throw(/residual is \[1,4,4,8\], output \[1,4,4,16\]/);
+      tf.dispose([x, f]);
+    });
+  });
+
+  describe('FusedBatchNorm', () => {
+    it('per-channel parameters (native) and scalar ones (wasm fallback) match plain wasm', () => {
+      const x = rnd([2, 5, 6, 24], -3, 3) as tf.Tensor4D;
+      const C = 24;
+      const mean = rnd([C]);
+      const variance = rnd([C], 0.1, 2);
+      const offset = rnd([C]);
+      const scale = rnd([C], 0.5, 1.5);
+      const cases: [string, () => tf.Tensor][] = [
+        ['full', () => tf.batchNorm(x, mean, variance, offset, scale, 1e-3)],
+        ['no offset/scale', () => tf.batchNorm(x, mean, variance, undefined, undefined, 1e-5)],
+        ['2-D', () => tf.batchNorm(tf.reshape(x, [60, C]), mean, variance, offset, scale, 1e-3)],
+        ['one mean and variance for all channels (fallback)', () => tf.batchNorm(x, tf.tensor1d([0.3]), tf.tensor1d([0.7]), offset, scale, 1e-3)],
+      ];
+      for (const [what, run] of cases) {
+        const r = both(run);
+        expectClose(r.nat, r.ref, 2e-6, what);
+      }
+      tf.dispose([x, mean, variance, offset, scale]);
+    });
+  });
+
+  describe('thread pool', () => {
+    it('1 and 2 threads give the same results (matmul, attention, conv, layer norm)', () => {
+      const addon = nativeAddon()!;
+      const threads = addon.info().threads;
+      const a = rnd([300, 200]) as tf.Tensor2D;
+      const b = rnd([200, 170]) as tf.Tensor2D;
+      const qkv = rnd([2 * 150, 3 * 64]) as tf.Tensor2D;
+      const x = rnd([1, 20, 20, 32]) as tf.Tensor4D;
+      const f = rnd([3, 3, 32, 48]) as tf.Tensor4D;
+      const g = rnd([200]) as tf.Tensor1D;
+      const run = (): Float32Array[] => tf.tidy(() => [
+        tf.matMul(a, b).dataSync() as Float32Array,
+        tf.matMul(tf.reshape(a, [3, 100, 200]), b).dataSync() as Float32Array,
+        fusedAttention(qkv, 2, 4).dataSync() as Float32Array,
+        tf.conv2d(x, f, 1, 'same').dataSync() as Float32Array,
+        fusedLayerNorm(a, g, g, 1e-6).dataSync() as Float32Array,
+      ]);
+      try {
+        addon.setThreads(1);
+        const one = run();
+        addon.setThreads(2);
+        const two = run();
+        one.forEach((v, i) => expectClose(two[i]!, v, tol(300), `result ${i}`));
+      } finally {
+        addon.setThreads(threads);
+      }
+      tf.dispose([a, b, qkv, x, f, g]);
+    });
+  });
+
+  it('no tensors or wasm allocations leak through the fused kernels', async () => {
+    const x = rnd([10, 48]) as tf.Tensor2D;
+    const w = rnd([48, 32]) as tf.Tensor2D;
+    const g = rnd([48]) as tf.Tensor1D;
+    const qkv = rnd([10, 96]) as tf.Tensor2D;
+    const cx = rnd([1, 5, 5, 16]) as tf.Tensor4D;
+    const cf = rnd([3, 3, 16, 16]) as tf.Tensor4D;
+    await expectNoLeak(() => {
+      for (let i = 0; i < 3; i++) {
+        tf.tidy(() => {
+          fusedLinear(x, w, undefined, { activation: 'gelu', residual: tf.zeros([10, 32]) as tf.Tensor2D });
+          fusedLayerNorm(x, g, g, 1e-6);
+          fusedAttention(qkv, 2, 2);
+          fusedConv2dResidual({ x: cx, filter: cf, strides: 1, pad: 1, residual: cx, activation: 'relu' });
+          tf.batchNorm(cx, tf.zeros([16]), tf.ones([16]));
+        });
+      }
+    }, 'fused kernels');
+    tf.dispose([x, w, g, qkv, cx, cf]);
+  });
+});
