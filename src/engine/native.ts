@@ -202,6 +202,9 @@ function errMessage(e: unknown): string {
   return m.split('\n')[0] ?? m;
 }
 
+/** Every function this version calls on the addon: a stale build (older source) is refused, not half used. */
+const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'layerNorm', 'attention', 'batchNorm', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
+
 /** Loads the addon once (setting OPENBLAS_CORETYPE first); returns it or the reason it is unavailable. */
 function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeChoice } | { reason: string } {
   if (loaded && loaded.path === p) return loaded;
@@ -209,7 +212,10 @@ function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeChoice }
   const coretype = applyCoretype();
   try {
     const addon = require(p) as UolBlasAddon;
-    if (typeof addon.matmul !== 'function' || typeof addon.info !== 'function') return { reason: `native addon at ${p} lacks the expected functions` };
+    const missing = ADDON_FUNCTIONS.filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== 'function');
+    if (missing.length) {
+      return { reason: `native addon at ${p} was built from an older source (no ${missing.join(', ')}): plain wasm kernels; rebuild it with \`node tools/build-native.mjs\` (or npm rebuild)` };
+    }
     loaded = { addon, path: p, coretype };
     return loaded;
   } catch (e) {

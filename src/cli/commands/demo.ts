@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
-import { esc, htmlPage, htmlTable } from '../../report/html.js';
+import { esc, gallery, htmlPage, htmlTable } from '../../report/html.js';
 import type { GlobalArgs } from '../context.js';
 
 interface DemoArgs extends GlobalArgs {
@@ -55,11 +55,17 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     const ev = JSON.parse(readFileSync(path.join(out, 'evaluate', 'results.json'), 'utf8')) as { splits: Record<string, Record<string, number>>; threshold: { value: number } };
     const rows: (string | number)[][] = [['metric (%)', ...Object.keys(ev.splits)]];
     for (const k of ['MaxBoxAcc', 'MaxBoxAccV2', 'IoU30', 'IoU50', 'IoU70']) rows.push([k, ...Object.values(ev.splits).map((s) => s[k]!)]);
+    const loc = JSON.parse(readFileSync(path.join(out, 'localize', 'boxes.json'), 'utf8')) as { images: { id: string; overlay?: string; box: number[] | null; score: number | null }[] };
+    const tiles = loc.images
+      .filter((i) => i.overlay)
+      .slice(0, 10)
+      .map((i) => ({ src: path.join('localize', i.overlay!), title: path.basename(i.id), lines: [i.box ? `box ${i.box.map((v) => Math.round(v)).join(', ')} · score ${(i.score ?? 0).toFixed(2)}` : 'no box'] }));
     const index = htmlPage(
       'uol-rps demo',
       `<p>Fitted on ${esc(path.join(data, '*.jpg'))} with no labels; τ = ${ev.threshold.value.toFixed(2)} chosen on tiny-cub train.</p>
 <h2>Reports</h2><ul><li><a href="localize/report.html">Localization of every photo</a> (boxes.json, coco.json beside it)</li><li><a href="evaluate/report.html">Evaluation on the annotated photos</a> (metrics, τ curves, best/worst)</li></ul>
-<h2>Evaluation</h2>${htmlTable(rows)}`,
+<h2>Evaluation</h2>${htmlTable(rows)}
+<h2>Some of the photos</h2><p class="meta">heatmap: the activation map; red: the predicted box</p>${gallery(tiles)}`,
       { tool: TOOL, seconds: ((Date.now() - t0) / 1000).toFixed(1) },
     );
     writeFileAtomicSync(path.join(out, 'index.html'), index);
