@@ -1,6 +1,7 @@
 // Explanations: a planted training patch must come out as the top representer point, with its crop taken from the
 // right pixels of the real training image; regions; the HTML page; exact vs stored modes; leaks; CLI bad inputs.
 import { expect } from 'chai';
+import { seededRandom } from '../src/data/loader.js';
 import { existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -22,18 +23,6 @@ const GRID: [number, number] = [7, 7];
 const TRAIN = ['skimage_chelsea.jpg', 'skimage_coffee.jpg', 'sklearn_china.jpg', 'skimage_rocket.jpg'];
 const PLANT = { img: 2, row: 2, col: 5 };
 const MAGENTA = [255, 0, 255];
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Background features live on channels 0..23 (ReLU'd noise, norm 10..50); the planted direction on 24..31. */
 function noiseMap(r: () => number, h: number, w: number): Float32Array {
@@ -77,7 +66,7 @@ async function buildWorld(): Promise<World> {
   const images = path.join(root, 'images');
   mkdirSync(feats);
   mkdirSync(images);
-  const r = rng(7);
+  const r = seededRandom(7);
   let plantedFile = '';
   let plantedCell: [number, number, number, number] = [0, 0, 0, 0];
   for (let i = 0; i < TRAIN.length; i++) {

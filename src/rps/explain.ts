@@ -94,23 +94,10 @@ export interface ExplainOptions {
   onProgress?: ProgressCallback;
 }
 
-/** One explaining training patch. */
-export interface ExplainedPoint {
+/** One explaining training patch: a representer point (without its feature vector) with its value for the region. */
+export interface ExplainedPoint extends Omit<RepresenterPoint, 'feature'> {
   /** 1-based rank within its side. */
   rank: number;
-  id: string;
-  imageFile?: string;
-  /** Input frame [H,W] the training features were computed on. */
-  inputSize?: [number, number];
-  /** Decoded size [H,W] of the training image at fit time. */
-  imageSize?: [number, number];
-  grid: [number, number];
-  row: number;
-  col: number;
-  /** α_i (unit frame). */
-  alpha: number;
-  /** ‖f_i‖. */
-  norm: number;
   /** ⟨f̂_i, m_R⟩: the mean cosine similarity to the region's cells. */
   similarity: number;
   /** RV_i = α_i · similarity. */

@@ -394,19 +394,8 @@ export async function collectRepresenters(stream: PointStream, m: AlphaModel, k:
 /** Format tag of representer points stored in `predictor.extras.representers`. */
 export const REPRESENTERS_FORMAT = 'uol-rps-representers';
 
-interface StoredPoint {
-  id: string;
-  imageFile?: string;
-  inputSize?: [number, number];
-  imageSize?: [number, number];
-  grid: [number, number];
-  row: number;
-  col: number;
-  alpha: number;
-  norm: number;
-  /** base64 float32 little-endian f̂. */
-  feature: string;
-}
+/** A representer point as stored in a predictor: f̂ as base64 float32 little-endian. */
+type StoredPoint = Omit<RepresenterPoint, 'feature'> & { feature: string };
 
 /** JSON form of a {@link RepresenterSet} (without the aggregate). */
 export interface StoredRepresenters {
