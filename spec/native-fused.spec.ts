@@ -14,18 +14,9 @@ import { fusedAttention, fusedConv2dResidual, fusedLayerNorm, fusedLinear, fused
 import { nativeAddon, nativeStatus, withoutNativeKernels, type NativeStatus } from '../src/engine/native.js';
 import { maxAbsDiff } from './helpers/compare.js';
 import { expectNoLeak } from './helpers/leak.js';
+import { both, seededTensors, tol } from './helpers/native.js';
 
-const tol = (k: number): number => 1e-6 + 2e-7 * k;
-let seed = 900;
-const rnd = (shape: number[], lo = -1, hi = 1): tf.Tensor => tf.randomUniform(shape, lo, hi, 'float32', seed++);
-
-function both(f: () => tf.Tensor): { nat: Float32Array; ref: Float32Array; natShape: number[]; refShape: number[] } {
-  const n = f();
-  const r = withoutNativeKernels(f);
-  const out = { nat: n.dataSync() as Float32Array, ref: r.dataSync() as Float32Array, natShape: n.shape, refShape: r.shape };
-  tf.dispose([n, r]);
-  return out;
-}
+const rnd = seededTensors(900);
 
 function expectClose(nat: ArrayLike<number>, ref: ArrayLike<number>, bound: number, what: string): void {
   expect(nat.length, `${what}: length`).to.equal(ref.length);

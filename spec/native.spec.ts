@@ -16,23 +16,13 @@ import {
 } from '../src/engine/native.js';
 import { runCli } from './helpers/cli.js';
 import { expectNoLeak } from './helpers/leak.js';
+import { both, seededTensors, tol } from './helpers/native.js';
 import { maxAbsDiff } from './helpers/compare.js';
 
 type Act = 'linear' | 'relu' | 'relu6' | 'elu' | 'leakyrelu' | 'prelu' | 'sigmoid';
 const ACTS: Act[] = ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'prelu', 'sigmoid'];
 
-const tol = (k: number): number => 1e-6 + 2e-7 * k;
-let seed = 100;
-const rnd = (shape: number[], lo = -1, hi = 1): tf.Tensor => tf.randomUniform(shape, lo, hi, 'float32', seed++);
-
-/** Runs `f` with native kernels and on plain wasm; returns both results' values and shapes. */
-function both(f: () => tf.Tensor): { nat: Float32Array; ref: Float32Array; natShape: number[]; refShape: number[] } {
-  const n = f();
-  const r = withoutNativeKernels(f);
-  const out = { nat: n.dataSync() as Float32Array, ref: r.dataSync() as Float32Array, natShape: n.shape, refShape: r.shape };
-  tf.dispose([n, r]);
-  return out;
-}
+const rnd = seededTensors(100);
 
 function expectClose(nat: ArrayLike<number>, ref: ArrayLike<number>, k: number, what: string): void {
   expect(nat.length, `${what}: length`).to.equal(ref.length);
