@@ -11,13 +11,13 @@
 // Measured: photos — real pointing 11/13, permuted 8/13; composites — real pointing 10/26 and MaxBoxAcc 46.2, permuted
 // 0/26 and 0.0 (see the log lines).
 import { expect } from 'chai';
-import sharp from 'sharp';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_BACKBONE, embeddedArtifacts, loadBackbone } from '../src/backbones/registry.js';
 import { tfjsBackboneFromArtifacts } from '../src/backbones/tfjs-model.js';
 import type { FeatureExtractor } from '../src/backbones/types.js';
 import type { DatasetRecord } from '../src/data/datasets/types.js';
+import { makeComposites } from '../src/data/composites.js';
 import { wholeProtocol } from '../src/data/transforms.js';
 import { BoxEvaluator } from '../src/evaluate/box-metrics.js';
 import { fitOnRecords } from '../src/pipeline/fit-run.js';
@@ -37,27 +37,13 @@ const plain = manifest.filter((p) => !p.approx_boxes.length);
 const fitSet: DatasetRecord[] = plain.map((p) => ({ id: p.file, file: path.resolve('data', p.file) }));
 const photoSet: DatasetRecord[] = annotated.map((p) => ({ id: p.file, file: path.resolve('data', p.file), boxes: p.approx_boxes }));
 
-/** Pastes each annotated object (40 % of a 448² canvas) into a corner of an unannotated photo, two corners each. */
-async function composites(dir: string): Promise<DatasetRecord[]> {
-  const S = 448;
-  const out: DatasetRecord[] = [];
-  let k = 0;
-  for (const o of annotated) {
-    for (let rep = 0; rep < 2; rep++, k++) {
-      const bg = plain[k % plain.length]!;
-      const [x0, y0, x1, y1] = o.approx_boxes[0]!.map(Math.round) as [number, number, number, number];
-      const sc = (0.4 * S) / Math.max(x1 - x0, y1 - y0);
-      const pw = Math.round((x1 - x0) * sc);
-      const ph = Math.round((y1 - y0) * sc);
-      const px = k % 2 === 0 ? 16 : S - pw - 16;
-      const py = k % 4 < 2 ? 16 : S - ph - 16;
-      const patch = await sharp(path.join('data', o.file)).extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 }).resize(pw, ph).toBuffer();
-      const file = path.join(dir, `composite_${k}.png`);
-      await sharp(path.join('data', bg.file)).resize(S, S, { fit: 'fill' }).composite([{ input: patch, left: px, top: py }]).png().toFile(file);
-      out.push({ id: path.basename(file), file, boxes: [[px, py, px + pw - 1, py + ph - 1]] });
-    }
-  }
-  return out;
+/** Each annotated object pasted at 40 % of a 448² canvas into a corner of an unannotated photo, two corners each. */
+function composites(dir: string): Promise<DatasetRecord[]> {
+  return makeComposites(
+    annotated.map((p) => ({ file: path.resolve('data', p.file), boxes: p.approx_boxes })),
+    plain.map((p) => path.resolve('data', p.file)),
+    dir,
+  );
 }
 
 interface Score {

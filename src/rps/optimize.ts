@@ -52,9 +52,9 @@ import { alphaModelFromPredictor, collectRepresenters, encodeRepresenters, type 
 /** Defaults of the optimisation path (documented in the README and `uol fit --help`). */
 export const OPTIMIZE_DEFAULTS = {
   loss: 'logistic' as LossName,
-  lambda: 1e-3,
+  lambda: 1e-2,
   scale: 1,
-  kappa: 5,
+  kappa: 1,
   maxPasses: 100,
   tol: 1e-5,
   topK: 32,
