@@ -8,9 +8,10 @@
 //   and centred, so a centre-biased map already scores high on box accuracy; only the pointing game separates here.
 // - 26 composites: each annotated object (its box cropped from the photo) pasted at 40 % of a 448×448 canvas into a
 //   corner of an unannotated photo. Objects are small and off-centre, so box accuracy separates too.
-// Measured: photos — real pointing 11/13, permuted 8/13; composites — real pointing 10/26 and MaxBoxAcc 46.2, permuted
+// Measured: photos — real pointing 11/13, permuted 8/13; composites — real pointing 9/26 and MaxBoxAcc 46.2, permuted
 // 0/26 and 0.0 (see the log lines).
 import { expect } from 'chai';
+import sharp from 'sharp';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_BACKBONE, embeddedArtifacts, loadBackbone } from '../src/backbones/registry.js';
@@ -103,3 +104,41 @@ describe('real data: real network vs permuted weights (fit on unannotated photos
     expect(oursComp!.maxBoxAcc - ctrlComp!.maxBoxAcc, 'composites: MaxBoxAcc margin (points)').to.be.at.least(25);
   });
 });
+
+describe('composites (src/data/composites.ts)', () => {
+  it('pastes the object where its GT box says (pixels equal the resized crop) and refuses bad inputs by name', async () => {
+    const obj = annotated[0]!;
+    const dir = tmpDir();
+    const [rec] = await makeComposites([{ file: path.resolve('data', obj.file), boxes: obj.approx_boxes }], [path.resolve('data', plain[0]!.file)], dir, { copies: 1 });
+    const [x0, y0, x1, y1] = rec!.boxes![0]!;
+    expect(x0).to.equal(16);
+    expect(y0).to.equal(16);
+    expect(Math.max(x1 - x0 + 1, y1 - y0 + 1)).to.equal(Math.round(0.4 * 448));
+    // The pasted rectangle is the object's crop resized (sharp, same call), bit for bit; the pixel just outside is not.
+    const [a, b, c, d] = obj.approx_boxes[0]!.map(Math.round) as [number, number, number, number];
+    const crop = await sharp(path.resolve('data', obj.file)).extract({ left: a, top: b, width: c - a, height: d - b }).resize(x1 - x0 + 1, y1 - y0 + 1).removeAlpha().raw().toBuffer();
+    const img = await sharp(rec!.file!).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([img.info.width, img.info.height]).to.deep.equal([448, 448]);
+    const W = img.info.width;
+    let diff = 0;
+    for (let y = y0; y <= y1; y++) {
+      for (let x = x0; x <= x1; x++) {
+        for (let ch = 0; ch < 3; ch++) diff = Math.max(diff, Math.abs(img.data[(y * W + x) * 3 + ch]! - crop[((y - y0) * (x1 - x0 + 1) + (x - x0)) * 3 + ch]!));
+      }
+    }
+    expect(diff).to.equal(0);
+    await expectRejectWith(makeComposites([{ file: 'a.jpg', boxes: [] }], ['b.jpg'], dir), /a\.jpg has no box/);
+    await expectRejectWith(makeComposites([{ file: 'a.jpg', boxes: [[5, 5, 5, 9]] }], ['b.jpg'], dir), /a\.jpg: box \[5, 5, 5, 9\] is empty/);
+    await expectRejectWith(makeComposites([], [], dir), /no background/);
+  });
+});
+
+async function expectRejectWith(p: Promise<unknown>, re: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect((e as Error).message).to.match(re);
+    return;
+  }
+  expect.fail(`expected a rejection matching ${re}`);
+}

@@ -65,7 +65,7 @@ export async function makeComposites(objects: readonly CompositeObject[], backgr
       const ph = Math.round((y1 - y0) * sc);
       const px = k % 2 === 0 ? margin : S - pw - margin;
       const py = k % 4 < 2 ? margin : S - ph - margin;
-      const patch = await sharp(obj.file).extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 }).resize(pw, ph).toBuffer();
+      const patch = await sharp(obj.file).extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 }).resize(pw, ph).png().toBuffer(); // lossless: a JPEG buffer would re-compress the object
       const file = path.join(dir, `composite_${k}.png`);
       await sharp(bg).resize(S, S, { fit: 'fill' }).composite([{ input: patch, left: px, top: py }]).png().toFile(file);
       out.push({ id: path.basename(file), file, boxes: [[px, py, px + pw - 1, py + ph - 1]] });
