@@ -214,7 +214,7 @@ describe('representer path: building blocks', () => {
       [['--top-k', '-1'], /--top-k -1/],
       [['--kappa', '-3'], /--kappa -3/],
       [['--loss', 'hinge'], /Invalid values|loss/],
-      [['--classwise', '--labels', path.resolve('spec/fixtures/rps/random/labels.csv')], /--classwise is available with the closed form/],
+      [['--classwise', '--labels', path.resolve('spec/fixtures/rps/random/labels.csv')], /no label for stem "\w+" in .*labels\.csv/],
       [['--shard', '1/2'], /--shard/],
       [['--train-images', path.join(tmpDir(), 'none')], /none: cannot read image map/],
       [['--train-size', '224'], /--train-size "224"/],

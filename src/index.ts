@@ -44,7 +44,7 @@ export type { Predictor, ClassInfo, ThresholdInfo, MethodInfo, CreationInfo, Blo
 export { saveStatistics, loadStatistics, mergeStatisticsFiles, parseShard, shardRange } from './rps/statistics-file.js';
 export type { StatisticsFile, StatisticsMeta } from './rps/statistics-file.js';
 export { fitOptimized, addRepresenters, OPTIMIZE_DEFAULTS } from './rps/optimize.js';
-export type { OptimizeOptions, OptimizeResult } from './rps/optimize.js';
+export type { OptimizeOptions, OptimizeResult, ClassFit, ClasswiseFit } from './rps/optimize.js';
 export { featureDirSource, extractorSource } from './rps/point-source.js';
 export type { TrainingSource, TrainingItem } from './rps/point-source.js';
 export { fitFromFeatures, localizeFromFeatures, statisticsFromFeatures } from './rps/features-pipeline.js';

@@ -20,6 +20,11 @@ Nothing here imports the code under test. Everything is float64. For each case i
   expected/cf/rv_<stem>.npy  the same for the closed form (alpha_cf)                                  [N, h*w]
   expected/<p>/raw_<stem>.npy, expected/cf/raw_<stem>.npy  raw scores <w_unit, f^_q> of the test map   [h*w]
 where <p> names a parameter set (lambda, scale t, kappa).
+
+Case "small" also has a class-wise reference (labels.csv, lines stem,classIndex): for each class k, over the points of
+class-k images only (N_k points, c_k = |v_k|/|u_k| from them), the closed form w*_k and the logistic optimum of
+J_k(w) = mean_{i in k} [softplus(t w.f^_i) - y_i t w.f^_i] + lam |w|^2 with y_i = sigmoid(kappa (|f_i|/c_k - 1)):
+  expected/classwise.json    {classes: [{index, N, c, w_cf: [C], <p>: {w_raw: [C], wNorm, objective, residual}}]}
 """
 import json
 import os
@@ -131,6 +136,35 @@ def write_case(root, name, feats, tests, params):
         json.dump(meta, fh_, indent=1)
 
 
+CLASS_LABELS = {'train_00': 7, 'train_01': 3, 'train_02': 7, 'train_03': 3, 'train_04': 7}
+
+
+def write_classwise(root, name, feats, labels, params):
+    d = os.path.join(root, name)
+    with open(os.path.join(d, 'labels.csv'), 'w') as fh_:
+        fh_.write(''.join(f'{s},{k}\n' for s, k in sorted(labels.items())))
+    C = feats[next(iter(feats))].shape[-1]
+    out = []
+    for k in sorted(set(labels.values())):
+        stems = sorted(s for s in feats if labels[s] == k)
+        F = np.concatenate([feats[s].reshape(-1, C).astype(np.float64) for s in stems])
+        norms = np.linalg.norm(F, axis=1)
+        fh = normalize(F)
+        v, u = F.mean(0), fh.mean(0)
+        c = np.linalg.norm(v) / np.linalg.norm(u)
+        w_cf = v / np.linalg.norm(v) - u / np.linalg.norm(u)
+        w_cf /= np.linalg.norm(w_cf)
+        entry = {'index': k, 'N': int(F.shape[0]), 'c': float(c), 'w_cf': w_cf.tolist()}
+        for pname, (lam, t, kappa) in params.items():
+            y = sigmoid(kappa * (norms / c - 1.0))
+            w, _alpha, J, res, _nit = logistic_optimum(fh, y, lam, t)
+            assert res < 1e-12, f'class {k}: reference optimum not converged: residual {res}'
+            entry[pname] = {'w_raw': w.tolist(), 'wNorm': float(np.linalg.norm(w)), 'objective': J, 'residual': res}
+        out.append(entry)
+    with open(os.path.join(d, 'expected', 'classwise.json'), 'w') as fh_:
+        json.dump({'labels': 'labels.csv', 'classes': out}, fh_, indent=1)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else 'spec/fixtures/representers'
     rng = np.random.default_rng(20230904)
@@ -143,6 +177,7 @@ def main():
     feats = {f'train_{i:02d}': realistic_map(rng, h, w, C, fg) for i, (h, w) in enumerate(grids)}
     tests = {'test_a': realistic_map(rng, 4, 4, C, fg), 'test_b': realistic_map(rng, 3, 5, C, fg)}
     write_case(out, 'small', feats, tests, params)
+    write_classwise(out, 'small', feats, CLASS_LABELS, params)
     # Case "wide": C = 384, 4 maps of 5x5, one test map.
     C = 384
     fg = np.abs(rng.standard_normal(C))

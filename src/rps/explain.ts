@@ -21,10 +21,11 @@
  * Regions (RegionSpec): by default the box `uol localize` predicts at τ (the predictor's stored τ, else 0.5) — the
  * cells whose centre lies in it; or a given box, the foreground cells, or the one cell at a pixel.
  *
- * Class-wise predictors: with `classIndex` k the map and region use w*_k, and α is that class's: w*_k is the closed
- * form of class-k images only, so by the same reading (linear loss on class-k points) Σ_{i∈k} α_i f̂_i = w*_k and points
- * of other classes carry no α. Only the exact mode can give them (a labelled training source): the points stored at fit
- * time belong to the global w, so the stored mode refuses a class. Without `classIndex` the global w is explained.
+ * Class-wise predictors: with `classIndex` k the map and region use w_k, and α is that class's: w_k is fitted on class-k
+ * images only (closed form: the linear loss on class-k points; `--method optimize --classwise`: the class's own
+ * classifier), so Σ_{i∈k} α_i f̂_i = w_k and points of other classes carry no α. Only the exact mode can give them (a
+ * labelled training source): the points stored at fit time belong to the global w, so the stored mode refuses a class.
+ * Without `classIndex` the global w is explained.
  *
  * Geometry: features are assumed to come from the whole image resized to the network input (no crop), as in the fit
  * (METHOD.md §3). Cell (r, c) of an h×w grid then covers [c·W/w, (c+1)·W/w) × [r·H/h, (r+1)·H/h) of a W×H image

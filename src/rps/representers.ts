@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import { classRow, type Predictor } from './predictor.js';
 import { getLoss, type LossName, type LossParams } from './losses.js';
+import { CLASSWISE_EXTRA, decodeClasswise } from './classwise-fit.js';
 import type { ItemSpan, PointBatch, PointStream } from './point-source.js';
 
 /** What α of a predictor is computed from. */
@@ -58,8 +59,9 @@ function closedFormRaw(b: Predictor['statistics'][number]): Float64Array {
 
 /**
  * The α model of a predictor's w: for `optimize` from its stored parameters, for `closed-form` from its statistics
- * (linear loss). With `classIndex` (class-wise closed-form predictors): the model of that class's w*, whose α live on
- * that class's training points only — w*_k is fitted on class-k images, so Σ_{i∈k} α_i f̂_i = w*_k.
+ * (linear loss). With `classIndex` (class-wise predictors): the model of that class's w_k, whose α live on that class's
+ * training points only — w_k is fitted on class-k images, so Σ_{i∈k} α_i f̂_i = w_k (closed form: from the class's
+ * statistics; optimised: from the class's stored c_k, N_k and ‖w_opt,k‖).
  * @throws UsageError when the predictor lacks what is needed (statistics, the class, a class-wise fit).
  */
 export function alphaModelFromPredictor(p: Predictor, file = '<predictor>', classIndex?: number): AlphaModel {
@@ -67,6 +69,23 @@ export function alphaModelFromPredictor(p: Predictor, file = '<predictor>', clas
     if (!p.classwise || !p.perClassWeights) throw new UsageError(`${file}: not a class-wise predictor (fit with --classwise to explain class ${classIndex})`);
     if (classRow(p, classIndex) < 0) {
       throw new UsageError(`${file}: class ${classIndex} has no w (classes: ${p.classes.map((c) => (c.name ? `${c.index}=${c.name}` : String(c.index))).join(', ')})`);
+    }
+    if (p.method.name === 'optimize') {
+      // Class-wise optimised fit: class k's classifier, its c_k, N_k and ‖w_opt,k‖ (optimize.ts fitClasswise).
+      const cw = decodeClasswise(p.extras, file);
+      const fit = cw?.classes.find((c) => c.index === classIndex);
+      if (!fit) throw new UsageError(`${file}: no class-wise fit parameters for class ${classIndex} (extras.${CLASSWISE_EXTRA})`);
+      const row = classRow(p, classIndex);
+      const C = p.weights.length;
+      const unit = p.perClassWeights.subarray(row * C, (row + 1) * C);
+      return {
+        loss: getLoss(String(p.method.params?.loss ?? '')).name,
+        params: { c: fit.c, kappa: numParam(p, 'kappa', file), scale: numParam(p, 'scale', file) },
+        lambda: numParam(p, 'lambda', file),
+        points: fit.points,
+        wRaw: Float64Array.from(unit, (v) => v * fit.wNorm),
+        classIndex,
+      };
     }
     const b = p.statistics.find((s) => s.key === String(classIndex));
     if (!b || !(b.points > 0)) throw new UsageError(`${file}: no statistics for class ${classIndex}: cannot compute its α`);

@@ -15,6 +15,7 @@ import { UsageError } from '../../util/errors.js';
 import { readNpy } from '../../io/npy.js';
 import { readImageRGB, type RGBImage } from '../../data/image-io.js';
 import { readImageMap } from '../../io/image-map.js';
+import { readLabelsCsv } from '../../io/features-dir.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
 import { checkInputSize } from '../../backbones/extract.js';
 import type { FeatureExtractor } from '../../backbones/types.js';
@@ -42,6 +43,7 @@ interface ExplainArgs extends GlobalArgs {
   at?: string;
   threshold?: number;
   'train-features'?: string;
+  'train-labels'?: string;
   'train-images'?: string[];
   'train-dataset'?: string;
   'train-data-dir'?: string;
@@ -110,6 +112,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       .option('train-split', { type: 'string', describe: 'split of --train-dataset (default: train, as `uol fit`)' })
       .option('train-metadata', { type: 'string', describe: 'wsol: metadata folder of --train-dataset' })
       .option('train-features', { type: 'string', describe: 'exact mode: a directory of the training images\' feature maps <stem>.npy (e.g. from `uol extract`)' })
+      .option('train-labels', { type: 'string', describe: 'with --train-features and --class: class per stem, CSV lines stem,classIndex (as `uol fit --labels`)' })
       .option('feature-cache', { type: 'string', describe: 'exact mode with --train-images/--train-dataset: read training features from / write them to this directory' })
       .option('batch-size', { type: 'number', default: 1, describe: 'training images per forward pass (exact mode)' })
       .option('context', { type: 'number', default: 1, describe: 'cells of context around each training patch crop' }) as Argv<ExplainArgs>,
@@ -123,6 +126,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
     const scanImages = !a['train-features'] && !a.features && trainImages.length > 0;
     if (a['train-dataset'] && !a['train-data-dir']) throw new UsageError(`--train-dataset ${a['train-dataset']} needs --train-data-dir DIR`);
     if (a['train-data-dir'] && !a['train-dataset']) throw new UsageError('--train-data-dir needs --train-dataset D');
+    if (a['train-labels'] && !a['train-features']) throw new UsageError('--train-labels labels the stems of --train-features; give --train-features DIR');
     if (a['train-dataset'] && (trainImages.length || a['train-features'])) throw new UsageError('give one training set: --train-dataset, --train-images or --train-features');
     if (a['train-dataset'] && a.features) throw new UsageError('--train-dataset extracts training features with a backbone; with --features give --train-features DIR');
     if (a['feature-cache'] && !scanImages && !a['train-dataset']) throw new UsageError('--feature-cache needs the training images (--train-images or --train-dataset)');
@@ -169,7 +173,9 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       let training: TrainingSource | undefined;
       let cacheStats: { hits: number; extracted: number } | undefined;
       if (a['train-features']) {
-        training = featureDirSource(a['train-features'], cropImages ? { images: cropImages } : {});
+        const fo: Parameters<typeof featureDirSource>[1] = cropImages ? { images: cropImages } : {};
+        if (a['train-labels']) fo.labels = readLabelsCsv(a['train-labels']);
+        training = featureDirSource(a['train-features'], fo);
       } else if (backbone && (scanImages || a['train-dataset'])) {
         const spec: Parameters<typeof resolveInput>[0] = {};
         if (scanImages) spec.images = trainImages;

@@ -104,11 +104,27 @@ export function emitOptimized(a: GlobalArgs & { out: string; loss: LossName; lam
             representerPoints: { excitatory: r.representers.excitatory.length, inhibitory: r.representers.inhibitory.length },
             alpha: r.representers.summary,
             cached: r.cached,
+            ...(r.classwise
+              ? {
+                  classwise: {
+                    classes: r.classwise.classes.length,
+                    converged: r.classwise.converged,
+                    stop: r.classwise.stop,
+                    passes: r.classwise.passes,
+                    iterations: r.classwise.iterations,
+                    maxRepresenterResidual: r.classwise.maxResidual,
+                    perClass: r.classwise.classes,
+                  },
+                }
+              : {}),
           },
           [
             `wrote ${a.out}: ${a.loss} loss, λ=${a.lambda}, t=${a.scale}${a.loss === 'logistic' ? `, κ=${a.kappa}` : ''}, c=${Number(pr.c).toPrecision(6)} over ${r.statistics.global.images} images / ${r.statistics.global.points} points`,
             `${STOP_TEXT[r.stop]} after ${r.iterations} iterations / ${r.passes} passes; representer residual ${r.residual.toExponential(2)}; cos to closed form ${r.cosineToClosedForm.toFixed(6)}`,
             `α: ${r.representers.summary.positive} excitatory, ${r.representers.summary.negative} inhibitory points; kept top ${r.representers.excitatory.length}/${r.representers.inhibitory.length}`,
+            ...(r.classwise
+              ? [`class-wise: ${r.classwise.classes.length} classes, ${STOP_TEXT[r.classwise.stop]} after ${r.classwise.iterations} iterations / ${r.classwise.passes} passes; largest representer residual ${r.classwise.maxResidual.toExponential(2)}`]
+              : []),
           ],
         );
 }
@@ -131,6 +147,7 @@ export function optimizeOptions(a: FitArgs, backbone: (channels: number) => Back
     onProgress,
   };
   if (a['label-threshold'] !== undefined) oo.c = a['label-threshold'];
+  if (a.classwise) oo.classwise = true;
   if (a['max-seconds'] !== undefined) oo.maxSeconds = a['max-seconds'];
   return oo;
 }

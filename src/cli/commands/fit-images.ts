@@ -77,8 +77,8 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     }
 
     if (a.method === 'optimize') {
-      if (a.classwise) throw new UsageError('--method optimize fits the global w only; --classwise is available with the closed form');
       const oo = optimizeOptions(a, () => identity, srcDesc, prog.callback);
+      if (input.classNames) oo.classNames = new Map(input.classNames.map((n, i) => [i, n]));
       const r = await fitOptimized(trainingSourceFrom(backbone, source, [a.size, a.size]), oo);
       savePredictor(r.predictor, a.out);
       recorder.outputs.push(path.resolve(a.out));

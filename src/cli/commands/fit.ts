@@ -29,7 +29,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
     y
       .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
       .option('labels', { type: 'string', describe: 'CSV of "stem,classIndex" lines (class-wise fits)' })
-      .option('classwise', { type: 'boolean', default: false, describe: 'also fit one w* per class (needs labels)' })
+      .option('classwise', { type: 'boolean', default: false, describe: 'also fit one w per class (needs labels; closed form or --method optimize)' })
       .option('out', { type: 'string', demandOption: true, describe: 'predictor file to write (or statistics file with --shard)' })
       .option('backbone-id', { type: 'string', describe: 'backbone id recorded for external features' })
       .option('shard', { type: 'string', describe: 'i/N: sum only shard i of N and write partial statistics to --out; combine with `uol merge`' })
@@ -40,8 +40,8 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('scale', { type: 'number', default: OPTIMIZE_DEFAULTS.scale, describe: 'optimize: logit scale t (the loss sees t·⟨w,f̂⟩; only λ/t² matters)' })
       .option('kappa', { type: 'number', default: OPTIMIZE_DEFAULTS.kappa, describe: 'optimize: soft-label steepness κ (logistic)' })
       .option('label-threshold', { type: 'number', describe: 'optimize: soft-label threshold c on ‖f‖ (default ‖v‖/‖u‖ from the statistics)' })
-      .option('max-passes', { type: 'number', default: OPTIMIZE_DEFAULTS.maxPasses, describe: 'optimize: budget of streamed passes (all included)' })
-      .option('max-seconds', { type: 'number', describe: 'optimize: wall-clock budget of the optimisation' })
+      .option('max-passes', { type: 'number', default: OPTIMIZE_DEFAULTS.maxPasses, describe: 'optimize: budget of streamed passes (all included; with --classwise, per phase)' })
+      .option('max-seconds', { type: 'number', describe: 'optimize: wall-clock budget of the optimisation (with --classwise, per phase)' })
       .option('tol', { type: 'number', default: OPTIMIZE_DEFAULTS.tol, describe: 'optimize: stop when ‖∇J‖/(2λ‖w‖) (= representer residual) ≤ tol' })
       .option('top-k', { type: 'number', describe: `representer points kept per side (optimize default ${OPTIMIZE_DEFAULTS.topK}; closed-form default 0, >0 adds a pass)` })
       .option('batch-points', { type: 'number', default: 16384, describe: 'training points per tf batch' })
@@ -73,7 +73,6 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
     checkNumber('--top-k', a['top-k'], 0, { inclusive: true, integer: true });
     checkNumber('--batch-points', a['batch-points'], 1, { inclusive: true, integer: true });
     checkNumber('--cache-mb', a['cache-mb'], 0, { inclusive: true });
-    if (a.method === 'optimize' && a.classwise) throw new UsageError('--method optimize fits the global w only; --classwise is available with the closed form');
     if (a.method === 'optimize' && a.shard) throw new UsageError('--shard sums statistics for the closed form; --method optimize needs every point in each pass');
     const engine = await startEngine(a);
     if (!a['from-features']) {
@@ -115,11 +114,16 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       // fitOptimized/addRepresenters take any TrainingSource: the image path (fit-images.ts) passes the backbone's
       // features of the records (pipeline/sources.ts trainingSourceFrom) instead of featureDirSource.
       if (a.method === 'optimize') {
+        if (a.classwise && !labels) throw new UsageError('--classwise needs class labels: give --labels CSV (lines stem,classIndex)');
+        if (a.classwise) {
+          const unlabelled = listFeatureFiles(dir).find((f) => !labels!.has(f.stem));
+          if (unlabelled) throw new UsageError(`${unlabelled.file}: no label for stem "${unlabelled.stem}" in ${a.labels}`);
+        }
         const oo = optimizeOptions(a, (channels) => externalIdentity(channels, a['backbone-id']), `features ${path.resolve(dir)}`, prog.callback);
         const r = await fitOptimized(featureDirSource(dir, srcOpts), oo);
         if (a['stats-out']) {
           saveStatistics(a['stats-out'], {
-            meta: { backbone: r.predictor.backbone, source: `features ${path.resolve(dir)}`, options: { classwise: false }, items: { total: r.statistics.global.images, start: 0, end: r.statistics.global.images } },
+            meta: { backbone: r.predictor.backbone, source: `features ${path.resolve(dir)}`, options: { classwise: a.classwise }, items: { total: r.statistics.global.images, start: 0, end: r.statistics.global.images } },
             statistics: r.statistics,
           });
         }
