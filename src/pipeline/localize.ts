@@ -82,6 +82,13 @@ export interface LocalizeOptions {
   withMasks?: boolean;
   /** Receives each map (in the input frame) and its result, e.g. for evaluators; the array is reused after return. */
   onMap?: (r: ImageResult, map: Float32Array, size: [number, number], record: DatasetRecord, mask?: PreparedMask) => void | Promise<void>;
+  /**
+   * Receives each finished result once its map and overlay files are written (e.g. to journal it, so an interrupted run
+   * can resume).
+   */
+  onResult?: (r: ImageResult) => void | Promise<void>;
+  /** Keep every result in the returned summary (default true; false keeps memory flat over millions of images). */
+  collectResults?: boolean;
   onProgress?: ProgressCallback;
   onSkip?: (s: SkippedImage) => void;
   /**
@@ -93,6 +100,7 @@ export interface LocalizeOptions {
 
 /** Summary of a localize run. */
 export interface LocalizeSummary {
+  /** Every result in record order (empty with `collectResults: false`). */
   results: ImageResult[];
   skipped: SkippedImage[];
   warnings: string[];
@@ -235,7 +243,8 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
           await writeFileAtomic(path.join(o.outDir!, r.overlayFile), await renderOverlay(img, map, H, W, boxes));
         }
         if (o.onMap) await o.onMap(r, map, [H, W], rec, batch.masks?.[i]);
-        results.push(r);
+        if (o.onResult) await o.onResult(r);
+        if (o.collectResults !== false) results.push(r);
         timing?.({ stage: 'write', ms: performance.now() - t0, images: 1 });
       }
     }

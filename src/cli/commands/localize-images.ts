@@ -3,17 +3,22 @@
  * are resized whole (no crop) to S×S, so maps and boxes cover the whole photo; a dataset uses its eval transform.
  * Writes boxes.json (per image: box in original image coordinates, score, threshold), maps/<id>.npy, optional
  * COCO pseudo-labels (--coco), overlays/<id>.png (--overlays), report.html and manifest.json.
+ *
+ * Long runs: every finished image is appended to `<out>/boxes.journal.jsonl` at once; killed and rerun with the same
+ * arguments, the run skips the images already done and ends with the same boxes.json as an uninterrupted run. The
+ * journal is removed when the final files are written.
  */
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
-import { writeFileAtomicSync } from '../../util/fs.js';
+import { sha256Hex, writeFileAtomicSync } from '../../util/fs.js';
+import { Journal } from '../../util/journal.js';
 import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { checkInputSize } from '../../backbones/extract.js';
 import { evalProtocol, wholeProtocol, describeProtocol, type Protocol } from '../../data/transforms.js';
 import { loadPredictor, type Predictor } from '../../rps/predictor.js';
-import { localizeRecords } from '../../pipeline/localize.js';
+import { localizeRecords, type ImageResult } from '../../pipeline/localize.js';
 import { resolveInput } from '../../pipeline/input.js';
 import { hashFile, RunRecorder } from '../../report/manifest.js';
 import { toCoco } from '../../report/coco.js';
@@ -42,6 +47,35 @@ export interface LocalizeImagesArgs {
   'skip-bad': boolean;
   downscale?: 8 | 16 | 32;
   'class-wise': boolean;
+}
+
+/** Journal of finished images inside the output directory (removed when the run completes). */
+export const JOURNAL_NAME = 'boxes.journal.jsonl';
+
+/** One image of boxes.json (and one line of the journal). */
+interface BoxesEntry {
+  id: string;
+  file?: string;
+  width: number;
+  height: number;
+  threshold: number;
+  /** [x0,y0,x1,y1] in original pixels (continuous edges), or null. */
+  box: [number, number, number, number] | null;
+  score: number | null;
+  inputBox: [number, number, number, number] | null;
+  allBoxes?: { box: [number, number, number, number]; score: number; inputBox: [number, number, number, number] }[];
+  map?: string;
+  overlay?: string;
+  class?: number;
+}
+
+function boxesEntry(r: ImageResult): BoxesEntry {
+  const e: BoxesEntry = { id: r.id, ...(r.file !== undefined ? { file: r.file } : {}), width: r.width, height: r.height, threshold: r.threshold, box: r.box?.box ?? null, score: r.box?.score ?? null, inputBox: r.box?.inputBox ?? null };
+  if (r.allBoxes) e.allBoxes = r.allBoxes.map((b) => ({ box: b.box, score: b.score, inputBox: b.inputBox }));
+  if (r.mapFile) e.map = r.mapFile;
+  if (r.overlayFile) e.overlay = r.overlayFile;
+  if (r.classUsed !== undefined) e.class = r.classUsed;
+  return e;
 }
 
 /** Default τ when neither --threshold nor a stored one is available. */
@@ -84,11 +118,33 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
     mkdirSync(outDir, { recursive: true });
     const recorder = new RunRecorder(engine);
     recorder.inputs.push(input.listing);
-    if (a.predictor) recorder.inputs.push(hashFile('predictor', a.predictor));
+    const predictorHash = a.predictor ? hashFile('predictor', a.predictor) : undefined;
+    if (predictorHash) recorder.inputs.push(predictorHash);
+    // Finished images go to a journal as they complete; a rerun with the same arguments resumes from it (util/journal.ts).
+    const fingerprint = sha256Hex(
+      JSON.stringify({
+        tool: TOOL,
+        predictor: predictorHash?.sha256 ?? null,
+        caam: a.caam,
+        backbone: backbone.identity.id,
+        downscale: backbone.identity.stride,
+        transform: describeProtocol(protocol),
+        threshold,
+        allBoxes: a['all-boxes'],
+        classWise: a['class-wise'],
+        maps: a.maps,
+        overlays: a.overlays,
+        listing: input.listing.sha256,
+      }),
+    );
+    const journalFile = path.join(outDir, JOURNAL_NAME);
+    const opened = Journal.open<BoxesEntry>(journalFile, 'uol-localize', fingerprint);
+    const done = new Map(opened.done.map((e) => [e.id, e]));
+    const todo = done.size ? input.records.filter((r) => !done.has(r.id)) : input.records;
     const lo: Parameters<typeof localizeRecords>[0] = {
       backbone,
       caam: a.caam,
-      records: input.records,
+      records: todo,
       protocol,
       threshold,
       allBoxes: a['all-boxes'],
@@ -98,19 +154,24 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
       outDir,
       saveMaps: a.maps,
       overlays: a.overlays,
+      collectResults: false,
+      onResult: (r) => {
+        const e = boxesEntry(r);
+        opened.journal.append(e);
+        done.set(e.id, e);
+      },
       onProgress,
     };
     if (predictor) lo.predictor = predictor;
     if (a.predictor) lo.predictorFile = a.predictor;
-    const s = await localizeRecords(lo);
-    const images = s.results.map((r) => {
-      const o: Record<string, unknown> = { id: r.id, file: r.file, width: r.width, height: r.height, threshold: r.threshold, box: r.box?.box ?? null, score: r.box?.score ?? null, inputBox: r.box?.inputBox ?? null };
-      if (r.allBoxes) o.allBoxes = r.allBoxes.map((b) => ({ box: b.box, score: b.score, inputBox: b.inputBox }));
-      if (r.mapFile) o.map = r.mapFile;
-      if (r.overlayFile) o.overlay = r.overlayFile;
-      if (r.classUsed !== undefined) o.class = r.classUsed;
-      return o;
-    });
+    let s: Awaited<ReturnType<typeof localizeRecords>>;
+    try {
+      s = await localizeRecords(lo);
+    } finally {
+      opened.journal.close();
+    }
+    const images = input.records.flatMap((r) => done.get(r.id) ?? []);
+    const resumed = opened.done.length;
     const doc = {
       tool: TOOL,
       backbone: backbone.identity.id,
@@ -128,13 +189,18 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
     recorder.outputs.push(path.join(outDir, 'boxes.json'));
     if (a.coco) {
       const coco = toCoco(
-        s.results.map((r) => ({ fileName: r.file ? path.relative(outDir, r.file) : r.id, width: r.width, height: r.height, boxes: (a['all-boxes'] ? (r.allBoxes ?? []) : r.box ? [r.box] : []).map((b) => ({ box: b.box, score: b.score })) })),
+        images.map((e) => ({
+          fileName: e.file ? path.relative(outDir, e.file) : e.id,
+          width: e.width,
+          height: e.height,
+          boxes: a['all-boxes'] ? (e.allBoxes ?? []).map((b) => ({ box: b.box, score: b.score })) : e.box ? [{ box: e.box, score: e.score! }] : [],
+        })),
         TOOL,
       );
       writeFileAtomicSync(path.join(outDir, 'coco.json'), JSON.stringify(coco) + '\n');
       recorder.outputs.push(path.join(outDir, 'coco.json'));
     }
-    const tiles = s.results.filter((r) => r.overlayFile).map((r) => ({ src: r.overlayFile!, title: r.id, lines: [r.box ? `box ${r.box.box.map((v) => Math.round(v)).join(', ')} · score ${r.box.score.toFixed(2)}` : 'no box above τ'] }));
+    const tiles = images.filter((e) => e.overlay).map((e) => ({ src: e.overlay!, title: e.id, lines: [e.box ? `box ${e.box.map((v) => Math.round(v)).join(', ')} · score ${e.score!.toFixed(2)}` : 'no box above τ'] }));
     if (tiles.length) {
       writeFileAtomicSync(
         path.join(outDir, 'report.html'),
@@ -142,10 +208,13 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
       );
       recorder.outputs.push(path.join(outDir, 'report.html'));
     }
-    recorder.write(outDir, { images: s.results.length, skipped: s.skipped.length, withBox: s.results.filter((r) => r.box).length, threshold });
-    const json = { out: outDir, images: s.results.length, withBox: s.results.filter((r) => r.box).length, skipped: s.skipped.length, threshold, thresholdSource, boxes: path.join(outDir, 'boxes.json') };
+    opened.journal.remove();
+    const withBox = images.filter((e) => e.box).length;
+    recorder.write(outDir, { images: images.length, skipped: s.skipped.length, withBox, threshold, resumed });
+    const json = { out: outDir, images: images.length, withBox, skipped: s.skipped.length, resumed, threshold, thresholdSource, boxes: path.join(outDir, 'boxes.json') };
     const text = [
-      `localized ${s.results.length} images (${s.results.filter((r) => r.box).length} with a box) at τ = ${threshold.toFixed(2)} (${thresholdSource})`,
+      ...(resumed ? [`resumed an interrupted run: ${resumed} images were already done (${JOURNAL_NAME})${opened.repaired ? '; a torn last line was dropped' : ''}`] : []),
+      `localized ${images.length} images (${withBox} with a box) at τ = ${threshold.toFixed(2)} (${thresholdSource})`,
       `boxes: ${path.join(outDir, 'boxes.json')}${a.coco ? `, COCO: ${path.join(outDir, 'coco.json')}` : ''}${tiles.length ? `, report: ${path.join(outDir, 'report.html')}` : ''}`,
       ...(s.skipped.length ? [`skipped ${s.skipped.length} unreadable images (listed in boxes.json)`] : []),
     ];
