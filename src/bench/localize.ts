@@ -135,6 +135,8 @@ export const localizeSuite: BenchSuite = {
           const t0 = performance.now();
           await localizeRecords({
             backbone: fe, predictor, protocol: wholeProtocol(224), threshold: 0.5, records: records(files, long),
+            // As `uol localize` runs it: results go to the journal, not into a growing array.
+            collectResults: process.env.UOL_BENCH_COLLECT === '1',
             onMap: () => {
               mon.sample(++done);
               if (done % 50 === 0) opts.onProgress?.({ stage: 'bench localize (long run)', done, total: long, unit: 'img' });
