@@ -19,6 +19,7 @@ import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice, type ImageBoxRe
 import { MaskEvaluator, type MaskMetrics } from '../evaluate/mask-metrics.js';
 import type { Predictor, ThresholdInfo } from '../rps/predictor.js';
 import { localizeRecords, type ImageResult } from './localize.js';
+import { openMapCacheDir, type MapCacheIdentity, type SplitMapCache } from './map-cache.js';
 
 /** Which split picks τ. */
 export type ThresholdProtocol = 'val→test' | 'oracle (test)';
@@ -47,6 +48,12 @@ export interface EvaluateOptions {
    * `metadata/{image_ids,class_labels,image_sizes,localization}.txt`), so `uol evaluate --scoremaps` can re-check.
    */
   exportDir?: string;
+  /**
+   * Keep every map in this directory as it is computed and reuse the maps found there (pipeline/map-cache.ts): a killed
+   * evaluation rerun with the same cache resumes; `mapCacheIdentity` names what the maps depend on.
+   */
+  mapCacheDir?: string;
+  mapCacheIdentity?: MapCacheIdentity;
   onProgress?: ProgressCallback;
 }
 
@@ -60,6 +67,8 @@ export interface SplitResult {
   skipped: SkippedImage[];
   /** Per-image localize results (input frame boxes, original-frame boxes). */
   results: ImageResult[];
+  /** With a map cache: maps reused from it and computed (and stored) in this run. */
+  mapCache?: { reused: number; computed: number };
 }
 
 /** Result of {@link evaluateDataset}. */
@@ -74,7 +83,7 @@ export interface EvaluateResult {
   ranked: ImageBoxResult[];
 }
 
-async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecord[], transform: Protocol, exportDir: string | undefined, chosen?: BoxThresholdChoice): Promise<SplitResult> {
+async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecord[], transform: Protocol, exportDir: string | undefined, chosen?: BoxThresholdChoice, cache?: SplitMapCache): Promise<SplitResult> {
   const withBoxes = records.filter((r) => r.boxes?.length);
   const withMasks = records.filter((r) => r.mask);
   if (!withBoxes.length && !withMasks.length) throw new UsageError(`${o.dataset.format}:${split} has no GT boxes or masks to evaluate`);
@@ -118,6 +127,7 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
   if (o.predictor) lo.predictor = o.predictor;
   if (o.predictorFile) lo.predictorFile = o.predictorFile;
   if (o.caam) lo.caam = true;
+  if (cache) lo.mapCache = cache;
   if (o.onProgress) lo.onProgress = (e) => o.onProgress!({ ...e, stage: `eval ${split}` });
   const s = await localizeRecords(lo);
   if (exportDir) {
@@ -129,6 +139,7 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
     await writeFileAtomic(path.join(md, 'localization.txt'), meta.boxes.join('\n') + '\n');
   }
   const r: SplitResult = { split, images: s.results.length, skipped: s.skipped, results: s.results };
+  if (cache) r.mapCache = { reused: cache.reused, computed: cache.stored };
   if (boxEval.count > 0) r.boxes = boxEval.compute(chosen ? { chosen } : {});
   if (maskEval && maskEval.count > 0) r.masks = maskEval.compute();
   return r;
@@ -149,13 +160,15 @@ export async function evaluateDataset(o: EvaluateOptions): Promise<EvaluateResul
     const all = await ds.records(split);
     return o.limit ? all.slice(0, o.limit) : all;
   };
+  if (o.mapCacheDir && !o.mapCacheIdentity) throw new Error('evaluateDataset: mapCacheIdentity is required with mapCacheDir');
+  const cacheDir = o.mapCacheDir ? openMapCacheDir(o.mapCacheDir, o.mapCacheIdentity!) : undefined;
   let val: SplitResult | undefined;
   let chosen: BoxThresholdChoice | undefined;
   if (valSplit) {
-    val = await runSplit(o, valSplit, await take(valSplit), transform, undefined);
+    val = await runSplit(o, valSplit, await take(valSplit), transform, undefined, undefined, cacheDir?.split(valSplit));
     chosen = val.boxes?.chosen;
   }
-  const test = await runSplit(o, testSplit, await take(testSplit), transform, o.exportDir, chosen);
+  const test = await runSplit(o, testSplit, await take(testSplit), transform, o.exportDir, chosen, cacheDir?.split(testSplit));
   let threshold: ThresholdInfo;
   if (test.boxes) {
     threshold = {

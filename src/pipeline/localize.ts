@@ -87,6 +87,12 @@ export interface LocalizeOptions {
    * can resume).
    */
   onResult?: (r: ImageResult) => void | Promise<void>;
+  /**
+   * Map cache: maps already computed for a record are loaded instead of running the backbone (a batch runs the backbone
+   * only when some of its records have no cached map), and every computed map is stored. This is how a long evaluation
+   * resumes after a kill (pipeline/map-cache.ts). The cache must belong to this predictor, backbone and transform.
+   */
+  mapCache?: MapCache;
   /** Keep every result in the returned summary (default true; false keeps memory flat over millions of images). */
   collectResults?: boolean;
   onProgress?: ProgressCallback;
@@ -96,6 +102,14 @@ export interface LocalizeOptions {
    * without it.
    */
   onTiming?: TimingCallback;
+}
+
+/** A store of maps by record (see `LocalizeOptions.mapCache`). */
+export interface MapCache {
+  /** The record's map, [H,W] float32 in [0,1], or undefined when it is not cached (or unreadable). */
+  load(record: DatasetRecord, size: [number, number]): Promise<Float32Array | undefined>;
+  /** Stores a computed map (atomically). */
+  store(record: DatasetRecord, map: Float32Array, size: [number, number]): Promise<void>;
 }
 
 /** Summary of a localize run. */
@@ -177,33 +191,43 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
         if (row < 0) throw new UsageError(`${rec.file ?? rec.id}: class ${rec.label} has no w in the predictor`);
         return row;
       });
-      let maps: tf.Tensor3D;
       const nb = batch.records.length;
       let t0 = now();
-      const feats = await runExtractor(o.backbone, batch.input);
-      if (timing) {
-        // wasm kernels run synchronously, but other backends may queue work: wait for the features to exist.
-        if (tf.getBackend() !== 'wasm' && tf.getBackend() !== 'cpu') await feats.data();
-        timing({ stage: 'backbone', ms: performance.now() - t0, images: nb });
-        t0 = performance.now();
-      }
-      try {
-        maps = tf.tidy(() => {
-          let w: tf.Tensor1D | tf.Tensor2D | undefined = wGlobal;
-          if (rows.some((r) => r >= 0)) {
-            const ws = new Float32Array(rows.length * C);
-            rows.forEach((r, i) => ws.set(r >= 0 ? p!.perClassWeights!.subarray(r * C, (r + 1) * C) : p!.weights, i * C));
-            w = tf.tensor2d(ws, [rows.length, C]);
-          }
-          return activationMaps(feats, w, { size: [H, W], caam: !!o.caam });
-        });
-      } finally {
-        feats.dispose();
+      const cached = o.mapCache ? await Promise.all(batch.records.map((rec) => o.mapCache!.load(rec, [H, W]))) : undefined;
+      let data: Float32Array;
+      if (cached?.every((m) => m !== undefined)) {
         batch.input.dispose();
+        data = new Float32Array(nb * H * W);
+        cached.forEach((m, i) => data.set(m!, i * H * W));
+      } else {
+        // Backbone → maps for the whole batch.
+        let maps: tf.Tensor3D;
+        const feats = await runExtractor(o.backbone, batch.input);
+        if (timing) {
+          // wasm kernels run synchronously, but other backends may queue work: wait for the features to exist.
+          if (tf.getBackend() !== 'wasm' && tf.getBackend() !== 'cpu') await feats.data();
+          timing({ stage: 'backbone', ms: performance.now() - t0, images: nb });
+          t0 = performance.now();
+        }
+        try {
+          maps = tf.tidy(() => {
+            let w: tf.Tensor1D | tf.Tensor2D | undefined = wGlobal;
+            if (rows.some((r) => r >= 0)) {
+              const ws = new Float32Array(rows.length * C);
+              rows.forEach((r, i) => ws.set(r >= 0 ? p!.perClassWeights!.subarray(r * C, (r + 1) * C) : p!.weights, i * C));
+              w = tf.tensor2d(ws, [rows.length, C]);
+            }
+            return activationMaps(feats, w, { size: [H, W], caam: !!o.caam });
+          });
+        } finally {
+          feats.dispose();
+          batch.input.dispose();
+        }
+        data = (await maps.data()) as Float32Array;
+        maps.dispose();
+        if (o.mapCache) for (let i = 0; i < nb; i++) await o.mapCache.store(batch.records[i]!, data.subarray(i * H * W, (i + 1) * H * W), [H, W]);
+        timing?.({ stage: 'map', ms: performance.now() - t0, images: nb });
       }
-      const data = (await maps.data()) as Float32Array;
-      maps.dispose();
-      timing?.({ stage: 'map', ms: performance.now() - t0, images: nb });
       for (let i = 0; i < batch.records.length; i++) {
         t0 = now();
         const rec = batch.records[i]!;

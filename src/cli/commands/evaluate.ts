@@ -112,6 +112,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('downscale', { choices: [8, 16, 32] as const, describe: "ResNet output stride (default: the predictor's)" })
       .option('whole-size', { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' })
       .option('export-scoremaps', { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' })
+      .option('map-cache', { type: 'string', describe: 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass' })
       .option('mask-root', { type: 'string', describe: 'directory the mask paths of localization.txt are relative to (mask metadata)' })
       .option('thresholds', { type: 'string', describe: 'τ grid start:stop:step (np.arange) or a comma list; default 0.01:1:0.01 for boxes, 0:1:0.01 for masks' })
       .option('iou-thresholds', { type: 'string', default: '30,50,70', describe: 'IoU thresholds δ in percent' })
