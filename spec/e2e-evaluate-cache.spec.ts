@@ -5,6 +5,11 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/registry.js';
+import { localizeRecords } from '../src/pipeline/localize.js';
+import { wholeProtocol } from '../src/data/transforms.js';
+import { fitOnRecords } from '../src/pipeline/fit-run.js';
+import { expectNoLeak } from './helpers/leak.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -49,5 +54,37 @@ describe('uol evaluate --map-cache: resume and reuse', function () {
     const bad = await runCli(['evaluate', '--predictor', other, '--dataset', 'cub', '--data-dir', CUB, '--out', path.join(dir, 'bad'), '--map-cache', cache]);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(/map-cache\.json: the maps in .* were computed with another predictor/);
+  });
+});
+
+describe('localizeRecords with a map cache (library)', function () {
+  this.timeout(120_000);
+
+  it('stores computed maps, serves cached ones without the backbone, same results; leak-free both ways', async () => {
+    const fe = await loadBackbone(DEFAULT_BACKBONE);
+    let calls = 0;
+    const counting = { ...fe, extract: (x: Parameters<typeof fe.extract>[0]) => (calls++, fe.extract(x)) };
+    const records = ['skimage_coffee.jpg', 'opencv_apple.jpg', 'darknet_eagle.jpg'].map((f) => ({ id: f, file: path.resolve('data', f) }));
+    try {
+      const { predictor } = await fitOnRecords({ backbone: fe, records, sourceDescription: 'three photos', listingHash: 'x', tool: 'test' });
+      const store = new Map<string, Float32Array>();
+      const mapCache = {
+        load: async (r: { id: string }) => store.get(r.id)?.slice(),
+        store: async (r: { id: string }, m: Float32Array) => void store.set(r.id, m.slice()),
+      };
+      const maps = (runs: Map<string, Float32Array>) => ({ onMap: (r: { id: string }, m: Float32Array) => void runs.set(r.id, m.slice()) });
+      const a = new Map<string, Float32Array>();
+      const b = new Map<string, Float32Array>();
+      const opts = { backbone: counting, predictor, records, protocol: wholeProtocol(224), threshold: 0.4, batchSize: 2, mapCache };
+      const r1 = await expectNoLeak(() => localizeRecords({ ...opts, ...maps(a) }), 'localize, maps computed');
+      expect(calls).to.equal(2);
+      expect([...store.keys()].sort()).to.deep.equal(records.map((r) => r.id).sort());
+      const r2 = await expectNoLeak(() => localizeRecords({ ...opts, ...maps(b) }), 'localize, maps cached');
+      expect(calls, 'no backbone call when every map of a batch is cached').to.equal(2);
+      expect(r2.results.map((r) => r.box)).to.deep.equal(r1.results.map((r) => r.box));
+      for (const [id, m] of a) expect(Buffer.from(b.get(id)!.buffer).equals(Buffer.from(m.buffer)), id).to.equal(true);
+    } finally {
+      fe.dispose();
+    }
   });
 });
