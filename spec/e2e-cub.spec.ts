@@ -85,6 +85,14 @@ describe('end to end on tiny-cub (real photos, embedded backbone)', function () 
     r = await runCli([...args.slice(0, -1), '--classwise', '--json']);
     expect(r.code).to.equal(2);
     expect(r.stderr).to.match(/ablation-key\.json: this run directory holds an ablation with other settings/);
+    // --map-cache: each cell keeps its maps (7 test images) and the table is the same.
+    const out2 = path.join(dir, 'ablate-maps');
+    r = await runCli(['ablate', '--backbones', 'nsfwjs-mobilenetv2', '--caam', '--dataset', 'cub', '--data-dir', CUB, '--out', out2, '--map-cache', '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(json<typeof first>(r.stdout).rows.map((x) => x.metrics)).to.deep.equal(first.rows.map((x) => x.metrics));
+    const mapDirs = readdirSync(path.join(out2, 'cache'), { recursive: true }).map(String).filter((f) => f.endsWith(`maps${path.sep}test`));
+    expect(mapDirs).to.have.length(2);
+    for (const d of mapDirs) expect(readdirSync(path.join(out2, 'cache', d)).filter((f) => f.endsWith('.npy'))).to.have.length(7);
   });
 
   it('kill -9 during a fit, rerun: identical predictor bytes; shards 1/3..3/3 merged: identical too', async () => {

@@ -7,7 +7,9 @@ import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
-import { writeFileAtomicSync } from '../../util/fs.js';
+import { sha256Hex, writeFileAtomicSync } from '../../util/fs.js';
+import { describeProtocol, evalProtocol } from '../../data/transforms.js';
+import { encodePredictor } from '../../rps/predictor.js';
 import { TOOL } from '../../version.js';
 import { loadBackbone } from '../../backbones/registry.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
@@ -20,6 +22,7 @@ import { datasetFromArgs, metricSummary, runEvaluation } from './evaluate-predic
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 
 interface AblateArgs extends GlobalArgs {
+  'map-cache': boolean;
   backbones: string;
   caam: boolean;
   dataset: string;
@@ -68,6 +71,7 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
       .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images' })
       .option('limit', { type: 'number', describe: 'only the first N images of each evaluation split (quick looks)' })
+      .option('map-cache', { type: 'boolean', default: false, describe: "keep each cell's maps in its cache folder (as `uol evaluate --map-cache`): an evaluation killed midway resumes there; costs H·W·4 bytes per image" })
       .option('out', { type: 'string', default: 'uol-ablate', describe: 'run directory (table files, cache/)' }) as Argv<AblateArgs>,
   handler: async (a) => {
     const names = a.backbones.split(',').map((s) => s.trim()).filter(Boolean);
@@ -130,6 +134,22 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
           if (a.split) ro.testSplit = a.split;
           if (a.oracle) ro.valSplit = false;
           if (a.limit) ro.limit = a.limit;
+          if (a['map-cache']) {
+            ro.mapCache = {
+              dir: path.join(cellDir, 'maps'),
+              identity: {
+                tool: TOOL,
+                predictor: predictor ? sha256Hex(encodePredictor(predictor)) : null,
+                caam: !predictor,
+                backbone: backbone.identity.id,
+                stride: backbone.identity.stride,
+                transform: describeProtocol(evalProtocol(evalDs.evalProtocol.resize, evalDs.evalProtocol.crop)),
+                dataset: `${evalDs.format} ${evalDs.root}`,
+                batchSize: a['batch-size'],
+                backend: engine.backend,
+              },
+            };
+          }
           const r = await runEvaluation(ro);
           return { metrics: metricSummary(r.test.boxes, r.test.masks), protocol: r.protocol };
         },
