@@ -3,7 +3,7 @@
 // embedded backbone the default logistic fit localizes at least as well as the closed form (measures stated below).
 // The committed numbers: docs/results/fit-methods.md (tools/compare-fit-methods.ts).
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { compareFits, scorePredictor, type FitScore } from '../src/pipeline/compare-fits.js';
@@ -104,5 +104,36 @@ describe('closed form vs logistic optimisation', function () {
     expect(j.images).to.equal(manifest.length);
     expect(j.converged).to.equal(true);
     expect(j.representerResidual).to.be.a('number').and.at.most(1e-3);
+  });
+});
+
+describe('uol fit --feature-cache (optimisation passes read features from disk)', function () {
+  this.timeout(300_000);
+
+  it('cold and warm caches give the predictor bytes of an uncached fit; explain reuses the cache; bad combinations exit 2', async () => {
+    const dir = tmpDir();
+    const cache = path.join(dir, 'feats');
+    const fit = (out: string, extra: string[] = []) => runCli(['fit', '--images', 'data', '--method', 'optimize', '--top-k', '4', '--out', path.join(dir, out), '--json', ...extra]);
+    const r0 = await fit('p0.json');
+    expect(r0.code, r0.stderr).to.equal(0);
+    const r1 = await fit('p1.json', ['--feature-cache', cache]);
+    expect(r1.code, r1.stderr).to.equal(0);
+    expect(readdirSync(cache).filter((f) => f.endsWith('.npy'))).to.have.length(manifest.length);
+    const r2 = await fit('p2.json', ['--feature-cache', cache]);
+    expect(r2.code, r2.stderr).to.equal(0);
+    const bytes = (f: string) => readFileSync(path.join(dir, f), 'utf8');
+    expect(bytes('p1.json')).to.equal(bytes('p0.json'));
+    expect(bytes('p2.json')).to.equal(bytes('p0.json'));
+    const ex = await runCli(['explain', 'data/skimage_coffee.jpg', '--predictor', path.join(dir, 'p2.json'), '--train-images', 'data', '--feature-cache', cache, '--out', path.join(dir, 'why'), '--json']);
+    expect(ex.code, ex.stderr).to.equal(0);
+    expect((JSON.parse(ex.stdout) as { featureCache: { hits: number; extracted: number } }).featureCache).to.include({ hits: manifest.length, extracted: 0 });
+    for (const [extra, re] of [
+      [['--method', 'closed-form'], /--feature-cache serves the passes of --method optimize and --top-k/],
+      [['--skip-bad'], /--feature-cache cannot skip unreadable images/],
+    ] as [string[], RegExp][]) {
+      const r = await runCli(['fit', '--images', 'data', '--out', path.join(dir, 'x.json'), '--feature-cache', cache, ...(extra[0] === '--skip-bad' ? ['--method', 'optimize'] : []), ...extra]);
+      expect(r.code, extra.join(' ')).to.equal(2);
+      expect(r.stderr).to.match(re);
+    }
   });
 });

@@ -34,6 +34,7 @@ export interface FitArgs extends GlobalArgs {
   'top-k'?: number;
   'batch-points': number;
   'cache-mb': number;
+  'feature-cache'?: string;
   'train-images'?: string;
   'train-size'?: string;
   backbone?: string;

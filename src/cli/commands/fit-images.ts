@@ -21,6 +21,8 @@ import { resolveInput } from '../../pipeline/input.js';
 import { RunRecorder } from '../../report/manifest.js';
 import { progressFor } from '../context.js';
 import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
+import { imageTrainingSource } from '../../pipeline/feature-cache.js';
+import type { TrainingSource } from '../../rps/point-source.js';
 
 /** Runs the image path of `uol fit`. */
 export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void> {
@@ -46,6 +48,11 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     const bad = records.find((r) => r.label === undefined);
     if (bad) throw new UsageError(`${bad.file ?? bad.id}: no class label (--classwise needs a dataset with labels)`);
   }
+  if (a['feature-cache'] && a.method !== 'optimize' && !((a['top-k'] ?? 0) > 0)) {
+    throw new UsageError('--feature-cache serves the passes of --method optimize and --top-k; the closed-form fit reads every image once');
+  }
+  if (a['feature-cache'] && a['skip-bad']) throw new UsageError('--feature-cache cannot skip unreadable images: drop --skip-bad or the cache');
+  if (a['feature-cache'] && a.shard) throw new UsageError('--feature-cache serves --method optimize / --top-k, which do not shard');
   const prog = progressFor(a);
   const loadOpts: Parameters<typeof loadBackbone>[1] = { onProgress: prog.callback };
   if (a.downscale) loadOpts.downscale = a.downscale;
@@ -55,6 +62,10 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     checkInputSize(a.size, identity.input);
     const protocol = trainProtocol(a.size);
     const source = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
+    // Passes that come back to the images (optimisation, representer points) read features from --feature-cache when
+    // given (the same cache `uol explain --feature-cache` uses), else run the backbone again.
+    const cachedOr = (plain: TrainingSource): TrainingSource =>
+      a['feature-cache'] ? imageTrainingSource({ backbone, records, size: a.size, batchSize: a['batch-size'], cacheDir: a['feature-cache'], onProgress: prog.callback }) : plain;
     const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split };
     const fingerprint = fitFingerprint(identity, input.listing.sha256, records.length, { ...options, samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split });
     const recorder = new RunRecorder(engine);
@@ -79,7 +90,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     if (a.method === 'optimize') {
       const oo = optimizeOptions(a, () => identity, srcDesc, prog.callback);
       if (input.classNames) oo.classNames = new Map(input.classNames.map((n, i) => [i, n]));
-      const r = await fitOptimized(trainingSourceFrom(backbone, source, [a.size, a.size]), oo);
+      const r = await fitOptimized(cachedOr(trainingSourceFrom(backbone, source, [a.size, a.size])), oo);
       savePredictor(r.predictor, a.out);
       recorder.outputs.push(path.resolve(a.out));
       recorder.write(outDir, { ...summary(), representerResidual: r.residual, converged: r.converged }, manifestName);
@@ -108,7 +119,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     let residual: number | null = null;
     if ((a['top-k'] ?? 0) > 0) {
       const again = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
-      const r = await addRepresenters(predictor, trainingSourceFrom(backbone, again, [a.size, a.size]), { topK: a['top-k']!, batchPoints: a['batch-points'], onProgress: prog.callback });
+      const r = await addRepresenters(predictor, cachedOr(trainingSourceFrom(backbone, again, [a.size, a.size])), { topK: a['top-k']!, batchPoints: a['batch-points'], onProgress: prog.callback });
       predictor = r.predictor;
       residual = r.representers.residual;
     }

@@ -46,6 +46,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('top-k', { type: 'number', describe: `representer points kept per side (optimize default ${OPTIMIZE_DEFAULTS.topK}; closed-form default 0, >0 adds a pass)` })
       .option('batch-points', { type: 'number', default: 16384, describe: 'training points per tf batch' })
       .option('cache-mb', { type: 'number', default: 256, describe: 'keep prepared points in memory between passes when they fit (MiB; 0 = always stream)' })
+      .option('feature-cache', { type: 'string', describe: 'images: keep the training features in this directory so later passes (optimize, --top-k) and `uol explain --feature-cache` read them instead of running the backbone' })
       .option('train-images', { type: 'string', describe: 'directory of <stem>.<jpg|png|…> or CSV "stem,file": training images, recorded with representer points for crops' })
       .option('train-size', { type: 'string', describe: 'H,W of the input frame the training features were computed on (recorded for crops)' })
       .option('backbone', { type: 'string', describe: `image path: backbone name or converted-model directory (default ${DEFAULT_BACKBONE}, embedded, offline)` })
@@ -73,6 +74,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
     checkNumber('--top-k', a['top-k'], 0, { inclusive: true, integer: true });
     checkNumber('--batch-points', a['batch-points'], 1, { inclusive: true, integer: true });
     checkNumber('--cache-mb', a['cache-mb'], 0, { inclusive: true });
+    if (a['from-features'] && a['feature-cache']) throw new UsageError('--feature-cache keeps features of images; --from-features already reads them from disk');
     if (a.method === 'optimize' && a.shard) throw new UsageError('--shard sums statistics for the closed form; --method optimize needs every point in each pass');
     const engine = await startEngine(a);
     if (!a['from-features']) {
