@@ -1,7 +1,8 @@
 /**
  * `uol demo [--out DIR]`: the README's first command. Offline, with the embedded backbone and the sample photos in
  * data/: fit w* on every photo (no labels), choose τ on the annotated photos of data/tiny-cub (train split) and check it
- * on their test split, localize every photo, and write an index page linking the reports. It runs the real commands
+ * on their test split, localize every photo, explain one photo's foreground by its representer points, and write an
+ * index page linking the reports. It runs the real commands
  * (printed as it goes), so what it shows is what a user gets.
  */
 import type { Argv, CommandModule } from 'yargs';
@@ -26,7 +27,7 @@ export function dataDir(): string {
 
 export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
   command: 'demo',
-  describe: 'offline demo on the bundled photos: fit, evaluate (choose τ), localize, report',
+  describe: 'offline demo on the bundled photos: fit, evaluate (choose τ), localize, explain, report',
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('out', { type: 'string', default: 'uol-demo', describe: 'output directory' })
@@ -45,6 +46,10 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
         ['evaluate', '--predictor', pred, '--dataset', 'cub', '--data-dir', path.join(data, 'tiny-cub'), '--val-split', 'train', '--whole-size', '224', '--out', path.join(out, 'evaluate')],
       ],
       ['localize every photo with the stored τ', ['localize', path.join(data, '*.jpg'), '--predictor', pred, '--overlays', '--coco', '--out', path.join(out, 'localize')]],
+      [
+        "explain the eagle's foreground: the training patches with the largest representer values (exact: every training point)",
+        ['explain', path.join(data, 'darknet_eagle.jpg'), '--predictor', pred, '--train-images', path.join(data, '*.jpg'), '--region', 'pixel', '--top', '6', '--out', path.join(out, 'explain')],
+      ],
     ];
     const t0 = Date.now();
     for (const [what, args] of steps) {
@@ -63,12 +68,12 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     const index = htmlPage(
       'uol-rps demo',
       `<p>Fitted on ${esc(path.join(data, '*.jpg'))} with no labels; τ = ${ev.threshold.value.toFixed(2)} chosen on tiny-cub train.</p>
-<h2>Reports</h2><ul><li><a href="localize/report.html">Localization of every photo</a> (boxes.json, coco.json beside it)</li><li><a href="evaluate/report.html">Evaluation on the annotated photos</a> (metrics, τ curves, best/worst)</li></ul>
+<h2>Reports</h2><ul><li><a href="localize/report.html">Localization of every photo</a> (boxes.json, coco.json beside it)</li><li><a href="evaluate/report.html">Evaluation on the annotated photos</a> (metrics, τ curves, best/worst)</li><li><a href="explain/index.html">Why is the eagle foreground?</a> (the training patches whose representer values sum to its score)</li></ul>
 <h2>Evaluation</h2>${htmlTable(rows)}
 <h2>Some of the photos</h2><p class="meta">heatmap: the activation map; red: the predicted box</p>${gallery(tiles)}`,
       { tool: TOOL, seconds: ((Date.now() - t0) / 1000).toFixed(1) },
     );
     writeFileAtomicSync(path.join(out, 'index.html'), index);
-    if (!a.json) process.stdout.write(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s. Open ${path.join(out, 'index.html')} (reports: ${path.join(out, 'localize', 'report.html')}, ${path.join(out, 'evaluate', 'report.html')}).\n`);
+    if (!a.json) process.stdout.write(`\nDone in ${((Date.now() - t0) / 1000).toFixed(1)} s. Open ${path.join(out, 'index.html')} (reports: ${path.join(out, 'localize', 'report.html')}, ${path.join(out, 'evaluate', 'report.html')}, ${path.join(out, 'explain', 'index.html')}).\n`);
   },
 };
