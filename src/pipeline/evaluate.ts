@@ -139,7 +139,7 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
     await writeFileAtomic(path.join(md, 'localization.txt'), meta.boxes.join('\n') + '\n');
   }
   const r: SplitResult = { split, images: s.results.length, skipped: s.skipped, results: s.results };
-  if (cache) r.mapCache = { reused: cache.reused, computed: cache.stored };
+  if (cache) r.mapCache = { reused: s.results.length - cache.stored, computed: cache.stored };
   if (boxEval.count > 0) r.boxes = boxEval.compute(chosen ? { chosen } : {});
   if (maskEval && maskEval.count > 0) r.masks = maskEval.compute();
   return r;

@@ -19,10 +19,9 @@ export const MAP_CACHE_FILE = 'map-cache.json';
 /** What a cache's maps depend on (all values JSON-safe). */
 export type MapCacheIdentity = Record<string, string | number | boolean | null>;
 
-/** A {@link MapCache} over one split of a cache directory, with counters. */
+/** A {@link MapCache} over one split of a cache directory, with a counter. */
 export interface SplitMapCache extends MapCache {
-  /** Maps served from the cache / computed and stored in this run. */
-  readonly reused: number;
+  /** Maps computed and stored in this run (the rest of the images were served from the cache). */
   readonly stored: number;
 }
 
@@ -57,12 +56,8 @@ export function openMapCacheDir(dir: string, identity: MapCacheIdentity): { spli
       const sub = path.join(dir, encodeURIComponent(name));
       mkdirSync(sub, { recursive: true });
       const fileOf = (r: DatasetRecord) => path.join(sub, `${encodeURIComponent(r.id)}.npy`);
-      let reused = 0;
       let stored = 0;
       return {
-        get reused() {
-          return reused;
-        },
         get stored() {
           return stored;
         },
@@ -72,7 +67,6 @@ export function openMapCacheDir(dir: string, identity: MapCacheIdentity): { spli
           try {
             const a = await readNpy(f);
             if (a.dtype !== 'float32' || a.shape.length !== 2 || a.shape[0] !== H || a.shape[1] !== W) return undefined;
-            reused++;
             return a.data as Float32Array;
           } catch {
             return undefined;
