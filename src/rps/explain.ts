@@ -284,7 +284,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
     if (name !== undefined) weights.name = name;
     if (!o.training) {
       throw new UsageError(
-        `${file}: class-wise explanations need the exact mode (the stored representer points belong to the global w): give the labelled training set (--train-dataset D --train-data-dir DIR)`,
+        `${file}: class-wise explanations need the exact mode (the stored representer points belong to the global w): give the labelled training set (--train-dataset D --train-data-dir DIR, or --train-features DIR --train-labels CSV)`,
       );
     }
   }
