@@ -44,6 +44,12 @@ describe('uol evaluate --map-cache: resume and reuse', function () {
     expect(j2.mapCache).to.deep.equal({ reused: 2, computed: j1.images - 2 });
     const again = await runCli(evalArgs(path.join(dir, 'again'), ['--map-cache', cache]));
     expect((JSON.parse(again.stdout) as { mapCache: unknown }).mapCache).to.deep.equal({ reused: j1.images, computed: 0 });
+    // Storing τ in the predictor does not change a map: the cache stays valid.
+    const storing = await runCli(evalArgs(path.join(dir, 'storing'), ['--map-cache', cache]).filter((x) => x !== '--no-store-threshold'));
+    expect(storing.code, storing.stderr).to.equal(0);
+    expect((JSON.parse(storing.stdout) as { storedThreshold: boolean }).storedThreshold).to.equal(true);
+    const afterStore = await runCli(evalArgs(path.join(dir, 'after-store'), ['--map-cache', cache]));
+    expect((JSON.parse(afterStore.stdout) as { mapCache: unknown }).mapCache).to.deep.equal({ reused: j1.images, computed: 0 });
     for (const run of ['first', 'resumed', 'again']) {
       expect(readFileSync(path.join(dir, run, 'results.json'), 'utf8'), run).to.equal(readFileSync(path.join(dir, 'plain', 'results.json'), 'utf8'));
     }

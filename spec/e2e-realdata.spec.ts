@@ -18,7 +18,7 @@ import { DEFAULT_BACKBONE, embeddedArtifacts, loadBackbone } from '../src/backbo
 import { tfjsBackboneFromArtifacts } from '../src/backbones/tfjs-model.js';
 import type { FeatureExtractor } from '../src/backbones/types.js';
 import type { DatasetRecord } from '../src/data/datasets/types.js';
-import { makeComposites } from '../src/data/composites.js';
+import { makeComposites, sampleComposites } from '../src/data/composites.js';
 import { wholeProtocol } from '../src/data/transforms.js';
 import { BoxEvaluator } from '../src/evaluate/box-metrics.js';
 import { fitOnRecords } from '../src/pipeline/fit-run.js';
@@ -40,11 +40,7 @@ const photoSet: DatasetRecord[] = annotated.map((p) => ({ id: p.file, file: path
 
 /** Each annotated object pasted at 40 % of a 448² canvas into a corner of an unannotated photo, two corners each. */
 function composites(dir: string): Promise<DatasetRecord[]> {
-  return makeComposites(
-    annotated.map((p) => ({ file: path.resolve('data', p.file), boxes: p.approx_boxes })),
-    plain.map((p) => path.resolve('data', p.file)),
-    dir,
-  );
+  return sampleComposites('data', dir);
 }
 
 interface Score {

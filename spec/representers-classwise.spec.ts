@@ -13,7 +13,7 @@ import { fitOptimized } from '../src/rps/optimize.js';
 import { alphaModelFromPredictor, scanPoints } from '../src/rps/representers.js';
 import { rawScores } from '../src/rps/activation.js';
 import { decodePredictor, encodePredictor, type Predictor } from '../src/rps/predictor.js';
-import { relL2 } from './helpers/compare.js';
+import { cosine, relL2 } from './helpers/compare.js';
 import { expectNoLeak } from './helpers/leak.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -38,17 +38,6 @@ function row(p: Predictor, r: number): Float32Array {
   return p.perClassWeights!.subarray(r * C, (r + 1) * C);
 }
 
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 describe('class-wise optimisation vs numpy/scipy reference (small fixture, classes 3 and 7)', function () {
   this.timeout(120_000);

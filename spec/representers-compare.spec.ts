@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { compareFits, scorePredictor, type FitScore } from '../src/pipeline/compare-fits.js';
-import { makeComposites } from '../src/data/composites.js';
+import { sampleComposites } from '../src/data/composites.js';
 import { externalIdentity } from '../src/rps/features-pipeline.js';
 import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/registry.js';
 import type { FeatureExtractor } from '../src/backbones/types.js';
@@ -58,15 +58,10 @@ describe('closed form vs logistic optimisation', function () {
   // IoU≥0.5 24 vs 24). On the photos alone the logistic fit is one photo behind on MaxBoxAcc.
   it('real photos and composites, embedded backbone: the default logistic fit localizes at least as well as the closed form', async () => {
     const backbone = await loadBackbone(DEFAULT_BACKBONE);
-    const annotated = manifest.filter((e) => e.approx_boxes.length);
     let r: Awaited<ReturnType<typeof compareFits>>;
     let comp: { cf: FitScore; lg: FitScore };
     try {
-      const composites = await makeComposites(
-        annotated.map((e) => ({ file: path.resolve('data', e.file), boxes: e.approx_boxes })),
-        manifest.filter((e) => !e.approx_boxes.length).map((e) => path.resolve('data', e.file)),
-        tmpDir(),
-      );
+      const composites = await sampleComposites('data', tmpDir());
       r = await compareFits(backbone, { training, test, optimize: { loss: 'logistic' } });
       const size = backbone.identity.input.defaultSize;
       comp = { cf: await scorePredictor(backbone, r.predictors.closedForm, composites, size), lg: await scorePredictor(backbone, r.predictors.optimized, composites, size) };

@@ -10,7 +10,7 @@ import { featureDirSource, PointStream } from '../src/rps/point-source.js';
 import { fitOptimized } from '../src/rps/optimize.js';
 import { alphaModelFromPredictor, forEachAlpha, scanPoints } from '../src/rps/representers.js';
 import { rawScores } from '../src/rps/activation.js';
-import { relL2 } from './helpers/compare.js';
+import { cosine, relL2 } from './helpers/compare.js';
 import { expectNoLeak } from './helpers/leak.js';
 
 const ROOT = path.resolve('spec/fixtures/representers');
@@ -28,17 +28,6 @@ function npy(...p: string[]): Float64Array | Float32Array {
   return readNpySync(path.join(...p)).data as Float64Array;
 }
 
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 async function allAlphas(dir: string, pred: Parameters<typeof alphaModelFromPredictor>[0]): Promise<Float64Array> {
   const stream = new PointStream(featureDirSource(dir), { batchPoints: 37 });

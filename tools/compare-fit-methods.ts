@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initEngine } from '../src/engine/backend.js';
 import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/registry.js';
-import { makeComposites } from '../src/data/composites.js';
+import { sampleComposites } from '../src/data/composites.js';
 import type { DatasetRecord } from '../src/data/datasets/types.js';
 import type { LossName } from '../src/rps/losses.js';
 import { OPTIMIZE_DEFAULTS } from '../src/rps/optimize.js';
@@ -42,11 +42,7 @@ const training: DatasetRecord[] = manifest.map((e) => ({ id: e.file, file: path.
 const annotated = manifest.filter((e) => e.approx_boxes.length);
 const photos: DatasetRecord[] = annotated.map((e) => ({ id: e.file, file: path.resolve('data', e.file), boxes: e.approx_boxes }));
 const compDir = mkdtempSync(path.join(os.tmpdir(), 'uol-composites-'));
-const composites = await makeComposites(
-  annotated.map((e) => ({ file: path.resolve('data', e.file), boxes: e.approx_boxes })),
-  manifest.filter((e) => !e.approx_boxes.length).map((e) => path.resolve('data', e.file)),
-  compDir,
-);
+const composites = await sampleComposites('data', compDir);
 const loss = (arg('--loss') ?? 'logistic') as LossName;
 const D = { lambda: OPTIMIZE_DEFAULTS.lambda, kappa: OPTIMIZE_DEFAULTS.kappa };
 const lambdas = [...new Set([...list(arg('--lambda') ?? '1e-3,1e-2,1e-1'), D.lambda])].sort((a, b) => a - b);

@@ -18,3 +18,17 @@ export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return Math.sqrt(num) / Math.sqrt(den);
 }
+
+/** cos(a, b) = ⟨a,b⟩ / (‖a‖‖b‖) */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return ab / Math.sqrt(aa * bb);
+}

@@ -11,7 +11,7 @@
  */
 import sharp from 'sharp';
 import * as path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import type { Box } from './transforms.js';
 import type { DatasetRecord } from './datasets/types.js';
@@ -72,4 +72,26 @@ export async function makeComposites(objects: readonly CompositeObject[], backgr
     }
   }
   return out;
+}
+
+/**
+ * The composites of a sample-photo folder described by a `manifest.json` (the repo's data/: entries `{ file,
+ * approx_boxes }`): every annotated photo's object pasted into the unannotated photos, with the defaults above.
+ * @throws UsageError when the manifest cannot be read or has no annotated or no unannotated photo
+ */
+export async function sampleComposites(photoDir: string, outDir: string): Promise<DatasetRecord[]> {
+  const file = path.join(photoDir, 'manifest.json');
+  let entries: { file: string; approx_boxes: Box[] }[];
+  try {
+    entries = JSON.parse(readFileSync(file, 'utf8')) as typeof entries;
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read the photo manifest (${(e as Error).message})`);
+  }
+  const annotated = entries.filter((e) => e.approx_boxes?.length);
+  if (!annotated.length) throw new UsageError(`${file}: no photo with approx_boxes`);
+  return makeComposites(
+    annotated.map((e) => ({ file: path.resolve(photoDir, e.file), boxes: e.approx_boxes })),
+    entries.filter((e) => !e.approx_boxes?.length).map((e) => path.resolve(photoDir, e.file)),
+    outDir,
+  );
 }

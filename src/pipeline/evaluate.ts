@@ -8,16 +8,18 @@ import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import sharp from 'sharp';
 import { UsageError } from '../util/errors.js';
-import { writeFileAtomic, writeFileAtomicSync } from '../util/fs.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { sha256Hex, writeFileAtomic, writeFileAtomicSync } from '../util/fs.js';
+import { TOOL } from '../version.js';
 import type { ProgressCallback } from '../util/progress.js';
 import type { FeatureExtractor } from '../backbones/types.js';
 import type { Dataset, DatasetRecord } from '../data/datasets/types.js';
-import { evalProtocol, type Protocol } from '../data/transforms.js';
+import { describeProtocol, evalProtocol, type Protocol } from '../data/transforms.js';
 import type { SkippedImage } from '../data/loader.js';
 import { writeNpy } from '../io/npy.js';
 import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice, type ImageBoxResult } from '../evaluate/box-metrics.js';
 import { MaskEvaluator, type MaskMetrics } from '../evaluate/mask-metrics.js';
-import type { Predictor, ThresholdInfo } from '../rps/predictor.js';
+import { encodePredictor, type Predictor, type ThresholdInfo } from '../rps/predictor.js';
 import { localizeRecords, type ImageResult } from './localize.js';
 import { openMapCacheDir, type MapCacheIdentity, type SplitMapCache } from './map-cache.js';
 
@@ -50,10 +52,10 @@ export interface EvaluateOptions {
   exportDir?: string;
   /**
    * Keep every map in this directory as it is computed and reuse the maps found there (pipeline/map-cache.ts): a killed
-   * evaluation rerun with the same cache resumes; `mapCacheIdentity` names what the maps depend on.
+   * evaluation rerun with the same cache resumes. The cache is tied to what the maps depend on (see
+   * {@link mapCacheIdentity}).
    */
   mapCacheDir?: string;
-  mapCacheIdentity?: MapCacheIdentity;
   onProgress?: ProgressCallback;
 }
 
@@ -146,6 +148,25 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
 }
 
 /**
+ * What an evaluation's maps depend on: the predictor's content (its stored τ excluded — `evaluate` may store one
+ * without changing a map), CAAM or not, the backbone, the transform, the dataset, batch size, backend and tool version.
+ */
+export function mapCacheIdentity(o: EvaluateOptions, transform: Protocol): MapCacheIdentity {
+  const p = o.predictor;
+  return {
+    tool: TOOL,
+    predictor: p && !o.caam ? sha256Hex(encodePredictor({ ...p, threshold: undefined } as Predictor)) : null,
+    caam: !!o.caam,
+    backbone: o.backbone.identity.id,
+    stride: o.backbone.identity.stride,
+    transform: describeProtocol(transform),
+    dataset: `${o.dataset.format} ${o.dataset.root}`,
+    batchSize: o.batchSize ?? 1,
+    backend: tf.getBackend(),
+  };
+}
+
+/**
  * Evaluates a predictor (or CAAM) on a dataset with the paper's protocol.
  * @throws UsageError for missing splits, records without GT, or predictor/backbone mismatches.
  */
@@ -160,8 +181,7 @@ export async function evaluateDataset(o: EvaluateOptions): Promise<EvaluateResul
     const all = await ds.records(split);
     return o.limit ? all.slice(0, o.limit) : all;
   };
-  if (o.mapCacheDir && !o.mapCacheIdentity) throw new Error('evaluateDataset: mapCacheIdentity is required with mapCacheDir');
-  const cacheDir = o.mapCacheDir ? openMapCacheDir(o.mapCacheDir, o.mapCacheIdentity!) : undefined;
+  const cacheDir = o.mapCacheDir ? openMapCacheDir(o.mapCacheDir, mapCacheIdentity(o, transform)) : undefined;
   let val: SplitResult | undefined;
   let chosen: BoxThresholdChoice | undefined;
   if (valSplit) {

@@ -7,9 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
-import { sha256Hex, writeFileAtomicSync } from '../../util/fs.js';
-import { describeProtocol, evalProtocol } from '../../data/transforms.js';
-import { encodePredictor } from '../../rps/predictor.js';
+import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import { loadBackbone } from '../../backbones/registry.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
@@ -134,22 +132,7 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
           if (a.split) ro.testSplit = a.split;
           if (a.oracle) ro.valSplit = false;
           if (a.limit) ro.limit = a.limit;
-          if (a['map-cache']) {
-            ro.mapCache = {
-              dir: path.join(cellDir, 'maps'),
-              identity: {
-                tool: TOOL,
-                predictor: predictor ? sha256Hex(encodePredictor(predictor)) : null,
-                caam: !predictor,
-                backbone: backbone.identity.id,
-                stride: backbone.identity.stride,
-                transform: describeProtocol(evalProtocol(evalDs.evalProtocol.resize, evalDs.evalProtocol.crop)),
-                dataset: `${evalDs.format} ${evalDs.root}`,
-                batchSize: a['batch-size'],
-                backend: engine.backend,
-              },
-            };
-          }
+          if (a['map-cache']) ro.mapCacheDir = path.join(cellDir, 'maps');
           const r = await runEvaluation(ro);
           return { metrics: metricSummary(r.test.boxes, r.test.masks), protocol: r.protocol };
         },

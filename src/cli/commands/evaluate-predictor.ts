@@ -8,14 +8,14 @@
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
-import { sha256FileSync, writeFileAtomicSync } from '../../util/fs.js';
+import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
 import type { FeatureExtractor } from '../../backbones/types.js';
 import { openDataset } from '../../data/datasets/index.js';
 import type { Dataset, DatasetOptions } from '../../data/datasets/types.js';
-import { describeProtocol, evalProtocol, wholeProtocol, type Protocol } from '../../data/transforms.js';
+import { describeProtocol, wholeProtocol, type Protocol } from '../../data/transforms.js';
 import { checkInputSize } from '../../backbones/extract.js';
 import type { BoxMetrics } from '../../evaluate/box-metrics.js';
 import type { MaskMetrics } from '../../evaluate/mask-metrics.js';
@@ -23,7 +23,6 @@ import { parseThresholds } from '../../localize/gray.js';
 import { loadPredictor, savePredictor, type Predictor } from '../../rps/predictor.js';
 import { evaluateDataset, type EvaluateResult } from '../../pipeline/evaluate.js';
 import { localizeRecords } from '../../pipeline/localize.js';
-import type { MapCacheIdentity } from '../../pipeline/map-cache.js';
 import { hashFile, RunRecorder } from '../../report/manifest.js';
 import { evaluationReportHtml } from '../../report/run-report.js';
 import type { Tile } from '../../report/html.js';
@@ -115,8 +114,8 @@ export interface RunEvaluationOptions {
   skipBad: boolean;
   examples: number;
   exportDir?: string;
-  /** Map cache directory and what its maps depend on (see pipeline/map-cache.ts). */
-  mapCache?: { dir: string; identity: MapCacheIdentity };
+  /** Map cache directory (see pipeline/map-cache.ts). */
+  mapCacheDir?: string;
   /** Override the dataset's eval transform (e.g. whole image resized, as `uol localize IMAGES` does). */
   protocol?: Protocol;
   title: string;
@@ -135,10 +134,7 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
   if (o.thresholds) eo.thresholds = o.thresholds;
   if (o.limit) eo.limit = o.limit;
   if (o.exportDir) eo.exportDir = o.exportDir;
-  if (o.mapCache) {
-    eo.mapCacheDir = o.mapCache.dir;
-    eo.mapCacheIdentity = o.mapCache.identity;
-  }
+  if (o.mapCacheDir) eo.mapCacheDir = o.mapCacheDir;
   if (o.protocol) eo.protocol = o.protocol;
   if (o.onProgress) eo.onProgress = o.onProgress;
   const r = await evaluateDataset(eo);
@@ -227,23 +223,7 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
       checkInputSize(a['whole-size'], backbone.identity.input, '--whole-size');
       ro.protocol = wholeProtocol(a['whole-size']);
     }
-    if (a['map-cache']) {
-      const transform = ro.protocol ?? evalProtocol(dataset.evalProtocol.resize, dataset.evalProtocol.crop);
-      ro.mapCache = {
-        dir: path.resolve(a['map-cache']),
-        identity: {
-          tool: TOOL,
-          predictor: a.predictor ? sha256FileSync(a.predictor) : null,
-          caam: a.caam,
-          backbone: backbone.identity.id,
-          stride: backbone.identity.stride,
-          transform: describeProtocol(transform),
-          dataset: `${dataset.format} ${dataset.root}`,
-          batchSize: a['batch-size'],
-          backend: engine.backend,
-        },
-      };
-    }
+    if (a['map-cache']) ro.mapCacheDir = path.resolve(a['map-cache']);
     const r = await runEvaluation(ro);
     let stored = false;
     if (predictor && a.predictor && a['store-threshold']) {
