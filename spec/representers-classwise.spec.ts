@@ -65,6 +65,9 @@ describe('class-wise optimisation vs numpy/scipy reference (small fixture, class
         expect(Math.abs(got.wNorm - rp.wNorm) / rp.wNorm, `class ${rc.index} ‖w‖`).to.be.below(1e-4);
         expect(got.residual, `class ${rc.index} residual`).to.be.at.most(1e-3);
         expect(got.cosineToClosedForm).to.be.closeTo(cosine(wRef, rc.w_cf), 1e-4);
+        console.log(
+          `      class ${rc.index}: w rel L2 ${relL2(row(p, r), wRef).toExponential(1)}, ‖w‖ rel ${(Math.abs(got.wNorm - rp.wNorm) / rp.wNorm).toExponential(1)}, c rel ${(Math.abs(got.c - rc.c) / rc.c).toExponential(1)}, residual ${got.residual.toExponential(1)}`,
+        );
       });
       // The global w is the plain fit's, untouched by the class-wise phase.
       const plain = await fitOptimized(featureDirSource(FEATS), { backbone, loss: 'logistic', lambda: P.lambda, scale: P.scale, kappa: P.kappa, tol: 1e-6, topK: 0, batchPoints: 29 });
