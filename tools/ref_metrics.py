@@ -3,7 +3,7 @@
 
 Run with Debian's python:  /usr/bin/python3 tools/ref_metrics.py [--out spec/fixtures/metrics]
 
-An independent numpy restatement of the definitions (METHOD.md §6): boxes from cv2 (findContours RETR_TREE +
+An independent numpy restatement of the definitions (docs/method.md §6): boxes from cv2 (findContours RETR_TREE +
 contourArea + boundingRect, as wsolevaluation and the authors' release call them); BoxAcc / MaxBoxAcc / MaxBoxAccV2 as
 wsolevaluation's BoxEvaluator computes them (clipped boxes, [0,0,0,0] for an empty mask, multi-contour for V2); the
 release's variant (largest contour, raw box, miss when empty, (iou70+iou50+iou30)/3 at a shared tau); Top-1/Top-5 Loc;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent numpy/scipy reference for the representer-point path (METHOD.md §1, §3; src/rps/optimize.ts).
+"""Independent numpy/scipy reference for the representer-point path (docs/method.md §1, §3; src/rps/optimize.ts).
 
 Run with Debian's interpreter:  /usr/bin/python3 tools/ref_representers.py spec/fixtures/representers
 

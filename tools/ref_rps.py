@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent numpy reference for the method's core (METHOD.md §3-4): fixtures for spec/rps-reference.spec.ts.
+"""Independent numpy reference for the method's core (docs/method.md §3-4): fixtures for spec/rps-reference.spec.ts.
 
 Run with Debian's interpreter:  /usr/bin/python3 tools/ref_rps.py spec/fixtures/rps
 

@@ -1,5 +1,5 @@
 /**
- * Streaming box-localization metrics (METHOD.md §6). The evaluator never sees a model: feed it score maps one by one
+ * Streaming box-localization metrics (docs/method.md §6). The evaluator never sees a model: feed it score maps one by one
  * with their ground-truth boxes (and optionally the classifier's rank of the true class), then `compute()`.
  *
  * Quantities, as the field computes them:

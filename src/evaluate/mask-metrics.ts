@@ -1,5 +1,5 @@
 /**
- * Streaming pixel-mask metrics (METHOD.md §6; wsolevaluation `MaskEvaluator`, the release's `segmentation`):
+ * Streaming pixel-mask metrics (docs/method.md §6; wsolevaluation `MaskEvaluator`, the release's `segmentation`):
  * - scores of ground-truth foreground pixels (mask 1) and background pixels (mask 0) are histogrammed over the bin
  *   edges `thresholds ∪ {1, 2, 3}` exactly as `np.histogram` does (bins [e_i, e_{i+1}), the last one closed); pixels
  *   marked 255 (ignore) are left out;

@@ -1,5 +1,5 @@
 /**
- * Boxes from score maps with the wsolevaluation / authors'-release semantics (METHOD.md §5):
+ * Boxes from score maps with the wsolevaluation / authors'-release semantics (docs/method.md §5):
  * gray = uint8(255·map) (truncation), foreground = gray > int(τ·max(gray)), contours of cv2.findContours(RETR_TREE,
  * CHAIN_APPROX_SIMPLE), the largest by cv2.contourArea (ties: the first in cv2's order), box = [x, y, x + w, y + h]
  * of cv2.boundingRect. The multi-contour variant returns the box of every contour, hole borders included.

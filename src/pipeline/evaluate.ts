@@ -1,5 +1,5 @@
 /**
- * The paper's evaluation protocol on a dataset (METHOD.md §4, §6): maps for every image of the evaluation split(s)
+ * The paper's evaluation protocol on a dataset (docs/method.md §4, §6): maps for every image of the evaluation split(s)
  * under the dataset's eval transform (Resize((r,r)) → CenterCrop(c)), GT boxes transformed as the release does, the
  * streaming evaluators of src/evaluate, and the threshold protocol — CUB and ImageNet (datasets with a val split):
  * τ chosen on val, test read at that τ; Cars, Aircraft, Dogs (no val split): τ chosen on test, an oracle, labelled so.

@@ -1,5 +1,5 @@
 /**
- * Activation maps (METHOD.md §4), all tf ops on batches:
+ * Activation maps (docs/method.md §4), all tf ops on batches:
  * raw score A(p) = ⟨f̂(p), w⟩ → clamp at 0 → per-image min-max to [0,1] (a constant map becomes all zeros instead of
  * the release's NaN) → bilinear upsampling with align_corners=True to the input size. CAAM (the baseline) replaces the
  * score by the channel sum of the features.

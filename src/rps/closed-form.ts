@@ -1,5 +1,5 @@
 /**
- * Closed-form foreground direction (METHOD.md §3): w* = normalise(v/‖v‖ − u/‖u‖), with v the mean raw feature and u the
+ * Closed-form foreground direction (docs/method.md §3): w* = normalise(v/‖v‖ − u/‖u‖), with v the mean raw feature and u the
  * mean normalised feature; class-wise: one w*_k from class k's statistics.
  *
  * Computed on the host in float64: it is O(C) work once per fit, and v/‖v‖ and u/‖u‖ are nearly parallel, so their

@@ -1,5 +1,5 @@
 /**
- * Explanations by representer points (METHOD.md §1): which training patches made the predictor call a test region
+ * Explanations by representer points (docs/method.md §1): which training patches made the predictor call a test region
  * foreground.
  *
  * For a test region R (a set of feature cells) with mean normalised feature m_R = (1/|R|)Σ_{q∈R} f̂_q, the mean raw
@@ -28,7 +28,7 @@
  * Without `classIndex` the global w is explained.
  *
  * Geometry: features are assumed to come from the whole image resized to the network input (no crop), as in the fit
- * (METHOD.md §3). Cell (r, c) of an h×w grid then covers [c·W/w, (c+1)·W/w) × [r·H/h, (r+1)·H/h) of a W×H image
+ * (docs/method.md §3). Cell (r, c) of an h×w grid then covers [c·W/w, (c+1)·W/w) × [r·H/h, (r+1)·H/h) of a W×H image
  * (for a stride-s network with input side S = s·w this is the cell [c·s, (c+1)·s) of the input frame mapped back).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -47,7 +47,7 @@ import { alphaModelFromPredictor, scanPoints, storedRepresenters, type Represent
 /** Which test cells to explain. Coordinates are pixels of the original test image. */
 export type RegionSpec =
   /**
-   * Foreground cells: cells whose normalised map value passes the box rule at τ (⌊255·m⌋ > ⌊τ·max⌊255·m⌋⌋, METHOD.md
+   * Foreground cells: cells whose normalised map value passes the box rule at τ (⌊255·m⌋ > ⌊τ·max⌊255·m⌋⌋, docs/method.md
    * §5, on the cell grid). τ defaults to the predictor's stored one, else 0.5.
    */
   | { kind: 'pixel'; threshold?: number }

@@ -1,5 +1,5 @@
 /**
- * Soft labels from feature norms and the per-point losses of the foreground classifier (METHOD.md §3).
+ * Soft labels from feature norms and the per-point losses of the foreground classifier (docs/method.md §3).
  *
  * Every point gets a *norm margin* m_i = ‖f_i‖/c − 1 (c the threshold, default ‖v‖/‖u‖ from the statistics): positive
  * above the threshold (likely foreground), negative below. The model's score is ŷ_i = ⟨w, f̂_i⟩ and the loss sees

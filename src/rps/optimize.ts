@@ -1,5 +1,5 @@
 /**
- * The loss-optimisation path of representer point selection (METHOD.md §3): a binary foreground classifier fitted by
+ * The loss-optimisation path of representer point selection (docs/method.md §3): a binary foreground classifier fitted by
  * regularised ERM on L2-normalised point features, its global sample importance α and its representer points.
  *
  * ## The mathematics

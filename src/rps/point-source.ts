@@ -1,7 +1,7 @@
 /**
  * Training points as a replayable stream.
  *
- * Every spatial position of every training feature map is a *training point* (METHOD.md §1). A dataset can hold ~10⁸ of
+ * Every spatial position of every training feature map is a *training point* (docs/method.md §1). A dataset can hold ~10⁸ of
  * them (ImageNet), so the optimisation path never holds them all: it reads them through a {@link TrainingSource}, an
  * async-iterable *factory* that can be replayed for as many passes as an optimiser needs. Sources:
  * - {@link featureDirSource}: a directory of `<stem>.npy` float32 [h,w,C] maps (`--from-features`);
@@ -95,7 +95,7 @@ export interface ExtractorSourceOptions {
 
 /**
  * Integration point for the image path: a source that decodes each image, resizes it to the input frame (no crop, as
- * the fit in METHOD.md §3), normalises it per the backbone's input contract and runs the backbone. The feature tensor
+ * the fit in docs/method.md §3), normalises it per the backbone's input contract and runs the backbone. The feature tensor
  * of an item is disposed when the consumer advances.
  */
 export function extractorSource(extractor: FeatureExtractor, imageFiles: string[], o: ExtractorSourceOptions = {}): TrainingSource {

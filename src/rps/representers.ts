@@ -1,5 +1,5 @@
 /**
- * Global sample importance α, representer values and representer points (METHOD.md §1, §3).
+ * Global sample importance α, representer values and representer points (docs/method.md §1, §3).
  *
  * Frame. A predictor stores the unit direction w = w_opt/‖w_opt‖ (maps are scale-free). Throughout this module α is
  * given in that *unit frame*: α_i = −∂L_i/∂ŷ_i / (2λN‖w_opt‖), so that at the optimum Σ_i α_i f̂_i = w exactly, and the

@@ -1,5 +1,5 @@
 /**
- * Mergeable fit statistics (METHOD.md §3): for every training point f (one spatial position of one image's feature map
+ * Mergeable fit statistics (docs/method.md §3): for every training point f (one spatial position of one image's feature map
  * [h,w,C]) the sums Σf, Σf̂ (f̂ = f/max(‖f‖, 1e-12)), Σ‖f‖ and Σ‖f‖², plus the number of points and images — globally and
  * per class. Per-image spatial sums are computed as tf ops in float32 (one batch at a time); across images they are
  * accumulated exactly ({@link ExactSumVector}), so the result does not depend on order, batching, resumption or
