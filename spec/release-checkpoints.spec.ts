@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readNpySync } from '../src/io/npy.js';
-import { convertReleaseCheckpoint, type ReleaseLoadReport } from '../src/backbones/convert.js';
-import { loadBackbone } from '../src/backbones/registry.js';
+import { convertCheckpoint, convertReleaseCheckpoint, type ReleaseLoadReport } from '../src/backbones/convert.js';
+import { loadBackbone, readRegistry } from '../src/backbones/registry.js';
 import { listReleaseNetworks, releaseExpInfo, releaseNetwork, resolveReleaseNetwork } from '../src/weights/release-layouts.js';
 import { isUsageError } from '../src/util/errors.js';
 import { relL2 } from './helpers/compare.js';
@@ -150,7 +150,7 @@ describe('release checkpoints: every layout against torch load_state_dict(strict
     expect(ok.map((c) => c.network)).to.have.members(listReleaseNetworks().map((n) => n.name));
     for (const c of ok) {
       const out = path.join(tmpDir(), c.network);
-      const r = await convertReleaseCheckpoint({ name: c.network, file: path.join(dir, c.file), outDir: out, archConfig: c.archConfig });
+      const r = await expectNoLeak(() => convertReleaseCheckpoint({ name: c.network, file: path.join(dir, c.file), outDir: out, archConfig: c.archConfig }), 'convertReleaseCheckpoint');
       sameReport(r.report, c);
       expect(r.report.filled).to.deep.equal([]);
       expect(r.json.provenance.release).to.deep.include({ network: c.network, ignored: r.report.ignored });
@@ -161,6 +161,23 @@ describe('release checkpoints: every layout against torch load_state_dict(strict
         expect(relL2(got.data, ref.data as Float32Array), `${c.network} ds ${ds}`).to.be.at.most(1e-4);
       }
     }
+  });
+
+  it('where the registry lists the same public file, `uol fetch`\'s conversion (its key map) gives the same weights', async () => {
+    const reg = readRegistry();
+    let n = 0;
+    for (const net of listReleaseNetworks()) {
+      if (net.source.kind !== 'public' || !net.source.registryName) continue;
+      const k = reg.find((x) => x.name === (net.source as { registryName: string }).registryName)!;
+      const c = cases.find((x) => x.network === net.name && x.expect === 'ok')!;
+      const file = path.join(dir, c.file);
+      const archConfig = { ...c.archConfig, ...(k.archConfig ?? {}) };
+      const a = await convertReleaseCheckpoint({ name: net.name, file, outDir: path.join(tmpDir(), 'a'), archConfig: c.archConfig });
+      const b = await convertCheckpoint({ checkpoint: file, arch: k.arch, keyMap: k.keyMap, archConfig, out: path.join(tmpDir(), 'b'), ...(k.patch ? { patch: k.patch } : {}) });
+      expect(b.json.weightsSha256, `${net.name} vs registry ${k.name}`).to.equal(a.json.weightsSha256);
+      n++;
+    }
+    expect(n).to.equal(7);
   });
 
   it('CCAM: layer3 ‖ layer4 (16+32 ×width channels); refused at downscale 32 where the release’s concat fails', async () => {
