@@ -84,7 +84,7 @@ describe('release layouts: main.py name resolution', () => {
 });
 
 function havePythonTorch(): boolean {
-  return spawnSync(PY, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  return spawnSync(PY, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
 }
 
 describe('release checkpoints: every layout against torch load_state_dict(strict=False)', function () {
@@ -95,8 +95,8 @@ describe('release checkpoints: every layout against torch load_state_dict(strict
 
   before(function () {
     if (!havePythonTorch()) {
-      if (process.env.CI) throw new Error(`${PY} with torch is required in CI (python3-torch)`);
-      console.log(`      (skipped: ${PY} cannot import torch)`);
+      if (process.env.CI) throw new Error(`${PY} with torch and torchvision is required in CI (python3-torch, python3-torchvision)`);
+      console.log(`      (skipped: ${PY} cannot import torch and torchvision)`);
       this.skip();
     }
     dir = tmpDir('uol-release-');
@@ -139,7 +139,10 @@ describe('release checkpoints: every layout against torch load_state_dict(strict
   }
 
   it("the small reference modules are the release's own classes (names; ResNet-50 ccam features at downscale 16)", function () {
-    if (!releaseClasses) this.skip(); // no ../shared/oracles here
+    if (!releaseClasses || releaseClasses['skipped']) {
+      console.log(`      (skipped: ${releaseClasses ? String(releaseClasses['skipped']) : `no ${ORACLE}`})`);
+      this.skip();
+    }
     expect(releaseClasses).to.deep.include({ resnet50_keys_equal: true, vgg16_keys_equal: true, vgg16_layers_equal: true, vit_small8_keys_equal: true });
     expect(releaseClasses!['resnet50_ccam_ds16_shape']).to.deep.equal([1, 3072, 4, 3]);
     expect(releaseClasses!['resnet50_ccam_ds16_max_abs_diff']).to.equal(0);

@@ -162,7 +162,8 @@ def release_load(path, container, nesting, family, ccam=False, seed=99):
     torch.manual_seed(seed)
     model = make_module(family, ccam=ccam)
     loader = nest(model, nesting)
-    ck = torch.load(path, map_location='cpu')
+    # The release's torch predates weights_only (torch >= 2.6 defaults to True, which refuses the argparse options).
+    ck = torch.load(path, map_location='cpu', weights_only=False)
     sd = ck if container is None else ck[container]
     res = loader.load_state_dict(sd, strict=False)
     own = set(loader.state_dict().keys())
@@ -184,8 +185,11 @@ def check_release_classes(src):
     sys.path.insert(0, src)
     import io
     import contextlib
-    with contextlib.redirect_stdout(io.StringIO()):
-        from models import resnet as rr, vggtf, vit as rv  # noqa: E402
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            from models import resnet as rr, vggtf, vit as rv  # noqa: E402
+    except ImportError as e:  # e.g. a torchvision without the private module the release imports
+        return {'skipped': f'cannot import the release\'s models: {e}'}
     out = {}
     with contextlib.redirect_stdout(io.StringIO()):
         rel = rr.resnet50(resnet_downscale=16, ccam=True)
