@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readNpySync } from '../src/io/npy.js';
 import { convertCheckpoint, convertReleaseCheckpoint, type ReleaseLoadReport } from '../src/backbones/convert.js';
 import { loadBackbone, readRegistry } from '../src/backbones/registry.js';
-import { listReleaseNetworks, releaseExpInfo, releaseNetwork, resolveReleaseNetwork } from '../src/weights/release-layouts.js';
+import { listReleaseNetworks, releaseByName, releaseExpInfo, releaseNetwork, resolveReleaseNetwork } from '../src/weights/release-layouts.js';
 import { isUsageError } from '../src/util/errors.js';
 import { relL2 } from './helpers/compare.js';
 import { expectNoLeak } from './helpers/leak.js';
@@ -61,6 +61,8 @@ describe('release layouts: main.py name resolution', () => {
     expect(r('daol')).to.equal('daol');
     expect(r('resnet50')).to.equal(undefined);
     for (const n of listReleaseNetworks()) expect(r(n.name), n.name).to.equal(n.name);
+    expect(releaseByName('detco_AA_run').name).to.equal('detcoAA');
+    expect(() => releaseByName('dino')).to.throw('NOT IMPLEMENTED');
   });
 
   it("reproduces the release's inverted DetCo label and its exp_info names", () => {

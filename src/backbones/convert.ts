@@ -14,7 +14,7 @@ import type { ProgressCallback } from '../util/progress.js';
 import { TOOL } from '../version.js';
 import { openCheckpoint } from '../weights/checkpoint.js';
 import { applyKeyMap, containerAt, describeRoot, KEY_MAP_VERSION, KEY_MAPS, keyMapByName, prefixKeyMap, type KeyMap, type SelectedTensors } from '../weights/keymaps.js';
-import { RELEASE_NETWORKS, releaseNetwork, resolveReleaseNetwork, type ReleaseNetwork } from '../weights/release-layouts.js';
+import { releaseByName, type ReleaseNetwork } from '../weights/release-layouts.js';
 import { readFloat32, TensorRef, type StorageRef } from '../weights/tensor-ref.js';
 import { readConvertedModel, writeConvertedModel, type ConvertedModelJson, type NamedArray, type Provenance } from '../weights/tfjs-format.js';
 import { FAMILIES, resolvePreset, type ArchFamily, type BuildOptions, type ExpectedTensor } from './archs.js';
@@ -443,7 +443,6 @@ export async function convertReleaseCheckpoint(o: ReleaseConvertOptions): Promis
       convertedBy: TOOL,
       release: { network: net.name, ignored: report.ignored, missing: report.missing, filled: report.filled },
     };
-    if (net.source.kind === 'public') provenance.url = net.source.url;
     const name = o.modelName ?? net.uolId;
     const json = await writeConvertedModel(
       o.outDir,
@@ -454,11 +453,6 @@ export async function convertReleaseCheckpoint(o: ReleaseConvertOptions): Promis
   } finally {
     await ckpt.close();
   }
-}
-
-/** A canonical release name, or any `--loc_network` main.py resolves. @throws UsageError otherwise. */
-export function releaseByName(name: string): ReleaseNetwork {
-  return RELEASE_NETWORKS.find((r) => r.name === name) ?? resolveReleaseNetwork(name) ?? releaseNetwork(name); // the last throws, listing the names
 }
 
 /**

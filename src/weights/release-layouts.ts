@@ -321,6 +321,16 @@ export function resolveReleaseNetwork(locNetwork: string): ReleaseNetwork | unde
   return RELEASE_NETWORKS.find((r) => r.branch === branch && r.requires.every((s) => locNetwork.includes(s)));
 }
 
+/**
+ * A canonical name (`detcoAA`), else whatever main.py makes of `name` as `--loc_network` (`detco_AA_run`).
+ * @throws UsageError when neither names a network (main.py would print NOT IMPLEMENTED).
+ */
+export function releaseByName(name: string): ReleaseNetwork {
+  const n = RELEASE_NETWORKS.find((r) => r.name === name) ?? resolveReleaseNetwork(name);
+  if (!n) throw new UsageError(`release network "${name}": not one of ${RELEASE_NETWORKS.map((r) => r.name).join(', ')}, and main.py resolves no network for it (it prints NOT IMPLEMENTED)`);
+  return n;
+}
+
 /** The parts of main.py's `exp_info` (its result directory name, before the timestamp). */
 export interface ReleaseExpInfoOptions {
   /** `--dataset`, e.g. `CUB`, `IMAGENET`. */
