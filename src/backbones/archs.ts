@@ -96,7 +96,10 @@ const resnetFamily: ArchFamily<ResNetConfig> = {
   family: 'resnet',
   ignore: [/\.num_batches_tracked$/],
   expected: (cfg) => resnetExpectedShapes(cfg),
-  resolve: (preset) => ({ ...preset }),
+  resolve(preset) {
+    if (preset.ccam !== undefined && typeof preset.ccam !== 'boolean') throw new UsageError(`--arch-config: "ccam" must be true or false (got ${JSON.stringify(preset.ccam)})`);
+    return { ...preset };
+  },
   contract: () => ({ mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bilinear', sizeMultiple: 1, minSize: 32, defaultSize: 224 }),
   build(cfg, weights, id, arch, opts) {
     const o: ConstructorParameters<typeof ResNet>[3] = {};
@@ -125,6 +128,8 @@ export interface ArchPreset {
   family: 'vit' | 'resnet' | 'vgg';
   description: string;
   config: VitConfig | ResNetConfig | VggConfig;
+  /** Config keys that may be given although the preset leaves them out (options whose absence is the default). */
+  options?: string[];
 }
 
 const vit = (embedDim: number, heads: number, patch: number): VitConfig => ({
@@ -149,7 +154,12 @@ export const ARCH_PRESETS: Record<string, ArchPreset> = {
     description: 'DINOv2 ViT-S/14 (LayerScale; registers detected from the checkpoint)',
     config: { ...vit(384, 6, 14), posGrid: 37, layerScale: true },
   },
-  resnet50: { family: 'resnet', description: 'ResNet-50, torchvision naming; feature = layer4, downscale 32/16/8', config: { layers: [3, 4, 6, 3], width: 64, eps: 1e-5 } },
+  resnet50: {
+    family: 'resnet',
+    description: 'ResNet-50, torchvision naming; feature = layer4, downscale 32/16/8 (option ccam: layer3 ‖ layer4, downscale 16/8)',
+    config: { layers: [3, 4, 6, 3], width: 64, eps: 1e-5 },
+    options: ['ccam'],
+  },
   vgg16_bn: { family: 'vgg', description: 'VGG16-BN, localization variant (last two max-pools 3×3 stride 1); feature = conv5_3 block, stride 8', config: { cfg: VGG16_LOC, eps: 1e-5 } },
 };
 
@@ -162,6 +172,7 @@ export function resolvePreset(arch: string, overrides?: Record<string, unknown>)
   if (!p) throw new UsageError(`unknown --arch "${arch}"; known: ${Object.keys(ARCH_PRESETS).join(', ')}`);
   if (!overrides) return p;
   const base = p.config as unknown as Record<string, unknown>;
-  for (const k of Object.keys(overrides)) if (!(k in base)) throw new UsageError(`--arch-config: "${k}" is not a ${p.family} setting (known: ${Object.keys(base).join(', ')})`);
+  const known = [...Object.keys(base), ...(p.options ?? [])];
+  for (const k of Object.keys(overrides)) if (!known.includes(k)) throw new UsageError(`--arch-config: "${k}" is not a ${p.family} setting (known: ${known.join(', ')})`);
   return { ...p, config: { ...base, ...overrides } as unknown as ArchPreset['config'] };
 }

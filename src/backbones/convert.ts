@@ -13,8 +13,9 @@ import { sha256File } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { TOOL } from '../version.js';
 import { openCheckpoint } from '../weights/checkpoint.js';
-import { applyKeyMap, describeRoot, KEY_MAP_VERSION, KEY_MAPS, keyMapByName, prefixKeyMap, type KeyMap, type SelectedTensors } from '../weights/keymaps.js';
-import { readFloat32, type StorageRef } from '../weights/tensor-ref.js';
+import { applyKeyMap, containerAt, describeRoot, KEY_MAP_VERSION, KEY_MAPS, keyMapByName, prefixKeyMap, type KeyMap, type SelectedTensors } from '../weights/keymaps.js';
+import { releaseByName, type ReleaseNetwork } from '../weights/release-layouts.js';
+import { readFloat32, TensorRef, type StorageRef } from '../weights/tensor-ref.js';
 import { readConvertedModel, writeConvertedModel, type ConvertedModelJson, type NamedArray, type Provenance } from '../weights/tfjs-format.js';
 import { FAMILIES, resolvePreset, type ArchFamily, type BuildOptions, type ExpectedTensor } from './archs.js';
 import type { FeatureExtractor } from './types.js';
@@ -267,6 +268,188 @@ export async function convertCheckpoint(o: ConvertOptions): Promise<ConvertResul
       prepared.weights,
     );
     return { dir: o.out, json, tensors: prepared.weights.length, bytes: prepared.weights.reduce((s, w) => s + w.data.byteLength, 0) };
+  } finally {
+    await ckpt.close();
+  }
+}
+
+// ---------------------------------------------------------------- the release's checkpoints
+
+/** Options of {@link convertReleaseCheckpoint}. */
+export interface ReleaseConvertOptions {
+  /** Release network: a canonical name (`mocov1`, `detcoAA`, …) or any `--loc_network` main.py resolves. */
+  name: string;
+  /** The checkpoint file main.py would load for it. */
+  file: string;
+  /** Output directory. */
+  outDir: string;
+  /** Model name recorded in model.json (default: the network's uolId). */
+  modelName?: string;
+  /**
+   * Convert although the release would have left module tensors at random init (they are filled with PyTorch-default
+   * values: BN/LN weight 1, biases and running means 0, running variances 1, other weights uniform ±1/√fan_in from a
+   * fixed seed — the release's own values are unreproducible: main.py seeds with a random number). Default false:
+   * such a file is an error naming the keys.
+   */
+  allowMissing?: boolean;
+  /** Overwrite an existing model in `outDir`. */
+  force?: boolean;
+  /** Config overrides of the release's module (non-standard widths/depths, for tests). */
+  archConfig?: Record<string, unknown>;
+  onProgress?: ProgressCallback;
+}
+
+/** What the release's `load_state_dict(strict=False)` does with a file (keys as torch names them). */
+export interface ReleaseLoadReport {
+  /** Canonical release network. */
+  network: string;
+  container: string[];
+  prefix: string;
+  /** Checkpoint keys loaded into the module (prefix included), in checkpoint order. */
+  loaded: string[];
+  /** Checkpoint keys `strict=False` ignored silently (torch's unexpected_keys), in checkpoint order. */
+  ignored: string[];
+  /**
+   * Module tensors absent from the checkpoint (torch's missing_keys, prefix included), in module order: the release
+   * ran with these at random init.
+   */
+  missing: string[];
+  /** Absent BatchNorm step counters (`num_batches_tracked`): filled by torch, unused at inference, harmless. */
+  missingCounters: string[];
+  /** Of `missing`, the tensors filled with PyTorch-default values (only with `allowMissing`). */
+  filled: string[];
+}
+
+/** Result of {@link convertReleaseCheckpoint}. */
+export interface ReleaseConvertResult extends ConvertResult {
+  network: ReleaseNetwork;
+  report: ReleaseLoadReport;
+}
+
+/** The release's module keys: the family's tensors plus torch's BatchNorm `num_batches_tracked` buffers. */
+function releaseModuleKeys(expected: ExpectedTensor[]): { key: string; shape: number[] }[] {
+  const out: { key: string; shape: number[] }[] = [];
+  for (const e of expected) {
+    out.push({ key: e.key, shape: e.shape });
+    if (e.key.endsWith('.running_var')) out.push({ key: `${e.key.slice(0, -'running_var'.length)}num_batches_tracked`, shape: [] });
+  }
+  return out;
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** PyTorch-default-like values for a tensor the release left at init (see {@link ReleaseConvertOptions.allowMissing}). */
+function defaultInit(key: string, shape: number[]): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const leaf = key.slice(key.lastIndexOf('.') + 1);
+  if (leaf === 'running_var' || (leaf === 'weight' && shape.length === 1)) return out.fill(1);
+  if (shape.length < 2 && leaf !== 'cls_token' && leaf !== 'pos_embed') return out; // biases, running means: 0
+  const fanIn = shape.length >= 2 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  const bound = leaf === 'cls_token' || leaf === 'pos_embed' ? 0.02 : 1 / Math.sqrt(fanIn);
+  let st = fnv1a(key);
+  for (let i = 0; i < n; i++) {
+    st = (st + 0x6d2b79f5) >>> 0; // mulberry32
+    let t = st;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 * bound - bound;
+  }
+  return out;
+}
+
+/**
+ * Converts a checkpoint file of the authors' release exactly as its main.py loads it (container, module nesting,
+ * architecture options from {@link RELEASE_NETWORKS}), but strictly: every tensor the release loads is converted; the
+ * keys its `strict=False` ignored and left at init are reported; module tensors absent from the file are an error
+ * (unless `allowMissing`), a mis-shaped tensor always (torch raises on those too).
+ * @throws UsageError naming the file and the keys / shapes at fault.
+ */
+export async function convertReleaseCheckpoint(o: ReleaseConvertOptions): Promise<ReleaseConvertResult> {
+  const net = releaseByName(o.name);
+  const file = o.file;
+  if (!existsSync(file)) throw new UsageError(`${file}: checkpoint not found`);
+  const outJson = path.join(o.outDir, 'model.json');
+  if (existsSync(outJson) && !o.force) throw new UsageError(`${outJson}: a converted model exists already (use --force to overwrite)`);
+  const archConfig = { ...net.archConfig, ...o.archConfig };
+  const preset = resolvePreset(net.arch, archConfig);
+  const fam = FAMILIES[preset.family]! as ArchFamily<unknown>;
+  // The release's module has fixed shapes: nothing is inferred from the file (a different shape is a mismatch).
+  const cfg = fam.resolve(preset.config, new Map(), {});
+  const moduleKeys = releaseModuleKeys(fam.expected(cfg));
+  o.onProgress?.({ stage: 'hash', done: 0, detail: path.basename(file) });
+  const sourceSha256 = await sha256File(file);
+  const ckpt = await openCheckpoint(file);
+  try {
+    const ctx = `main.py's ${net.name} loads ${net.container.length ? `ckpt[${net.container.map((c) => `'${c}'`).join('][')}]` : 'the saved dict itself'}`;
+    const d = containerAt(ckpt.root, net.container);
+    if (!d) throw new UsageError(`${file}: no state dict where ${ctx}; the checkpoint holds ${describeRoot(ckpt.root)}`);
+    const entries = [...d.stringEntries()];
+    const inFileKeys = new Map(entries);
+    const modKeys = new Map(moduleKeys.map((m) => [net.prefix + m.key, m]));
+    const report: ReleaseLoadReport = { network: net.name, container: [...net.container], prefix: net.prefix, loaded: [], ignored: [], missing: [], missingCounters: [], filled: [] };
+    const misshaped: string[] = [];
+    const tensors = new Map<string, TensorRef>();
+    for (const [k, v] of entries) {
+      const m = modKeys.get(k);
+      if (!m) {
+        report.ignored.push(k);
+        continue;
+      }
+      if (!(v instanceof TensorRef)) throw new UsageError(`${file}: "${k}" is not a tensor (${ctx})`);
+      if (v.shape.length !== m.shape.length || v.shape.some((x, i) => x !== m.shape[i])) misshaped.push(`tensor "${k}" has shape [${v.shape.join(',')}], the release's module has [${m.shape.join(',')}]`);
+      report.loaded.push(k);
+      if (!m.key.endsWith('.num_batches_tracked')) tensors.set(m.key, v);
+    }
+    for (const m of moduleKeys) {
+      const k = net.prefix + m.key;
+      if (inFileKeys.has(k)) continue;
+      // torch fills absent BatchNorm step counters itself (state dicts without version-2 metadata, and always since 2.0)
+      // and they are unused at inference: listed apart, not as missing.
+      if (m.key.endsWith('.num_batches_tracked')) report.missingCounters.push(k);
+      else report.missing.push(k);
+    }
+    if (misshaped.length) throw new UsageError(`${file}: ${misshaped.slice(0, 5).join('; ')}${misshaped.length > 5 ? `; … ${misshaped.length} mis-shaped tensors in all` : ''} (${ctx}; torch raises on these too)`);
+    const absent = report.missing;
+    if (absent.length && !o.allowMissing)
+      throw new UsageError(
+        `${file}: ${absent.length} module tensor(s) absent, which the release's strict=False left at random init: ${some(absent)} (${ctx} into prefix "${net.prefix}"); --allow-missing converts anyway with PyTorch-default values`,
+      );
+    const src = toSource({ keyMap: `release:${net.name}`, container: net.container, prefix: net.prefix, tensors, dropped: [] });
+    for (const k of absent) {
+      const m = modKeys.get(k)!;
+      src.set(m.key, { shape: m.shape, dtype: 'init', read: () => Promise.resolve(defaultInit(m.key, m.shape)) });
+      report.filled.push(k);
+    }
+    const prepOpts: Parameters<typeof prepareWeights>[2] = { where: file, keyMap: `release:${net.name}`, prefix: net.prefix, archConfig };
+    if (o.onProgress) prepOpts.onProgress = o.onProgress;
+    const prepared = await prepareWeights(net.arch, src, prepOpts);
+    const provenance: Provenance = {
+      source: path.basename(file),
+      sourceSha256,
+      sourceFormat: ckpt.format,
+      arch: net.arch,
+      keyMap: `release:${net.name}`,
+      keyMapVersion: KEY_MAP_VERSION,
+      container: [...net.container],
+      prefix: net.prefix,
+      droppedHeads: report.ignored,
+      sourceDtypes: prepared.dtypes,
+      convertedAt: new Date().toISOString(),
+      convertedBy: TOOL,
+      release: { network: net.name, ignored: report.ignored, missing: report.missing, filled: report.filled },
+    };
+    const name = o.modelName ?? net.uolId;
+    const json = await writeConvertedModel(
+      o.outDir,
+      { generatedBy: TOOL, backbone: { name, arch: net.arch, family: prepared.family, config: prepared.config }, provenance },
+      prepared.weights,
+    );
+    return { dir: o.outDir, json, tensors: prepared.weights.length, bytes: prepared.weights.reduce((s, w) => s + w.data.byteLength, 0), network: net, report };
   } finally {
     await ckpt.close();
   }

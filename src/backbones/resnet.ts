@@ -6,7 +6,7 @@
  * BatchNorm runs in inference mode and is folded into the preceding convolution at load
  * (`w·γ/√(var+eps)`, `β − mean·γ/√(var+eps)`, computed in float64), so every conv is one `tf.fused.conv2d`
  * (XNNPACK on wasm) with bias and ReLU. Padding is explicit and symmetric like PyTorch's (`pad: 3` / `pad: 1`).
- * Feature = layer4 output (post-ReLU), `[B, h, w, 4·8·width]`.
+ * Feature = layer4 output (post-ReLU), `[B, h, w, 4·8·width]`; with `ccam` (the release's CCAM variant) layer3 ‖ layer4.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
@@ -22,10 +22,24 @@ export interface ResNetConfig {
   width: number;
   /** BatchNorm epsilon (1e-5 in torchvision). */
   eps: number;
+  /**
+   * The release's CCAM variant (`resnet50(ccam=True)`): the feature is layer3 ‖ layer4 concatenated along channels
+   * (`[B,h,w,16·width + 32·width]`, 1024 + 2048 for ResNet-50). Needs layer3 and layer4 at the same resolution, i.e.
+   * layer4 at stride 1: downscale 16 or 8 (the release's `torch.concat` fails at 32). Absent = false.
+   */
+  ccam?: boolean;
 }
 
 /** Output stride choices. */
 export type Downscale = 8 | 16 | 32;
+
+/**
+ * Whether the CCAM feature (layer3 ‖ layer4) exists at output stride `ds`: stage strides are
+ * `[1, 2, 1+(ds≥16), 1+(ds=32)]` (the release's `resnet50`), so layer4 keeps layer3's size only for 16 and 8.
+ */
+export function ccamDownscaleOk(ds: Downscale): boolean {
+  return ds !== 32;
+}
 
 const EXPANSION = 4;
 
@@ -121,10 +135,16 @@ export class ResNet implements FeatureExtractor {
   ) {
     const ds = opts.downscale ?? 32;
     if (ds !== 8 && ds !== 16 && ds !== 32) throw new UsageError(`downscale must be 8, 16 or 32 (got ${String(ds)})`);
+    if (config.ccam && !ccamDownscaleOk(ds))
+      throw new UsageError(
+        `downscale ${ds}: the CCAM feature concatenates layer3 and layer4, whose sizes agree only when layer4 keeps stride 1 (downscale 16 or 8; the release's torch.concat fails at 32); use --downscale 16`,
+      );
     this.downscale = ds;
     const w = config.width;
     // The downscale changes the features, so it is part of the layer name (a predictor fitted at one stride is refused at another).
-    this.identity = { ...identity, featureLayer: ds === 32 ? 'layer4' : `layer4@stride${ds}`, channels: w * 8 * EXPANSION, stride: ds };
+    const layer = config.ccam ? 'layer3+layer4' : 'layer4';
+    const channels = config.ccam ? w * 4 * EXPANSION + w * 8 * EXPANSION : w * 8 * EXPANSION;
+    this.identity = { ...identity, featureLayer: ds === 32 ? layer : `${layer}@stride${ds}`, channels, stride: ds };
     const conv = (key: string, bn: string, stride: number, pad: number): Conv => {
       const cw = weight(weights, key);
       const out = cw.shape[3]!;
@@ -170,16 +190,20 @@ export class ResNet implements FeatureExtractor {
   }
 
   /**
-   * layer4 features.
+   * layer4 features (CCAM variant: layer3 ‖ layer4 along channels, layer3 first as in the release's `torch.concat`).
    * @param x [B,H,W,3] normalised with ImageNet mean/std.
-   * @returns [B, h, w, 2048] (for width 64), h ≈ H/downscale (PyTorch's floor rules per stride-2 layer).
+   * @returns [B, h, w, 2048] (for width 64; 3072 with ccam), h ≈ H/downscale (PyTorch's floor rules per stride-2 layer).
    */
   extract(x: tf.Tensor4D): tf.Tensor4D {
     if (this.disposed) throw new Error(`${this.identity.id}: backbone used after dispose()`);
     return tf.tidy(() => {
       let h = tf.maxPool(this.run(x, this.stem, true), 3, 2, 1) as tf.Tensor4D;
-      for (const stage of this.stages) for (const blk of stage) h = this.bottleneck(blk, h);
-      return h;
+      let layer3: tf.Tensor4D | undefined;
+      this.stages.forEach((stage, s) => {
+        for (const blk of stage) h = this.bottleneck(blk, h);
+        if (s === 2) layer3 = h;
+      });
+      return this.config.ccam ? tf.concat([layer3!, h], 3) : h;
     });
   }
 

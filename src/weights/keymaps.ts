@@ -84,6 +84,12 @@ export const KEY_MAPS: readonly KeyMap[] = [
     sources: [{ container: [], prefix: '' }],
     drop: [/^fc\./],
   },
+  {
+    name: 'mocov3-lincls',
+    description: 'MoCo v3 / MoCo linear-probe checkpoint (main_lincls.py): state_dict, DDP prefix module.*, linear classifier fc dropped',
+    sources: [{ container: ['state_dict'], prefix: 'module.' }],
+    drop: [/^fc\./],
+  },
 ];
 
 /** Looks up a key map by name. */
@@ -120,6 +126,14 @@ function child(root: PyValue, path: string[]): PyDict | undefined {
     cur = cur.get(k);
   }
   return cur instanceof PyDict ? cur : undefined;
+}
+
+/**
+ * The dict at `path` (keys from the root; `[]` = the root itself).
+ * @returns undefined when a step is missing or not a dict.
+ */
+export function containerAt(root: PyValue, path: readonly string[]): PyDict | undefined {
+  return child(root, [...path]);
 }
 
 /**

@@ -45,6 +45,12 @@ export interface Provenance {
   convertedAt: string;
   /** Tool that converted. */
   convertedBy: string;
+  /**
+   * Set by `uol convert --release NAME`: the release network whose load was reproduced, and what its
+   * `load_state_dict(strict=False)` silently ignored (checkpoint keys), left at init (module keys, as torch names
+   * them) and which of those the converter filled with PyTorch-default values (`--allow-missing`).
+   */
+  release?: { network: string; ignored: string[]; missing: string[]; filled: string[] };
 }
 
 /** One weight entry of a manifest. */
