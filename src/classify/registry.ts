@@ -296,7 +296,7 @@ function isDir(p: string): boolean {
   }
 }
 
-/** Reads a converted classifier folder (from {@link convertClassifier}). */
+/** Reads a converted classifier folder (from {@link convertClassifier}); K and the trunk config are the folder's. */
 async function readConverted(dir: string, name: string | undefined, opts: LoadClassifierOptions): Promise<ClassifierWeights> {
   const { json, weights } = await readConvertedModel(dir);
   const cj = (json as ConvertedModelJson & { classifier?: ClassifierJson }).classifier;
@@ -304,7 +304,7 @@ async function readConverted(dir: string, name: string | undefined, opts: LoadCl
   if (!cj || typeof cj.name !== 'string') throw new UsageError(`${file}: a converted backbone, not a classifier (no "classifier" section; convert with \`uol convert-classifier\`)`);
   if (name && cj.name !== name) throw new UsageError(`${file}: holds classifier "${cj.name}", not "${name}"`);
   const spec = classifierSpec(cj.name);
-  const K = opts.numClasses ?? spec.numClasses;
+  const K = opts.numClasses ?? cj.numClasses;
   const hw = weights.get(HEAD_W);
   const hb = weights.get(HEAD_B);
   if (!hw || !hb) throw new UsageError(`${file}: missing ${!hw ? HEAD_W : HEAD_B}`);

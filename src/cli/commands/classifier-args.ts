@@ -4,11 +4,12 @@
  */
 import type { Argv } from 'yargs';
 import { UsageError } from '../../util/errors.js';
-import type { Dataset } from '../../data/datasets/types.js';
+import type { Dataset, DatasetRecord } from '../../data/datasets/types.js';
+import { sha256FileSync } from '../../util/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { CLASSIFIER_NAMES, loadClassifier, resolveClassifierName } from '../../classify/registry.js';
 import { readPredictions } from '../../classify/ranks.js';
-import { classifierDatasetOf, classifierRankSource, predictionsRankSource, type ClassRankSource } from '../../classify/run.js';
+import { classifierDatasetOf, classifierRankSource, predictedClasses, predictionsRankSource, type ClassRankSource } from '../../classify/run.js';
 import type { Classifier } from '../../classify/types.js';
 
 /** Parsed classifier options. */
@@ -61,4 +62,41 @@ export async function classSourceFromArgs(a: ClassifierArgs, dataset: Dataset, o
   const o: Parameters<typeof classifierRankSource>[2] = { batchSize: a['batch-size'] ?? 1, skipBad: !!a['skip-bad'] };
   if (onProgress) o.onProgress = onProgress;
   return { ranks: classifierRankSource(classifier, kind, o), classifier, describe: `classifier ${name} (${kind} transform)`, dispose: () => classifier.dispose() };
+}
+
+/**
+ * Class-wise fits with a classifier (the release's `load_param` with `--cls_network`): every training record gets the
+ * classifier's predicted class (argmax; or the top class of `--predictions`) as its label. Returns undefined when
+ * neither option is given.
+ * @returns the relabelled records and a tag for the resume fingerprint.
+ * @throws UsageError without `--classwise`, or for a record without a prediction.
+ */
+export async function classwiseRelabel(a: ClassifierArgs & { classwise: boolean }, records: readonly DatasetRecord[], dataset: Dataset | undefined, onProgress?: ProgressCallback): Promise<{ records: DatasetRecord[]; tag: string; describe: string } | undefined> {
+  if (!a['cls-network'] && !a.predictions) return undefined;
+  if (!a.classwise) throw new UsageError(`${a['cls-network'] ? '--cls-network' : '--predictions'} in uol fit sets the classes of a class-wise fit: add --classwise`);
+  if (a['cls-network'] && a.predictions) throw new UsageError('give either --cls-network (run a classifier) or --predictions CSV (its saved scores), not both');
+  let classes: Map<string, number>;
+  let tag: string;
+  let describe: string;
+  if (a.predictions) {
+    const p = readPredictions(a.predictions);
+    classes = await predictedClasses({ predictions: p }, records);
+    tag = `predictions:${sha256FileSync(a.predictions)}`;
+    describe = `classes from ${a.predictions}`;
+  } else {
+    if (!a['cls-weights']?.length) throw new UsageError(`--cls-network ${a['cls-network']}: give its weights with --cls-weights FILE… (or a converted folder)`);
+    const kind = dataset ? classifierDatasetOf(dataset) : 'imagenet';
+    const name = resolveClassifierName(a['cls-network']!, kind);
+    const classifier = await loadClassifier(name, a['cls-weights']);
+    try {
+      const src: Parameters<typeof predictedClasses>[0] = { classifier, dataset: kind, batchSize: a['batch-size'] ?? 1 };
+      if (onProgress) src.onProgress = onProgress;
+      classes = await predictedClasses(src, records);
+      tag = `classifier:${name}:${classifier.identity.weightsSha256 ?? ''}`;
+      describe = `classes predicted by ${name} (${kind} transform)`;
+    } finally {
+      classifier.dispose();
+    }
+  }
+  return { records: records.map((r) => ({ ...r, label: classes.get(r.id)! })), tag, describe };
 }
