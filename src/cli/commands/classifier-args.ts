@@ -61,7 +61,7 @@ export async function classSourceFromArgs(a: ClassifierArgs, dataset: Dataset, o
   const classifier = await loadClassifier(name, a['cls-weights']);
   const o: Parameters<typeof classifierRankSource>[2] = { batchSize: a['batch-size'] ?? 1, skipBad: !!a['skip-bad'] };
   if (onProgress) o.onProgress = onProgress;
-  return { ranks: classifierRankSource(classifier, kind, o), classifier, describe: `classifier ${name} (${kind} transform)`, dispose: () => classifier.dispose() };
+  return { ranks: classifierRankSource(classifier, kind, o), classifier, describe: `classifier ${name} (${classifier.identity.classSpace} classes, ${kind} transform)`, dispose: () => classifier.dispose() };
 }
 
 /**
