@@ -172,7 +172,7 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
     threshold: r.threshold,
     method: o.caam ? 'caam' : (o.predictor?.method.name ?? 'closed-form'),
     backbone: o.backbone.identity.id,
-    splits: Object.fromEntries(splits.map((s) => [s.split, { images: s.images, skipped: s.skipped, ...metricSummary(s.boxes, s.masks), chosen: s.boxes?.chosen, release: s.boxes?.release, PIoUThreshold: s.masks?.PIoUThreshold }])),
+    splits: Object.fromEntries(splits.map((s) => [s.split, { images: s.images, skipped: s.skipped, ...metricSummary(s.boxes, s.masks), chosen: s.boxes?.chosen, release: s.boxes?.release, ...(s.boxes?.releaseProgress ? { releaseProgress: s.boxes.releaseProgress } : {}), PIoUThreshold: s.masks?.PIoUThreshold }])),
     curves: Object.fromEntries(splits.map((s) => [s.split, { ...(s.boxes ? { thresholds: s.boxes.thresholds, ...s.boxes.curves } : {}), ...(s.masks ? { masks: s.masks.curves } : {}) }])),
     perImage: r.test.boxes?.perImage,
   };

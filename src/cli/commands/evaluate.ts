@@ -251,6 +251,9 @@ function boxText(r: BoxMetrics, meta: WsolMetadata, a: EvaluateArgs): string[] {
   if (r.top1Loc !== undefined) {
     lines.push(`Top-1 Loc                      ${fmt(r.top1Loc).padStart(6)}   ${t(r.chosen.maxBoxAcc)}`);
     lines.push(`Top-5 Loc                      ${fmt(r.top5Loc).padStart(6)}   ${t(r.chosen.maxBoxAcc)}`);
+    const how = a['thresholds-from'] ? `at ${t(r.chosen.release)}` : 'max over τ';
+    lines.push(`Top-1 Loc (authors' release)   ${fmt(r.release.top1Loc).padStart(6)}   ${how} (progress line: ${fmt(r.releaseProgress?.top1Loc)} at ${t(r.releaseProgress?.threshold ?? NaN)})`);
+    lines.push(`Top-5 Loc (authors' release)   ${fmt(r.release.top5Loc).padStart(6)}   ${how} (progress line: ${fmt(r.releaseProgress?.top5Loc)})`);
   }
   return lines;
 }
