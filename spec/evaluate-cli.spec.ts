@@ -203,7 +203,7 @@ describe('uol evaluate (CLI)', function () {
       }, /val\/000\.jpg\.npy: score maps must be float32 or float64/],
       ['a bad --thresholds', () => undefined, /--thresholds "0:1": expected start:stop:step/, ['--thresholds', '0:1']],
       ['a bad --iou-thresholds', () => undefined, /--iou-thresholds "30,x"/, ['--iou-thresholds', '30,x']],
-      ['a predictions file missing an image', (d) => writeFileSync(path.join(path.dirname(d.maps), 'p.csv'), 'val/000.jpg,1,2\n'), /p\.csv: no prediction for image "val\/001\.jpg"/, ['--predictions', 'P']],
+      ['a predictions file missing an image', (d) => writeFileSync(path.join(path.dirname(d.maps), 'p.csv'), 'val/000.jpg,1,2,3,4,5\n'), /p\.csv: no prediction for image "val\/001\.jpg"/, ['--predictions', 'P']],
       ['a malformed predictions line', (d) => writeFileSync(path.join(path.dirname(d.maps), 'p.csv'), 'val/000.jpg\n'), /p\.csv:1: expected "<image_id>,<class>/, ['--predictions', 'P']],
       ['--thresholds-from without chosen thresholds', (d) => writeFileSync(path.join(path.dirname(d.maps), 'p.csv'), '{"PxAP": 1}'), /p\.csv: no "chosen" thresholds/, ['--thresholds-from', 'P']],
       ['an image id with ".." segments', (d) => lines(d, 'image_ids.txt', (l) => [l[0]!, '../../etc/passwd', l[2]!]), /image_ids\.txt:2: image id "\.\.\/\.\.\/etc\/passwd" must be a relative path/],

@@ -63,6 +63,16 @@ export type { MaskMetrics, MaskSample } from './evaluate/mask-metrics.js';
 export { readWsolMetadata } from './evaluate/wsol-metadata.js';
 export type { WsolMetadata } from './evaluate/wsol-metadata.js';
 
+// Classifiers for Top-1 / Top-5 Loc (docs/classifiers.md)
+export { CLASSIFIERS, CLASSIFIER_NAMES, classifierSpec, convertClassifier, loadClassifier, resolveClassifierName } from './classify/registry.js';
+export type { ClassifierFileSpec, ClassifierSpec, ConvertClassifierResult, LoadClassifierOptions } from './classify/registry.js';
+export { releaseClassifierTransform } from './classify/types.js';
+export type { Classifier, ClassifierDataset, ClassifierIdentity } from './classify/types.js';
+export { argmaxClass, classRank, classRanks, parsePredictions, predictedClass, predictedRank, readPredictions } from './classify/ranks.js';
+export type { ImagePrediction, Predictions } from './classify/ranks.js';
+export { classifierDatasetOf, classifierRankSource, classifyRecords, predictedClasses, predictionsRankSource } from './classify/run.js';
+export type { ClassifiedImage, ClassifyRecordsOptions, ClassRankSource } from './classify/run.js';
+
 // Images and datasets
 export { readImageRGB, resizeRGB, toInputTensor, toInputBatch } from './data/image-io.js';
 export type { RGBImage } from './data/image-io.js';

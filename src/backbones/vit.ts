@@ -332,6 +332,28 @@ export class VisionTransformer implements FeatureExtractor {
   }
 
   /**
+   * DINO's `get_intermediate_layers(x, n)`: the tokens after each of the last `n` blocks, each passed through the final
+   * LayerNorm (not ReLU'd), as `[B, N, C]` with N = 1 + registers + patches (CLS first), oldest block first.
+   * @param x [B,H,W,3] normalised with ImageNet mean/std; H, W multiples of the patch size.
+   * @param n number of last blocks, 1 ≤ n ≤ depth.
+   */
+  intermediateLayers(x: tf.Tensor4D, n: number): tf.Tensor3D[] {
+    this.check();
+    if (!Number.isInteger(n) || n < 1 || n > this.blocks.length) throw new UsageError(`${this.identity.id}: intermediate layers n=${n} must be in 1…${this.blocks.length}`);
+    return tf.tidy(() => {
+      const { tokens, B, N } = this.embed(x);
+      const C = this.config.embedDim;
+      const out: tf.Tensor3D[] = [];
+      let h = tokens;
+      this.blocks.forEach((blk, i) => {
+        h = this.block(blk, h, B, N);
+        if (this.blocks.length - i <= n) out.push(tf.reshape(fusedLayerNorm(h, this.normG, this.normB, this.config.eps), [B, N, C]) as tf.Tensor3D);
+      });
+      return out;
+    });
+  }
+
+  /**
    * Softmaxed self-attention of the last block (as DINO's `get_last_selfattention`).
    * @returns [B, heads, N, N] with N = 1 + registers + patches (CLS first).
    */

@@ -94,6 +94,11 @@ export interface BoxMetrics {
   top5Loc?: number;
   /** The release's own per-δ maxima and Top-1/Top-5 (each its own max over τ). */
   release: { IoU: Record<string, number>; top1Loc?: number; top5Loc?: number };
+  /**
+   * The Top-1/Top-5 Loc the release's progress line prints (not its results JSON): at the first τ maximising its IoU50
+   * accuracy (with `chosen`: at the chosen release τ). Only when class ranks were given.
+   */
+  releaseProgress?: { threshold: number; top1Loc: number; top5Loc: number };
   /** τ used for each metric (picked by argmax here, or as given in `compute({ chosen })`). */
   chosen: BoxThresholdChoice;
   /** Per-threshold curves (percent), for plots. */
@@ -357,6 +362,8 @@ export class BoxEvaluator {
       const r5 = relAcc(this.top5Release);
       out.release.top1Loc = opts.chosen ? r1[kRel]! : r1[argmax(r1)]!;
       out.release.top5Loc = opts.chosen ? r5[kRel]! : r5[argmax(r5)]!;
+      const k50 = opts.chosen ? kRel : argmax(relAcc(this.hitsRelease[this.deltas.indexOf(50)]!));
+      out.releaseProgress = { threshold: taus[k50]!, top1Loc: r1[k50]!, top5Loc: r5[k50]! };
     }
     if (this.keepPerImage) {
       out.perImage = this.images.map((r) => {

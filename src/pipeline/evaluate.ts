@@ -56,6 +56,11 @@ export interface EvaluateOptions {
    * {@link mapCacheIdentity}).
    */
   mapCacheDir?: string;
+  /**
+   * Top-1 / Top-5 Loc: the 1-based rank of each record's true class (the release's tie rule), by record id, for a
+   * split's records (src/classify/run.ts: a classifier run or a predictions CSV). A record without a rank is refused.
+   */
+  classRanks?: (split: string, records: DatasetRecord[]) => Promise<Map<string, number>>;
   onProgress?: ProgressCallback;
 }
 
@@ -95,6 +100,7 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
   const maskEval = withMasks.length ? new MaskEvaluator() : undefined;
   const meta = { ids: [] as string[], labels: [] as string[], sizes: [] as string[], boxes: [] as string[] };
   if (exportDir) mkdirSync(path.join(exportDir, 'scoremaps'), { recursive: true });
+  const ranks = o.classRanks ? await o.classRanks(split, withBoxes) : undefined;
   const lo: Parameters<typeof localizeRecords>[0] = {
     backbone: o.backbone,
     records,
@@ -104,7 +110,11 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
     skipBad: !!o.skipBad,
     withMasks: !!maskEval,
     onMap: async (r, map, [H, W], rec, mask) => {
-      if (r.gtInput?.length) boxEval.accumulate({ map, height: H, width: W, gtBoxes: r.gtInput, id: rec.id });
+      if (r.gtInput?.length) {
+        const rank = ranks?.get(rec.id);
+        if (ranks && rank === undefined) throw new UsageError(`${rec.file ?? rec.id}: no class rank for Top-1/Top-5 Loc (unreadable under the classifier's transform, or missing from the predictions)`);
+        boxEval.accumulate({ map, height: H, width: W, gtBoxes: r.gtInput, id: rec.id, ...(rank !== undefined ? { classRank: rank } : {}) });
+      }
       if (maskEval && mask) maskEval.accumulate({ map, height: H, width: W, mask: mask.data, id: rec.id });
       if (exportDir && (r.gtInput?.length || mask)) {
         await writeNpy(path.join(exportDir, 'scoremaps', `${rec.id}.npy`), map.slice(), [H, W]);

@@ -27,6 +27,8 @@ import { hashFile, RunRecorder } from '../../report/manifest.js';
 import { evaluationReportHtml } from '../../report/run-report.js';
 import type { Tile } from '../../report/html.js';
 import type { ProgressCallback } from '../../util/progress.js';
+import type { ClassRankSource } from '../../classify/run.js';
+import { classSourceFromArgs } from './classifier-args.js';
 
 /** Arguments of the predictor mode of `uol evaluate`. */
 export interface EvaluatePredictorArgs {
@@ -51,6 +53,10 @@ export interface EvaluatePredictorArgs {
   'map-cache'?: string;
   thresholds?: string;
   'whole-size'?: number;
+  /** Top-1/Top-5 Loc (src/cli/commands/classifier-args.ts). */
+  'cls-network'?: string;
+  'cls-weights'?: string[];
+  predictions?: string;
 }
 
 /** Flat metric summary, the keys of `uol evaluate --json` (percentages). */
@@ -118,6 +124,8 @@ export interface RunEvaluationOptions {
   mapCacheDir?: string;
   /** Override the dataset's eval transform (e.g. whole image resized, as `uol localize IMAGES` does). */
   protocol?: Protocol;
+  /** Class ranks for Top-1/Top-5 Loc (see evaluateDataset's `classRanks`). */
+  classRanks?: ClassRankSource;
   title: string;
   meta: Record<string, string>;
   onProgress?: ProgressCallback;
@@ -136,6 +144,7 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
   if (o.exportDir) eo.exportDir = o.exportDir;
   if (o.mapCacheDir) eo.mapCacheDir = o.mapCacheDir;
   if (o.protocol) eo.protocol = o.protocol;
+  if (o.classRanks) eo.classRanks = o.classRanks;
   if (o.onProgress) eo.onProgress = o.onProgress;
   const r = await evaluateDataset(eo);
   // Overlays of the best and worst test images at the chosen τ.
@@ -163,7 +172,7 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
     threshold: r.threshold,
     method: o.caam ? 'caam' : (o.predictor?.method.name ?? 'closed-form'),
     backbone: o.backbone.identity.id,
-    splits: Object.fromEntries(splits.map((s) => [s.split, { images: s.images, skipped: s.skipped, ...metricSummary(s.boxes, s.masks), chosen: s.boxes?.chosen, release: s.boxes?.release, PIoUThreshold: s.masks?.PIoUThreshold }])),
+    splits: Object.fromEntries(splits.map((s) => [s.split, { images: s.images, skipped: s.skipped, ...metricSummary(s.boxes, s.masks), chosen: s.boxes?.chosen, release: s.boxes?.release, ...(s.boxes?.releaseProgress ? { releaseProgress: s.boxes.releaseProgress } : {}), PIoUThreshold: s.masks?.PIoUThreshold }])),
     curves: Object.fromEntries(splits.map((s) => [s.split, { ...(s.boxes ? { thresholds: s.boxes.thresholds, ...s.boxes.curves } : {}), ...(s.masks ? { masks: s.masks.curves } : {}) }])),
     perImage: r.test.boxes?.perImage,
   };
@@ -194,7 +203,11 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
   if (!a.predictor && !a.caam) throw new UsageError('uol evaluate: give --predictor FILE (or --caam) with --dataset, or --scoremaps with --metadata');
   const predictor = a.predictor ? loadPredictor(a.predictor) : undefined;
   const dataset = await datasetFromArgs(a);
-  const backbone = await backboneFor(predictor, a.backbone, a.downscale, onProgress);
+  const cls = await classSourceFromArgs(a, dataset, onProgress);
+  const backbone = await backboneFor(predictor, a.backbone, a.downscale, onProgress).catch((e: unknown) => {
+    cls?.dispose();
+    throw e;
+  });
   const outDir = path.resolve(a.out ?? `uol-evaluate-${a.dataset}-${backbone.identity.id}${a.caam ? '-caam' : ''}`);
   try {
     const recorder = new RunRecorder(engine);
@@ -224,6 +237,11 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
       ro.protocol = wholeProtocol(a['whole-size']);
     }
     if (a['map-cache']) ro.mapCacheDir = path.resolve(a['map-cache']);
+    if (cls) {
+      ro.classRanks = cls.ranks;
+      ro.meta.classifier = cls.describe;
+      if (a.predictions) recorder.inputs.push(hashFile('predictions', a.predictions));
+    }
     const r = await runEvaluation(ro);
     let stored = false;
     if (predictor && a.predictor && a['store-threshold']) {
@@ -247,5 +265,6 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
     return { json, text };
   } finally {
     backbone.dispose();
+    cls?.dispose();
   }
 }

@@ -21,6 +21,8 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { runEvaluatePredictor, type EvaluatePredictorArgs } from './evaluate-predictor.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
+import { predictedRank, readPredictions } from '../../classify/ranks.js';
+import { classifierOptions } from './classifier-args.js';
 
 interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
   scoremaps?: string;
@@ -44,30 +46,18 @@ function parseDeltas(s: string): number[] {
 }
 
 /**
- * Reads `--predictions FILE`: lines `<image_id>,<class>[,<class>…]` (the classifier's top-k classes, best first) and
- * returns the 1-based rank of each image's true class (k + 1 when absent from the list).
+ * Reads `--predictions FILE` (src/classify/ranks.ts: `image_id,score_0,…` class scores, or `image_id,top1,…,top5`
+ * top-k classes, or headerless top-k rows) and returns the 1-based rank of each image's true class (release tie rule).
  */
 function readRanks(file: string, meta: WsolMetadata): Map<string, number> {
   if (!meta.classLabels) throw new UsageError(`--predictions needs ${path.join(meta.dir, 'class_labels.txt')}`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
-  }
+  const p = readPredictions(file);
   const ranks = new Map<string, number>();
-  text.split('\n').forEach((raw, i) => {
-    const t = raw.replace(/\r$/, '');
-    if (!t.trim()) return;
-    const [id, ...cls] = t.split(',');
-    if (!id || !cls.length || cls.some((c) => !/^\s*\d+\s*$/.test(c))) {
-      throw new UsageError(`${file}:${i + 1}: expected "<image_id>,<class>[,<class>…]" (top-k predicted classes, best first), got ${JSON.stringify(t)}`);
-    }
-    const truth = meta.classLabels!.get(id);
-    if (truth === undefined) throw new UsageError(`${file}:${i + 1}: image id "${id}" has no class label in ${path.join(meta.dir, 'class_labels.txt')}`);
-    const k = cls.map(Number).indexOf(truth);
-    ranks.set(id, k < 0 ? cls.length + 1 : k + 1);
-  });
+  for (const [id, e] of p.byId) {
+    const truth = meta.classLabels.get(id);
+    if (truth === undefined) throw new UsageError(`${file}:${e.line}: image id "${id}" has no class label in ${path.join(meta.dir, 'class_labels.txt')}`);
+    ranks.set(id, predictedRank(p, id, truth));
+  }
   return ranks;
 }
 
@@ -92,7 +82,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
   command: 'evaluate',
   describe: 'WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, …) of saved score maps against wsolevaluation metadata',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    classifierOptions(y)
       .option('scoremaps', { type: 'string', describe: 'saved maps mode: directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
       .option('metadata', { type: 'string', describe: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …): with --scoremaps, or for --dataset wsol' })
       .option('predictor', { type: 'string', describe: 'full-protocol mode: predictor file from `uol fit` (the chosen τ is stored back into it)' })
@@ -117,7 +107,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('thresholds', { type: 'string', describe: 'τ grid start:stop:step (np.arange) or a comma list; default 0.01:1:0.01 for boxes, 0:1:0.01 for masks' })
       .option('iou-thresholds', { type: 'string', default: '30,50,70', describe: 'IoU thresholds δ in percent' })
       .option('resize', { type: 'number', describe: 'maps are N×N: resize GT boxes (resize_bbox) and masks (nearest) from image_sizes.txt, as wsolevaluation (224)' })
-      .option('predictions', { type: 'string', describe: 'CSV "<image_id>,<class>[,<class>…]" of top-k predicted classes → Top-1/Top-5 Loc' })
+      .option('predictions', { type: 'string', describe: 'Top-1/Top-5 Loc from a CSV: "image_id,score_0,…,score_{K-1}" class scores, or "image_id,top1,…,top5" classes (docs/classifiers.md)' })
       .option('thresholds-from', { type: 'string', describe: 'JSON of a previous `uol evaluate --json` (e.g. on val): read metrics at its chosen τ' })
       .option('gray', { choices: ['auto', 'float32', 'float64'] as const, default: 'auto' as GrayPrecision, describe: 'precision of 255·map (auto: the .npy dtype, as numpy)' })
       .option('engine', { choices: ['sweep', 'trace'] as const, default: 'sweep' as BoxEngine, describe: 'one-pass threshold sweep, or OpenCV border following per τ (same results)' })
@@ -136,6 +126,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       }
       return;
     }
+    if (a['cls-network']) throw new UsageError('--cls-network runs on images: use it with --predictor/--caam --dataset (saved maps take --predictions CSV)');
     if (!a.scoremaps || !a.metadata) throw new UsageError('uol evaluate: give --scoremaps DIR --metadata DIR, or --predictor FILE --dataset D --data-dir DIR');
     const scoremaps = a.scoremaps;
     const metadataDir = a.metadata;
@@ -238,6 +229,7 @@ function boxJson(r: BoxMetrics, a: EvaluateArgs): Record<string, unknown> {
     out.top5Loc = r.top5Loc;
   }
   out.release = r.release;
+  if (r.releaseProgress) out.releaseProgress = r.releaseProgress;
   out.chosen = r.chosen;
   out.thresholds = a.thresholds ?? '0.01:1:0.01';
   out.iouThresholds = r.iouThresholds;
@@ -259,6 +251,9 @@ function boxText(r: BoxMetrics, meta: WsolMetadata, a: EvaluateArgs): string[] {
   if (r.top1Loc !== undefined) {
     lines.push(`Top-1 Loc                      ${fmt(r.top1Loc).padStart(6)}   ${t(r.chosen.maxBoxAcc)}`);
     lines.push(`Top-5 Loc                      ${fmt(r.top5Loc).padStart(6)}   ${t(r.chosen.maxBoxAcc)}`);
+    const how = a['thresholds-from'] ? `at ${t(r.chosen.release)}` : 'max over τ';
+    lines.push(`Top-1 Loc (authors' release)   ${fmt(r.release.top1Loc).padStart(6)}   ${how} (progress line: ${fmt(r.releaseProgress?.top1Loc)} at ${t(r.releaseProgress?.threshold ?? NaN)})`);
+    lines.push(`Top-5 Loc (authors' release)   ${fmt(r.release.top5Loc).padStart(6)}   ${how} (progress line: ${fmt(r.releaseProgress?.top5Loc)})`);
   }
   return lines;
 }

@@ -1,6 +1,7 @@
 /**
  * Shared pieces of `uol fit`'s two paths (features and images): arguments, checks, result printing.
  */
+import type { ClassifierArgs } from './classifier-args.js';
 import { UsageError } from '../../util/errors.js';
 import type { Predictor } from '../../rps/predictor.js';
 import type { FitStatistics } from '../../rps/statistics.js';
@@ -14,7 +15,7 @@ import { emit, type GlobalArgs } from '../context.js';
 export { emit };
 
 /** Arguments of `uol fit`. */
-export interface FitArgs extends GlobalArgs {
+export interface FitArgs extends GlobalArgs, ClassifierArgs {
   'from-features'?: string;
   labels?: string;
   classwise: boolean;

@@ -23,6 +23,7 @@ import { progressFor } from '../context.js';
 import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
 import { imageTrainingSource } from '../../pipeline/feature-cache.js';
 import type { TrainingSource } from '../../rps/point-source.js';
+import { classwiseRelabel } from './classifier-args.js';
 
 /** Runs the image path of `uol fit`. */
 export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void> {
@@ -44,6 +45,10 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
   let records = input.records;
   if (a['sampling-ratio'] < 1) records = sampleRecords(records, a['sampling-ratio'], a.seed);
   if (!records.length) throw new UsageError(`--sampling-ratio ${a['sampling-ratio']} leaves no image of ${input.records.length}`);
+  // With --cls-network / --predictions a class-wise fit takes each image's class from the classifier (release load_param).
+  const relabel = await classwiseRelabel(a, records, input.dataset);
+  if (relabel) records = relabel.records;
+  const clsTag: Record<string, string> = relabel ? { classLabels: relabel.tag } : {};
   if (a.classwise) {
     const bad = records.find((r) => r.label === undefined);
     if (bad) throw new UsageError(`${bad.file ?? bad.id}: no class label (--classwise needs a dataset with labels)`);
@@ -66,11 +71,11 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     // given (the same cache `uol explain --feature-cache` uses), else run the backbone again.
     const cachedOr = (plain: TrainingSource): TrainingSource =>
       a['feature-cache'] ? imageTrainingSource({ backbone, records, size: a.size, batchSize: a['batch-size'], cacheDir: a['feature-cache'], onProgress: prog.callback }) : plain;
-    const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split };
+    const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split, ...clsTag };
     const fingerprint = fitFingerprint(identity, input.listing.sha256, records.length, { ...options, samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split });
     const recorder = new RunRecorder(engine);
     recorder.inputs.push(input.listing);
-    const srcDesc = `${input.description}${a['sampling-ratio'] < 1 ? `, sampled ${records.length} (ratio ${a['sampling-ratio']}, seed ${a.seed})` : ''}, Resize((${a.size},${a.size}))`;
+    const srcDesc = `${input.description}${a['sampling-ratio'] < 1 ? `, sampled ${records.length} (ratio ${a['sampling-ratio']}, seed ${a.seed})` : ''}, Resize((${a.size},${a.size}))${relabel ? `, ${relabel.describe}` : ''}`;
     const outDir = path.dirname(path.resolve(a.out));
     const manifestName = `${path.basename(a.out)}.manifest.json`;
     const summary = () => ({ images: records.length - source.skipped.length, skipped: source.skipped });
@@ -109,7 +114,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
       listingHash: input.listing.sha256,
       checkpointFile: `${a.out}.ckpt.json`,
       checkpointEvery: a['checkpoint-every'],
-      fingerprintExtra: { samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split },
+      fingerprintExtra: { samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split, ...clsTag },
       tool: TOOL,
       onProgress: prog.callback,
     };

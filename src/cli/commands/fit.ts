@@ -19,6 +19,7 @@ import { parseShard, saveStatistics, shardRange } from '../../rps/statistics-fil
 import { progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
 import { runFitImages } from './fit-images.js';
+import { classifierOptions } from './classifier-args.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
 import { DEFAULT_BACKBONE } from '../../backbones/registry.js';
 
@@ -26,7 +27,8 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
   command: 'fit',
   describe: 'fit the foreground predictor w* (closed form, or loss optimisation with α and representer points)',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    classifierOptions(y)
+      .option('predictions', { type: 'string', describe: 'with --classwise: class of each image = the top class of this CSV (image_id = dataset record id; docs/classifiers.md)' })
       .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
       .option('labels', { type: 'string', describe: 'CSV of "stem,classIndex" lines (class-wise fits)' })
       .option('classwise', { type: 'boolean', default: false, describe: 'also fit one w per class (needs labels; closed form or --method optimize)' })
@@ -74,6 +76,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
     checkNumber('--top-k', a['top-k'], 0, { inclusive: true, integer: true });
     checkNumber('--batch-points', a['batch-points'], 1, { inclusive: true, integer: true });
     checkNumber('--cache-mb', a['cache-mb'], 0, { inclusive: true });
+    if (a['from-features'] && (a['cls-network'] || a.predictions)) throw new UsageError('--cls-network/--predictions label images for a class-wise fit; with --from-features give the classes with --labels CSV');
     if (a['from-features'] && a['feature-cache']) throw new UsageError('--feature-cache keeps features of images; --from-features already reads them from disk');
     if (a.method === 'optimize' && a.shard) throw new UsageError('--shard sums statistics for the closed form; --method optimize needs every point in each pass');
     const engine = await startEngine(a);

@@ -13,6 +13,7 @@ import { benchCommand } from './bench.js';
 import { ablateCommand } from './ablate.js';
 import { demoCommand } from './demo.js';
 import { convertCommand } from './convert.js';
+import { convertClassifierCommand } from './convert-classifier.js';
 import { fetchCommand } from './fetch.js';
 import { extractCommand } from './extract.js';
 import { evaluateCommand } from './evaluate.js';
@@ -30,6 +31,7 @@ export const commands: CommandModule<GlobalArgs, any>[] = [
   explainCommand,
   extractCommand,
   convertCommand,
+  convertClassifierCommand,
   fetchCommand,
   dataCommand,
   benchCommand,
