@@ -7,12 +7,13 @@
  * final predictor byte-identical too.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { FitStatistics, type StatisticsJSON } from '../rps/statistics.js';
+import { readJsonBounded } from '../util/safe-read.js';
 
 /** A batch of prepared inputs. `input` is owned by the consumer (disposed after use). */
 export interface InputBatch {
@@ -101,7 +102,7 @@ function loadCheckpoint(file: string, fingerprint: string, range: { start: numbe
   if (!existsSync(file)) return undefined;
   let doc: CheckpointDoc;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8')) as CheckpointDoc;
+    doc = readJsonBounded(file, 'fit checkpoint') as CheckpointDoc;
   } catch (e) {
     throw new UsageError(`${file}: unreadable fit checkpoint (${(e as Error).message}); delete it to start over`);
   }

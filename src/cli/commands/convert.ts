@@ -22,6 +22,7 @@ interface ConvertArgs extends GlobalArgs {
   out?: string;
   'models-dir'?: string;
   force: boolean;
+  'allow-nonfinite': boolean;
 }
 
 /** Model name from a checkpoint file name: the base name without .pth/.pth.tar/.pt/.tar/.safetensors/.bin. */
@@ -43,7 +44,8 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
       .option('name', { type: 'string', describe: 'model name (default: checkpoint file stem)' })
       .option('out', { type: 'string', describe: 'output directory (default: <models-dir>/<name>)' })
       .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' })
-      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing converted model' }) as Argv<ConvertArgs>,
+      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing converted model' })
+      .option('allow-nonfinite', { type: 'boolean', default: false, describe: 'convert tensors holding NaN/Inf (refused by default)' }) as Argv<ConvertArgs>,
   handler: async (a) => {
     let archConfig: Record<string, unknown> | undefined;
     if (a['arch-config'] !== undefined) {
@@ -62,6 +64,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
       if (a.patch !== undefined) o.patch = a.patch;
       if (a.prefix !== undefined) o.prefix = a.prefix;
       if (archConfig) o.archConfig = archConfig;
+      if (a['allow-nonfinite']) o.allowNonFinite = true;
       const r = await convertCheckpoint(o);
       const p = r.json.provenance;
       emit(

@@ -8,7 +8,6 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice } from '../../evaluate/box-metrics.js';
 import { MaskEvaluator, type MaskMetrics } from '../../evaluate/mask-metrics.js';
 import { loadGtMask } from '../../evaluate/gt-masks.js';
@@ -21,6 +20,7 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { runEvaluatePredictor, type EvaluatePredictorArgs } from './evaluate-predictor.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
+import { readJsonBounded, readTextBounded } from '../../util/safe-read.js';
 
 interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
   scoremaps?: string;
@@ -49,12 +49,7 @@ function parseDeltas(s: string): number[] {
  */
 function readRanks(file: string, meta: WsolMetadata): Map<string, number> {
   if (!meta.classLabels) throw new UsageError(`--predictions needs ${path.join(meta.dir, 'class_labels.txt')}`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
-  }
+  const text = readTextBounded(file, 'textBytes', 'predictions');
   const ranks = new Map<string, number>();
   text.split('\n').forEach((raw, i) => {
     const t = raw.replace(/\r$/, '');
@@ -211,12 +206,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
 
 /** Reads the `chosen` thresholds of a previous `uol evaluate --json` output. */
 function readChosen(file: string): BoxThresholdChoice {
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read JSON: ${(e as Error).message}`);
-  }
+  const j = readJsonBounded(file, 'evaluate output');
   const c = (j as { chosen?: BoxThresholdChoice }).chosen;
   if (!c || typeof c.maxBoxAcc !== 'number' || typeof c.release !== 'number' || typeof c.maxBoxAccV2 !== 'object') {
     throw new UsageError(`${file}: no "chosen" thresholds (expected the --json output of uol evaluate on box metadata)`);
