@@ -273,6 +273,12 @@ describe('hostile inputs (issue 17): bounded memory and time, a clear error, not
       });
     }
 
+    it('a predictor saved with a byte-order mark loads (14)', async () => {
+      const p = mutate(predictor, () => undefined, '\ufeff' + readFileSync(predictor, 'utf8'));
+      const r = await runCli(['localize', '--from-features', feats, '--predictor', p, '--size', '8,8', '--out', path.join(tmpDir(), 'o')]);
+      expect(r.code, r.stderr).to.equal(0);
+    });
+
     it('statistics metadata is checked too (shard index beyond count, non-integer items)', async () => {
       const s1 = mutate(stats, (j) => ((j.meta as Record<string, unknown>).shard = { index: 3, count: 2 }));
       const r1 = await runCli(['merge', s1, '--statistics', '--out', path.join(tmpDir(), 'm.json')]);

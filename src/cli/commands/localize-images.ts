@@ -139,9 +139,11 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
       }),
     );
     const journalFile = path.join(outDir, JOURNAL_NAME);
-    // Refused before anything is written when the directory holds another run (an unfinished one is the journal's to judge).
-    claimOutDir(outDir, 'localize', fingerprint, existsSync(journalFile) ? [] : ['boxes.json', 'maps', 'overlays', 'coco.json']);
+    // Refused before anything is written when the directory holds another run (an unfinished one is its journal's to judge).
+    const hadJournal = existsSync(journalFile);
+    if (!hadJournal) claimOutDir(outDir, 'localize', fingerprint, ['boxes.json', 'maps', 'overlays', 'coco.json']);
     const opened = Journal.open<BoxesEntry>(journalFile, 'uol-localize', fingerprint);
+    if (hadJournal) claimOutDir(outDir, 'localize', fingerprint);
     const done = new Map(opened.done.map((e) => [e.id, e]));
     const todo = done.size ? input.records.filter((r) => !done.has(r.id)) : input.records;
     const lo: Parameters<typeof localizeRecords>[0] = {
