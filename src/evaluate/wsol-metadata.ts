@@ -43,7 +43,7 @@ interface Line {
 }
 
 function readLines(file: string): Line[] {
-  const text = readTextBounded(file, 'textBytes', 'metadata');
+  const text = readTextBounded(file, 'textBytes', '');
   const out: Line[] = [];
   text.split('\n').forEach((raw, i) => {
     const t = raw.endsWith('\r') ? raw.slice(0, -1) : raw;

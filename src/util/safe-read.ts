@@ -27,7 +27,7 @@ function kindOf(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boo
 function cannot(file: string, what: string, e: unknown): UsageError {
   const code = (e as NodeJS.ErrnoException).code;
   const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
-  return new UsageError(`${file}: cannot read ${what}: ${why}`, { cause: e });
+  return new UsageError(`${file}: cannot read${what ? ` ${what}` : ''}: ${why}`, { cause: e });
 }
 
 /**
@@ -41,8 +41,8 @@ export function checkRegularFile(file: string, cap: LimitName, what = 'file'): F
   } catch (e) {
     throw cannot(file, what, e);
   }
-  if (!st.isFile()) throw new UsageError(`${file}: cannot read ${what}: ${kindOf(st)}, not a regular file`);
-  if (st.size > limit(cap)) throw new UsageError(`${file}: ${what} ${overLimit(cap, st.size)}`);
+  if (!st.isFile()) throw new UsageError(`${file}: cannot read${what ? ` ${what}` : ''}: ${kindOf(st)}, not a regular file`);
+  if (st.size > limit(cap)) throw new UsageError(`${file}: ${what || 'file'} ${overLimit(cap, st.size)}`);
   return { size: st.size };
 }
 
@@ -61,8 +61,8 @@ export function readFileBounded(file: string, cap: LimitName, what = 'file'): Bu
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new UsageError(`${file}: cannot read ${what}: ${kindOf(st)}, not a regular file`);
-    if (st.size > max) throw new UsageError(`${file}: ${what} ${overLimit(cap, st.size)}`);
+    if (!st.isFile()) throw new UsageError(`${file}: cannot read${what ? ` ${what}` : ''}: ${kindOf(st)}, not a regular file`);
+    if (st.size > max) throw new UsageError(`${file}: ${what || 'file'} ${overLimit(cap, st.size)}`);
     const buf = Buffer.allocUnsafe(st.size);
     let off = 0;
     while (off < st.size) {
@@ -87,8 +87,8 @@ export async function readFileBoundedAsync(file: string, cap: LimitName, what = 
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new UsageError(`${file}: cannot read ${what}: ${kindOf(st)}, not a regular file`);
-    if (st.size > max) throw new UsageError(`${file}: ${what} ${overLimit(cap, st.size)}`);
+    if (!st.isFile()) throw new UsageError(`${file}: cannot read${what ? ` ${what}` : ''}: ${kindOf(st)}, not a regular file`);
+    if (st.size > max) throw new UsageError(`${file}: ${what || 'file'} ${overLimit(cap, st.size)}`);
     const buf = Buffer.allocUnsafe(st.size);
     let off = 0;
     while (off < st.size) {

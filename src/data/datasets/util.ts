@@ -13,7 +13,7 @@ export interface Line {
 
 /** Reads a text file's non-blank lines (CRLF tolerated). @throws UsageError naming the file when it is missing. */
 export function readLines(file: string): Line[] {
-  const text = readTextBounded(file, 'textBytes', 'list');
+  const text = readTextBounded(file, 'textBytes', '');
   const out: Line[] = [];
   text.split('\n').forEach((raw, i) => {
     const t = raw.replace(/\r$/, '');
