@@ -13,6 +13,7 @@ import { tmpDir } from './helpers/tmp.js';
 import { download } from '../src/backbones/download.js';
 import { readConvertedModel } from '../src/weights/tfjs-format.js';
 import { readWsolMetadata } from '../src/evaluate/wsol-metadata.js';
+import { argsFingerprint, claimOutDir } from '../src/util/run-owner.js';
 
 const CKPT = path.resolve('spec/fixtures/backbones/ckpt/dino_vit_zip.pth');
 const OTHER = path.resolve('spec/fixtures/backbones/ckpt/dino_vit.safetensors');
@@ -225,6 +226,20 @@ describe('hostile faults (issue 17): downloads, replaced models, shared --out, r
       expect(r.code).to.equal(2);
       expect(r.stderr).to.match(/holds maps of an earlier run that is not recorded as this one/);
       expect(readdirSync(path.join(out, 'maps'))).to.deep.equal(['old.npy']);
+    });
+  });
+
+  describe('8. claimOutDir (the rule every owning command uses)', () => {
+    it('a directory holding only the record of a run that wrote nothing may be taken over; one with output may not', () => {
+      const dir = tmpDir();
+      claimOutDir(dir, 'explain', 'a');
+      claimOutDir(dir, 'explain', 'b'); // run "a" failed before writing anything
+      writeFileSync(path.join(dir, 'explain.json'), '{}');
+      expect(() => claimOutDir(dir, 'explain', 'a')).to.throw(/holds the output of another `uol explain` run/);
+      expect(() => claimOutDir(dir, 'localize', 'b')).to.throw(/holds the output of a `uol explain` run/);
+      claimOutDir(dir, 'explain', 'b');
+      expect(argsFingerprint({ a: 1, out: 'x', 'batch-size': 2, batchSize: 2 })).to.equal(argsFingerprint({ a: 1, out: 'y', 'batch-size': 2 }));
+      expect(argsFingerprint({ a: 1 })).to.not.equal(argsFingerprint({ a: 2 }));
     });
   });
 
