@@ -173,9 +173,25 @@ describe('hostile inputs (issue 17): bounded memory and time, a clear error, not
         writeFileSync(file, b);
         const r = await runCli(['convert', file, '--arch', 'vit_small', '--out', path.join(path.dirname(file), 'm')]);
         expect(r.code).to.equal(2);
-        expect(r.stderr).to.match(/big-header\.safetensors: cannot read safetensors file: safetensors header length: size .* exceeds the 16\.0 MiB cap \(raise it with UOL_LIMIT_SAFETENSORS_HEADER_BYTES/);
+        expect(r.stderr).to.match(/big-header\.safetensors: cannot read safetensors file: safetensors header length: size .* exceeds the 8\.0 MiB cap \(raise it with UOL_LIMIT_SAFETENSORS_HEADER_BYTES/);
       });
     }
+
+    it('a header just under the cap full of zero-size tensors: refused by the tensor-count cap, RSS and time bounded', async () => {
+      const parts: string[] = [];
+      for (let n = 0, len = 2; len < 8 * 2 ** 20 - 100; n++) {
+        const e = `"t${n}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`;
+        parts.push(e);
+        len += e.length + 1;
+      }
+      const h = Buffer.from(`{${parts.join(',')}}`);
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(h.length));
+      const file = path.join(tmpDir(), 'many.safetensors');
+      writeFileSync(file, Buffer.concat([len, h]));
+      const r = await child(['convert', file, '--arch', 'vit_small', '--out', path.join(path.dirname(file), 'm')]);
+      expectRefused(r, file, new RegExp(`safetensors header lists ${parts.length} tensors, over the 20000-tensor cap`));
+    });
 
     it('zero-size tensors sharing an offset are not an "overlap"', async () => {
       const header: Record<string, unknown> = {};

@@ -25,10 +25,12 @@ export const DEFAULT_LIMITS = {
   zipEntryBytes: 4 * 2 ** 30,
   /** Decompressed bytes of a *compressed* zip entry; torch writes STORED entries, so this only meets crafted files (256 MiB). */
   zipInflateBytes: 256 * 2 ** 20,
-  /** A safetensors JSON header (16 MiB; the header of a 7B-parameter LLM is ~100 KiB). */
-  safetensorsHeaderBytes: 16 * 2 ** 20,
+  /** A safetensors JSON header (8 MiB; the header of a 7B-parameter LLM is ~100 KiB). */
+  safetensorsHeaderBytes: 8 * 2 ** 20,
   /** Integers in a pickle (LONG1/LONG4) longer than this many bytes are refused (torch never writes more than 10). */
   pickleLongBytes: 4096,
+  /** Tensors in one checkpoint (count; backbones hold < 2,000, full training checkpoints < 10,000). */
+  checkpointTensors: 20_000,
   /** A download without a size in the registry (16 GiB). */
   downloadBytes: 16 * 2 ** 30,
 } as const;

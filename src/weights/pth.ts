@@ -9,6 +9,7 @@
 import { open as openFile } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import { readFileBoundedAsync } from '../util/safe-read.js';
+import { limit, limitEnv } from '../util/limits.js';
 import { PickleError, PyDict, PyGlobalRef, PyObject, unpickle, type GlobalHandler, type PyValue } from './pickle.js';
 import { DTYPE_SIZE, StorageRef, TensorRef, type TensorDtype } from './tensor-ref.js';
 import { ZipArchive } from './zip.js';
@@ -83,6 +84,12 @@ function numpyScalar(args: PyValue[]): PyValue {
  */
 export function torchGlobals(): Map<string, GlobalHandler> {
   const g = new Map<string, GlobalHandler>();
+  let tensors = 0;
+  const maxTensors = limit('checkpointTensors');
+  const rebuild = (a: PyValue[], fn: string): TensorRef => {
+    if (++tensors > maxTensors) throw new PickleError(`more than ${maxTensors} tensors, over the cap (raise it with ${limitEnv('checkpointTensors')} if the file is genuine)`);
+    return rebuildTensor(a, fn);
+  };
   const ordered = (args: PyValue[]): PyValue => {
     const d = new PyDict('collections.OrderedDict');
     const items = args[0];
@@ -94,8 +101,8 @@ export function torchGlobals(): Map<string, GlobalHandler> {
     return d;
   };
   g.set('collections.OrderedDict', { call: ordered, construct: ordered });
-  g.set('torch._utils._rebuild_tensor_v2', { call: (a) => rebuildTensor(a, '_rebuild_tensor_v2') });
-  g.set('torch._utils._rebuild_tensor', { call: (a) => rebuildTensor(a, '_rebuild_tensor') });
+  g.set('torch._utils._rebuild_tensor_v2', { call: (a) => rebuild(a, '_rebuild_tensor_v2') });
+  g.set('torch._utils._rebuild_tensor', { call: (a) => rebuild(a, '_rebuild_tensor') });
   const param = (a: PyValue[]): PyValue => {
     if (!(a[0] instanceof TensorRef)) throw new PickleError('_rebuild_parameter: data is not a tensor');
     return a[0];

@@ -7,7 +7,7 @@
 import { open as openFile } from 'node:fs/promises';
 import { PyDict } from './pickle.js';
 import { constants as fsc } from 'node:fs';
-import { limit, overLimit } from '../util/limits.js';
+import { limit, limitEnv, overLimit } from '../util/limits.js';
 import { DTYPE_SIZE, StorageRef, TensorRef, type TensorDtype } from './tensor-ref.js';
 
 const DTYPES: Record<string, TensorDtype> = {
@@ -66,6 +66,8 @@ export async function openSafetensors(file: string): Promise<SafetensorsFile> {
       throw new Error(`safetensors header is not valid JSON: ${(e as Error).message}`, { cause: e });
     }
     if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new Error('safetensors header is not a JSON object');
+    const count = Object.keys(header).length;
+    if (count > limit('checkpointTensors')) throw new Error(`safetensors header lists ${count} tensors, over the ${limit('checkpointTensors')}-tensor cap (raise it with ${limitEnv('checkpointTensors')} if the file is genuine)`);
     const dataStart = 8 + hlen;
     const dataLen = size - dataStart;
     const root = new PyDict('safetensors');
