@@ -6,8 +6,6 @@ import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
 import { expandImageArgs, extractToDir } from '../../backbones/extract.js';
 import type { Downscale } from '../../backbones/resnet.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
-import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
-import * as path from 'node:path';
 
 interface ExtractArgs extends GlobalArgs {
   images: string[];
@@ -32,7 +30,6 @@ export const extractCommand: CommandModule<GlobalArgs, ExtractArgs> = {
   handler: async (a) => {
     await startEngine(a);
     const images = expandImageArgs(a.images);
-    claimOutDir(path.resolve(a.out), 'extract', argsFingerprint({ ...a, images }), []);
     const prog = progressFor(a);
     const opts: Parameters<typeof loadBackbone>[1] = { onProgress: prog.callback };
     if (a.downscale) opts.downscale = a.downscale as Downscale;
