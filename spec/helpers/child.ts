@@ -1,5 +1,5 @@
 // Runs the CLI (from the TypeScript sources, like spec/helpers/uol-ts.ts) in a child process and measures it: exit
-// code, output, wall time, and peak RSS (process.resourceUsage().maxRSS reported at exit by rss-report.mjs, and
+// code, output, wall time, and peak RSS (VmHWM of /proc/self/status reported at exit by rss-report.mjs, and
 // /proc/<pid>/status VmHWM polled while it runs, for children killed before they can report).
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -22,6 +22,8 @@ export interface ChildResult {
 
 function vmHWM(pid: number): number {
   try {
+    // Before exec the child is a copy of this (large) test runner: only read it once it runs the CLI.
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rss-report')) return 0;
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
@@ -67,7 +69,7 @@ export function runChild(args: string[], o: { timeoutMs?: number; env?: Record<s
         reported = 0;
       }
       rmSync(rssFile, { force: true });
-      resolve({ code, stdout, stderr, ms: Date.now() - t0, peakMB: Math.max(reported, polled) / 1024, timedOut });
+      resolve({ code, stdout, stderr, ms: Date.now() - t0, peakMB: (reported || polled) / 1024, timedOut });
     }),
   );
 }
