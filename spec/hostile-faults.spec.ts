@@ -145,6 +145,13 @@ describe('hostile faults (issue 17): downloads, replaced models, shared --out, r
       const model = JSON.parse(readFileSync(path.join(models, 'open', 'model.json'), 'utf8')) as { provenance: { sourceSha256: string; downloadVerified: string } };
       expect(model.provenance.sourceSha256).to.equal(SHA);
       expect(model.provenance.downloadVerified).to.match(/^size \d+ bytes$|^nothing/);
+      // fetch --force converts over the existing model through the same build-beside-and-swap path as convert --force.
+      const before = snapshot(path.join(models, 'open'));
+      const again = await runCli(['fetch', 'open', '--registry', reg, '--models-dir', models, '--force']);
+      expect(again.code, again.stderr).to.equal(0);
+      expect(readdirSync(models).filter((f) => /^\.open\.(new|old)-/.test(f))).to.deep.equal([]);
+      expect([...snapshot(path.join(models, 'open')).keys()]).to.deep.equal([...before.keys()]);
+      await readConvertedModel(path.join(models, 'open'));
     });
 
     it('a registry name like ../../../../tmp/x is refused; nothing is written outside --models-dir', async () => {
