@@ -158,8 +158,10 @@ export interface ConvertOptions {
   name?: string;
   /** Overwrite an existing model in `out`. */
   force?: boolean;
+  /** Accept tensors holding NaN or ±Inf (refused by default: such a backbone gives NaN features). */
+  allowNonFinite?: boolean;
   /** Extra provenance (download URL, registry name). */
-  source?: { url?: string; registryName?: string };
+  source?: { url?: string; registryName?: string; verified?: string };
   onProgress?: ProgressCallback;
 }
 
@@ -171,7 +173,7 @@ export interface ConvertResult {
   bytes: number;
 }
 
-function toSource(sel: SelectedTensors): Map<string, SourceTensor> {
+function toSource(sel: SelectedTensors, file: string, allowNonFinite: boolean): Map<string, SourceTensor> {
   // Storages are cached while read; release each once its last tensor is converted (peak memory ≈ one model).
   const users = new Map<StorageRef, number>();
   for (const t of sel.tensors.values()) users.set(t.storage, (users.get(t.storage) ?? 0) + 1);
@@ -182,6 +184,10 @@ function toSource(sel: SelectedTensors): Map<string, SourceTensor> {
       dtype: t.dtype,
       read: async () => {
         const data = await readFloat32(t);
+        if (!allowNonFinite) {
+          const bad = data.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) throw new UsageError(`${file}: tensor "${k}" holds ${data[bad]} at element ${bad}: non-finite weights give NaN features (pass --allow-nonfinite to convert anyway)`);
+        }
         const left = users.get(t.storage)! - 1;
         users.set(t.storage, left);
         if (left === 0) t.storage.release();
@@ -218,7 +224,7 @@ export async function convertCheckpoint(o: ConvertOptions): Promise<ConvertResul
       const sel = applyKeyMap(ckpt.root, m);
       if (!sel) continue;
       // Shape-only strict check first (cheap), data read only for the winner.
-      const src = toSource(sel);
+      const src = toSource(sel, file, !!o.allowNonFinite);
       const prepOpts: Parameters<typeof prepareWeights>[2] = { where: file, keyMap: sel.keyMap, prefix: sel.prefix };
       if (o.patch !== undefined) prepOpts.patch = o.patch;
       if (o.archConfig) prepOpts.archConfig = o.archConfig;
@@ -262,6 +268,7 @@ export async function convertCheckpoint(o: ConvertOptions): Promise<ConvertResul
     };
     if (o.source?.url) provenance.url = o.source.url;
     if (o.source?.registryName) provenance.registryName = o.source.registryName;
+    if (o.source?.verified) provenance.downloadVerified = o.source.verified;
     const json = await writeConvertedModel(
       o.out,
       { generatedBy: TOOL, backbone: { name: o.name ?? path.basename(path.resolve(o.out)), arch: o.arch, family: prepared.family, config: prepared.config }, provenance },
@@ -292,6 +299,8 @@ export interface ReleaseConvertOptions {
    * such a file is an error naming the keys.
    */
   allowMissing?: boolean;
+  /** Convert tensors holding NaN/Inf (refused by default, naming the tensor). */
+  allowNonFinite?: boolean;
   /** Overwrite an existing model in `outDir`. */
   force?: boolean;
   /** Config overrides of the release's module (non-standard widths/depths, for tests). */
@@ -419,7 +428,7 @@ export async function convertReleaseCheckpoint(o: ReleaseConvertOptions): Promis
       throw new UsageError(
         `${file}: ${absent.length} module tensor(s) absent, which the release's strict=False left at random init: ${some(absent)} (${ctx} into prefix "${net.prefix}"); --allow-missing converts anyway with PyTorch-default values`,
       );
-    const src = toSource({ keyMap: `release:${net.name}`, container: net.container, prefix: net.prefix, tensors, dropped: [] });
+    const src = toSource({ keyMap: `release:${net.name}`, container: net.container, prefix: net.prefix, tensors, dropped: [] }, file, !!o.allowNonFinite);
     for (const k of absent) {
       const m = modKeys.get(k)!;
       src.set(m.key, { shape: m.shape, dtype: 'init', read: () => Promise.resolve(defaultInit(m.key, m.shape)) });

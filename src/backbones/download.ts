@@ -6,7 +6,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { formatBytes, limit, limitEnv } from '../util/limits.js';
 import * as path from 'node:path';
 import type { ProgressCallback } from '../util/progress.js';
 import { TOOL } from '../version.js';
@@ -21,6 +22,18 @@ export interface ExpectedChecksum {
   md5Prefix?: string;
   /** Exact size in bytes. */
   size?: number;
+  /** Largest acceptable size when `size` is not known (default: the `downloadBytes` cap). */
+  maxBytes?: number;
+}
+
+/** What {@link download} can check for `e`, in words (e.g. `sha256 (full)`, `md5 prefix b251726a (8 hex)`, `nothing`). */
+export function describeVerification(e: ExpectedChecksum | undefined): string {
+  const parts: string[] = [];
+  if (e?.sha256) parts.push('sha256 (full)');
+  if (e?.sha256Prefix) parts.push(`sha256 prefix ${e.sha256Prefix} (${e.sha256Prefix.length} hex digits)`);
+  if (e?.md5Prefix) parts.push(`md5 prefix ${e.md5Prefix} (${e.md5Prefix.length} hex digits)`);
+  if (e?.size !== undefined) parts.push(`size ${e.size} bytes`);
+  return parts.length ? parts.join(', ') : 'nothing (no checksum or size is pinned)';
 }
 
 /** Options of {@link download}. */
@@ -53,6 +66,16 @@ export class IntegrityError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'IntegrityError';
+  }
+}
+
+/** Free bytes on the file system holding `dir`, when the platform tells. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
   }
 }
 
@@ -122,8 +145,17 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
   let url = o.url;
   let redirects = 0;
   let resumedFrom = 0;
+  let restarts = 0;
+  const cap = o.expected?.size ?? o.expected?.maxBytes ?? limit('downloadBytes');
+  const capWhy = o.expected?.size !== undefined ? 'the size the registry gives' : o.expected?.maxBytes !== undefined ? 'the largest size expected for this entry' : `the ${formatBytes(cap)} cap (${limitEnv('downloadBytes')})`;
+  const keep = `the partial download is kept in ${part} for the next run to resume; delete it to start over`;
   for (;;) {
     const have = existsSync(part) ? statSync(part).size : 0;
+    if (have > cap) {
+      // A .part longer than the file can be is garbage (an earlier endless body): start over.
+      rmSync(part, { force: true });
+      continue;
+    }
     const res = await request(url, have > 0 ? { range: `bytes=${have}-` } : {}, idle);
     if (res.status >= 300 && res.status < 400 && res.headers.location) {
       res.stream.resume();
@@ -143,8 +175,13 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
     if (res.status === 206 && have > 0) {
       const m = /^bytes (\d+)-/.exec(res.headers['content-range'] ?? '');
       if (!m || Number(m[1]) !== have) {
-        res.stream.resume();
-        throw new Error(`${url}: server answered range ${have}- with ${res.headers['content-range'] ?? 'no Content-Range'}`);
+        res.stream.destroy();
+        // The .part cannot be resumed against this answer: drop it and download from the start (once).
+        if (restarts++ === 0) {
+          rmSync(part, { force: true });
+          continue;
+        }
+        throw new Error(`${url}: server answered range ${have}- with ${res.headers['content-range'] ?? 'no Content-Range'}; delete ${part} to start over`);
       }
       start = have;
     } else if (res.status === 200) {
@@ -156,6 +193,19 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
     resumedFrom = start;
     const len = Number(res.headers['content-length'] ?? NaN);
     const total = Number.isFinite(len) ? start + len : o.expected?.size;
+    if (total !== undefined && total > cap) {
+      res.stream.destroy();
+      throw new Error(`${url}: the server announces ${total} bytes, more than ${capWhy} (${cap} bytes); nothing more was downloaded (${keep})`);
+    }
+    if (o.expected?.size !== undefined && Number.isFinite(len) && start + len !== o.expected.size) {
+      res.stream.destroy();
+      throw new Error(`${url}: the server announces ${start + len} bytes, the registry expects ${o.expected.size}; nothing more was downloaded (${keep})`);
+    }
+    const free = freeBytes(path.dirname(path.resolve(part)));
+    if (free !== undefined && (total ?? 0) - start > free) {
+      res.stream.destroy();
+      throw new Error(`${url}: needs ${formatBytes((total ?? 0) - start)} more but only ${formatBytes(free)} are free in ${path.dirname(path.resolve(part))}`);
+    }
     await new Promise<void>((resolve, reject) => {
       const out = createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
       let done = start;
@@ -170,14 +220,19 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
       res.stream.setTimeout(idle, () => fail(new Error(`${url}: stalled for ${idle / 1000} s at byte ${done}; run again to resume`)));
       res.stream.on('data', (c: Buffer) => {
         done += c.length;
+        if (done > cap) {
+          fail(new Error(`${url}: the body runs past ${capWhy} (${cap} bytes); download stopped and ${part} deleted`));
+          rmSync(part, { force: true });
+          return;
+        }
         const ev: Parameters<ProgressCallback>[0] = { stage: 'download', done, unit: 'B', detail: path.basename(o.dest) };
         if (total !== undefined) ev.total = total;
         o.onProgress?.(ev);
       });
-      res.stream.on('aborted', () => fail(new Error(`${url}: connection closed at byte ${done}; run again to resume`)));
-      res.stream.on('error', (e) => fail(new Error(`${url}: ${e.message} at byte ${done}; run again to resume`)));
+      res.stream.on('aborted', () => fail(new Error(`${url}: connection closed at byte ${done}; run again to resume (${keep})`)));
+      res.stream.on('error', (e) => fail(new Error(`${url}: ${e.message} at byte ${done}; run again to resume (${keep})`)));
       res.stream.on('end', () => {
-        if (Number.isFinite(len) && done !== start + len) fail(new Error(`${url}: connection closed at byte ${done} of ${start + len}; run again to resume`));
+        if (Number.isFinite(len) && done !== start + len) fail(new Error(`${url}: connection closed at byte ${done} of ${start + len}; run again to resume (${keep})`));
       });
       out.on('error', (e) => fail(e));
       out.on('finish', () => (failed ? undefined : resolve()));

@@ -7,7 +7,8 @@
  * `loadBackbone(spec)` takes a registry name or a path (a converted-model directory, or a tfjs-converter model
  * `DIR[#featureNode]`).
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { readJsonBounded } from '../util/safe-read.js';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
@@ -21,7 +22,7 @@ import type { Downscale } from './resnet.js';
 import { modelsDir as defaultModelsDir, registryFile as defaultRegistryFile } from './paths.js';
 import { loadTfjsModelBackbone, tfjsBackboneFromArtifacts, type TfjsBackboneSpec } from './tfjs-model.js';
 import { modelJsonPath } from '../weights/tfjs-format.js';
-import { download, type DownloadResult, type ExpectedChecksum } from './download.js';
+import { describeVerification, download, type DownloadResult, type ExpectedChecksum } from './download.js';
 import { KEY_MAPS } from '../weights/keymaps.js';
 
 /** Where a backbone comes from. */
@@ -169,12 +170,7 @@ async function loadEmbedded(e: EmbeddedBackbone): Promise<tf.io.ModelArtifacts> 
  */
 export function readRegistry(file = defaultRegistryFile()): KnownCheckpoint[] {
   if (!existsSync(file)) return [];
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${file}: invalid JSON: ${(e as Error).message}`);
-  }
+  const j = readJsonBounded(file, 'checkpoint registry');
   const list = (j as { checkpoints?: unknown }).checkpoints;
   if (!Array.isArray(list)) throw new UsageError(`${file}: missing "checkpoints" array`);
   const names = new Set<string>();
@@ -183,6 +179,12 @@ export function readRegistry(file = defaultRegistryFile()): KnownCheckpoint[] {
     for (const k of ['name', 'arch', 'keyMap', 'url', 'description'] as const) if (typeof c[k] !== 'string' || !c[k]) throw new UsageError(`${where}: "${k}" must be a non-empty string`);
     if (!ARCH_PRESETS[c.arch]) throw new UsageError(`${where} (${c.name}): unknown arch "${c.arch}"`);
     if (c.keyMap !== 'auto' && !KEY_MAPS.some((m) => m.name === c.keyMap)) throw new UsageError(`${where} (${c.name}): unknown keyMap "${c.keyMap}"`);
+    // The name becomes a directory under --models-dir: a plain file name only, so no entry can write outside it.
+    if (!SAFE_NAME.test(c.name) || c.name.length > 100) throw new UsageError(`${where}: name ${JSON.stringify(c.name)} must be a plain file name (letters, digits, . _ -; not starting with . or -)`);
+    if (!/^https?:\/\//.test(c.url)) throw new UsageError(`${where} (${c.name}): url must be http(s)`);
+    if (c.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(c.sha256)) throw new UsageError(`${where} (${c.name}): sha256 must be 64 hex digits`);
+    for (const k of ['sha256Prefix', 'md5Prefix'] as const) if (c[k] !== undefined && !/^[0-9a-fA-F]{4,64}$/.test(c[k])) throw new UsageError(`${where} (${c.name}): ${k} must be hex digits`);
+    for (const k of ['size', 'approxBytes'] as const) if (c[k] !== undefined && !(Number.isSafeInteger(c[k]) && c[k] > 0)) throw new UsageError(`${where} (${c.name}): ${k} must be a positive integer`);
     if (names.has(c.name)) throw new UsageError(`${where}: duplicate name "${c.name}"`);
     if (EMBEDDED.some((e) => e.name === c.name)) throw new UsageError(`${where}: "${c.name}" is the name of an embedded backbone`);
     names.add(c.name);
@@ -204,11 +206,14 @@ function buildOptions(opts: LoadBackboneOptions): BuildOptions {
   return o;
 }
 
+/** Registry names: a plain file name. */
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
 function isConvertedDir(dir: string): boolean {
   const f = path.join(dir, 'model.json');
   if (!existsSync(f)) return false;
   try {
-    return (JSON.parse(readFileSync(f, 'utf8')) as { format?: unknown }).format === 'uol-backbone';
+    return (readJsonBounded(f, 'model.json') as { format?: unknown }).format === 'uol-backbone';
   } catch {
     return false;
   }
@@ -216,7 +221,7 @@ function isConvertedDir(dir: string): boolean {
 
 function convertedArch(dir: string): string {
   try {
-    return (JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { backbone: { arch: string } }).backbone.arch;
+    return (readJsonBounded(path.join(dir, 'model.json'), 'model.json') as { backbone: { arch: string } }).backbone.arch;
   } catch {
     return '?';
   }
@@ -260,7 +265,7 @@ function entries(opts: LoadBackboneOptions = {}): Map<string, Entry> {
   if (existsSync(mdir))
     for (const name of readdirSync(mdir).sort()) {
       const dir = path.join(mdir, name);
-      if (m.has(name) || !isConvertedDir(dir)) continue;
+      if (name.startsWith('.') || m.has(name) || !isConvertedDir(dir)) continue; // hidden: downloads, conversions in progress
       m.set(name, {
         info: { name, arch: convertedArch(dir), description: `converted model in ${dir}`, source: 'converted', offline: true, location: dir },
         load: (o) => withLoadProgress(name, o, () => loadConvertedBackbone(dir, { ...buildOptions(o), id: name })),
@@ -291,12 +296,7 @@ async function loadFromPath(spec: string, opts: LoadBackboneOptions): Promise<Fe
   const json = modelJsonPath(p);
   if (!existsSync(json)) throw new UsageError(`${spec}: no model.json (not a registry name, converted model or tfjs model directory)`);
   const dir = path.dirname(json);
-  let format: unknown;
-  try {
-    format = (JSON.parse(readFileSync(json, 'utf8')) as { format?: unknown }).format;
-  } catch (e) {
-    throw new UsageError(`${json}: invalid JSON: ${(e as Error).message}`);
-  }
+  const format = (readJsonBounded(json, 'model.json') as { format?: unknown } | null)?.format;
   if (format === 'uol-backbone') {
     if (node) throw new UsageError(`${spec}: a converted backbone has a fixed feature layer; drop "#${node}"`);
     return loadConvertedBackbone(dir, buildOptions(opts));
@@ -305,11 +305,7 @@ async function loadFromPath(spec: string, opts: LoadBackboneOptions): Promise<Fe
   const sidecarFile = path.join(dir, 'uol-backbone.json');
   let side: Sidecar = {};
   if (existsSync(sidecarFile)) {
-    try {
-      side = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
-    } catch (e) {
-      throw new UsageError(`${sidecarFile}: invalid JSON: ${(e as Error).message}`);
-    }
+    side = readJsonBounded(sidecarFile, 'sidecar') as Sidecar;
   }
   const featureNode = node ?? side.featureNode;
   if (!featureNode) throw new UsageError(`${spec}: a tfjs model needs a feature layer/node: use "${p}#NODE" or write ${sidecarFile} with {"featureNode": …}`);
@@ -351,6 +347,24 @@ export interface FetchResult {
   fetched: boolean;
   download?: DownloadResult;
   convert?: ConvertResult;
+  /** What was verified of the download (checksums, size), in words. */
+  verified?: string;
+  /** Warnings for the user (e.g. nothing pinned in the registry to verify the download against). */
+  warnings?: string[];
+}
+
+/** What `uol fetch NAME` verifies for a registry entry, in words. */
+export function registryVerification(c: KnownCheckpoint): string {
+  return describeVerification(expectedOf(c));
+}
+
+function expectedOf(c: KnownCheckpoint): ExpectedChecksum {
+  const expected: ExpectedChecksum = {};
+  if (c.sha256) expected.sha256 = c.sha256;
+  if (c.sha256Prefix) expected.sha256Prefix = c.sha256Prefix;
+  if (c.md5Prefix) expected.md5Prefix = c.md5Prefix;
+  if (c.size) expected.size = c.size;
+  return expected;
 }
 
 /**
@@ -366,15 +380,20 @@ export async function fetchBackbone(name: string, opts: FetchOptions = {}): Prom
     throw new UsageError(`unknown checkpoint "${name}"; known: ${reg.map((r) => r.name).join(', ')}`);
   }
   const mdir = defaultModelsDir(opts.modelsDir);
-  const dir = path.join(mdir, c.name);
+  const dir = confined(mdir, c.name);
   if (isConvertedDir(dir) && !opts.force) return { name, dir, fetched: false };
-  const fileName = path.basename(new URL(c.url).pathname) || `${c.name}.pth`;
-  const dest = path.join(mdir, '.downloads', `${c.name}--${fileName}`);
-  const expected: ExpectedChecksum = {};
-  if (c.sha256) expected.sha256 = c.sha256;
-  if (c.sha256Prefix) expected.sha256Prefix = c.sha256Prefix;
-  if (c.md5Prefix) expected.md5Prefix = c.md5Prefix;
-  if (c.size) expected.size = c.size;
+  const fileName = path.basename(new URL(c.url).pathname).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '') || `${c.name}.pth`;
+  const dest = confined(path.join(mdir, '.downloads'), `${c.name}--${fileName}`);
+  const expected = expectedOf(c);
+  // Without a pinned size, refuse bodies far beyond the parameter size (a training checkpoint holds ≤ ~4 copies).
+  if (!c.size && c.approxBytes) expected.maxBytes = Math.max(4 * c.approxBytes, 64 * 2 ** 20);
+  const verified = describeVerification(expected);
+  const warnings: string[] = [];
+  if (!c.sha256 && !c.sha256Prefix && !c.md5Prefix) {
+    warnings.push(`${c.name}: the registry pins no checksum for ${c.url}: the download is not verified; its sha256 is recorded in ${path.join(dir, 'model.json')} (provenance.sourceSha256)`);
+  } else if (!c.sha256) {
+    warnings.push(`${c.name}: only a checksum prefix is pinned (${verified}), a weak check`);
+  }
   const dl = await download({ url: c.url, dest, expected, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   const conv = await convertCheckpoint({
     checkpoint: dl.file,
@@ -385,9 +404,16 @@ export async function fetchBackbone(name: string, opts: FetchOptions = {}): Prom
     out: dir,
     name: c.name,
     force: true,
-    source: { url: c.url, registryName: c.name },
+    source: { url: c.url, registryName: c.name, verified },
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   if (!opts.keepDownload) rmSync(dl.file, { force: true });
-  return { name, dir, fetched: true, download: dl, convert: conv };
+  return { name, dir, fetched: true, download: dl, convert: conv, verified, warnings };
+}
+
+/** `base/name`, refusing a name that would leave `base` (`..`, separators, absolute paths). */
+function confined(base: string, name: string): string {
+  const p = path.resolve(base, name);
+  if (path.dirname(p) !== path.resolve(base) || !SAFE_NAME.test(name)) throw new UsageError(`registry name "${name}" is not a plain file name: it would write outside ${base}`);
+  return p;
 }

@@ -6,7 +6,7 @@
  * strict winner and every class tied with the true class pushes it down (a tie is never resolved in its favour).
  * A Top-1 hit at τ needs IoU ≥ 0.5 and rank ≤ 1, a Top-5 hit rank ≤ 5 (src/evaluate/box-metrics.ts counts them).
  */
-import { readFileSync } from 'node:fs';
+import { readTextBounded } from '../util/safe-read.js';
 import { UsageError } from '../util/errors.js';
 
 /**
@@ -147,13 +147,9 @@ export function parsePredictions(text: string, file: string): Predictions {
 
 /** Reads and parses a predictions CSV ({@link parsePredictions}). @throws UsageError naming the file (and line). */
 export function readPredictions(file: string): Predictions {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  return parsePredictions(text, file);
+  // Bounded like every reader (docs/security.md): a regular file under the JSON cap (256 MiB by default; a class-score
+  // CSV of 50,000 ImageNet images is about that size, top-k CSVs far less).
+  return parsePredictions(readTextBounded(file, 'jsonBytes', 'predictions CSV'), file);
 }
 
 /**

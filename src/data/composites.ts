@@ -11,10 +11,11 @@
  */
 import sharp from 'sharp';
 import * as path from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import type { Box } from './transforms.js';
 import type { DatasetRecord } from './datasets/types.js';
+import { readJsonBounded } from '../util/safe-read.js';
 
 /** An annotated source photo. */
 export interface CompositeObject {
@@ -83,7 +84,7 @@ export async function sampleComposites(photoDir: string, outDir: string): Promis
   const file = path.join(photoDir, 'manifest.json');
   let entries: { file: string; approx_boxes: Box[] }[];
   try {
-    entries = JSON.parse(readFileSync(file, 'utf8')) as typeof entries;
+    entries = readJsonBounded(file, 'photo manifest') as typeof entries;
   } catch (e) {
     throw new UsageError(`${file}: cannot read the photo manifest (${(e as Error).message})`);
   }

@@ -21,7 +21,7 @@
  * Resizing: sharp's `linear`/`cubic` kernels (antialiased; within ~0.2 grey levels MAD of PIL's BILINEAR/BICUBIC) or the
  * exact PIL resampler in pil-resample.ts (`resizer: 'pil'`; always used by the jimp codec and for NEAREST).
  */
-import { readFile } from 'node:fs/promises';
+import { readFileBoundedAsync } from '../util/safe-read.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as SharpNS from 'sharp';
 import { UsageError } from '../util/errors.js';
@@ -289,10 +289,9 @@ async function resolveDecode(opts: DecodeOptions | undefined): Promise<Required<
 async function readBytes(file: string | Uint8Array, name: string): Promise<Uint8Array> {
   if (typeof file !== 'string') return file;
   try {
-    return u8(await readFile(file));
+    return u8(await readFileBoundedAsync(file, 'imageBytes', 'image'));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${name}: cannot read image: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new UsageError(`${name}${(e as Error).message.slice(file.length)}`, { cause: e });
   }
 }
 
@@ -378,7 +377,7 @@ export async function readImageRGB(file: string | Uint8Array, name = typeof file
 
 /** Reads only the stored width and height from the header (no pixel decode). Undefined when not recognised. */
 export async function readImageSize(file: string | Uint8Array): Promise<{ width: number; height: number } | undefined> {
-  const bytes = typeof file === 'string' ? u8(await readFile(file)) : file;
+  const bytes = typeof file === 'string' ? u8(await readFileBoundedAsync(file, 'imageBytes', 'image')) : file;
   return headerSize(bytes);
 }
 

@@ -11,8 +11,9 @@
  * Storage is column-major as in MATLAB: for dims [m, n], element (i, j) is at index i + j·m.
  */
 import { inflateSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
+import { limit } from '../util/limits.js';
 import { UsageError } from '../util/errors.js';
+import { readFileBounded } from '../util/safe-read.js';
 
 /** A numeric or logical array. `data` holds the real part in column-major order as float64. */
 export interface MatNumeric {
@@ -242,7 +243,7 @@ export function parseMat(bytes: Uint8Array, where = '<mat>'): Map<string, MatVal
     if (t.type === MI.COMPRESSED) {
       let inner: Uint8Array;
       try {
-        inner = new Uint8Array(inflateSync(bytes.subarray(t.data, t.data + t.n)));
+        inner = new Uint8Array(inflateSync(bytes.subarray(t.data, t.data + t.n), { maxOutputLength: limit('arrayBytes') }));
       } catch (e) {
         throw new UsageError(`${where}: corrupt compressed variable at byte ${p}: ${(e as Error).message}`);
       }
@@ -265,14 +266,7 @@ export function parseMat(bytes: Uint8Array, where = '<mat>'): Map<string, MatVal
 
 /** Reads and parses a MAT-file from disk (see {@link parseMat}). */
 export function readMat(file: string): Map<string, MatValue> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: cannot read MAT-file: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  return parseMat(bytes, file);
+  return parseMat(new Uint8Array(readFileBounded(file, 'arrayBytes', 'MAT-file')), file);
 }
 
 // ---- accessors with clear errors ------------------------------------------------------------------------------------

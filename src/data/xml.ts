@@ -3,10 +3,10 @@
  * fast-xml-parser. Documents are untrusted: entities are not expanded (processEntities: false), attributes ignored,
  * nothing is evaluated.
  */
-import { readFile } from 'node:fs/promises';
 import { XMLParser } from 'fast-xml-parser';
 import { UsageError } from '../util/errors.js';
 import type { Box } from './transforms.js';
+import { readTextBoundedAsync } from '../util/safe-read.js';
 
 /** One annotated object. */
 export interface VocObject {
@@ -63,12 +63,6 @@ export function parseVocXml(text: string, where: string): VocAnnotation {
 
 /** Reads and parses a VOC XML file. */
 export async function readVocXml(file: string): Promise<VocAnnotation> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: cannot read annotation: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const text = await readTextBoundedAsync(file, 'textBytes', 'annotation');
   return parseVocXml(text, file);
 }

@@ -7,6 +7,7 @@
 import sharp from 'sharp';
 import * as path from 'node:path';
 import { UsageError } from '../util/errors.js';
+import { readFileBoundedAsync } from '../util/safe-read.js';
 
 /** An 8-bit single-channel image. */
 export interface GrayImage {
@@ -21,8 +22,9 @@ export interface GrayImage {
  * @throws UsageError naming the file.
  */
 export async function readGrayImage(file: string): Promise<GrayImage> {
+  const bytes = await readFileBoundedAsync(file, 'imageBytes', 'mask image'); // a regular file within the cap, never a path handed to libvips
   try {
-    const { data, info } = await sharp(file, { failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes, { failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;
     const c = info.channels;
     const out = new Uint8Array(n);

@@ -9,10 +9,11 @@
  * Lines are split on commas exactly as wsolevaluation does; blank lines are skipped; a malformed line is an error that
  * names the file and line number.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Box } from '../localize/boxes.js';
 import { UsageError } from '../util/errors.js';
+import { readTextBounded } from '../util/safe-read.js';
 
 /** Masks of one image (paths relative to the mask root). */
 export interface MaskEntry {
@@ -42,12 +43,7 @@ interface Line {
 }
 
 function readLines(file: string): Line[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
-  }
+  const text = readTextBounded(file, 'textBytes', '');
   const out: Line[] = [];
   text.split('\n').forEach((raw, i) => {
     const t = raw.endsWith('\r') ? raw.slice(0, -1) : raw;

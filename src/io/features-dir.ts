@@ -2,10 +2,11 @@
  * Bring-your-own-features input: a directory of `<stem>.npy` float32 arrays shaped [h,w,C] (one per image), and a
  * labels CSV with lines `stem,classIndex`.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../util/errors.js';
 import { readNpy } from './npy.js';
+import { readTextBounded } from '../util/safe-read.js';
 
 /** One feature file. */
 export interface FeatureFile {
@@ -71,12 +72,7 @@ export async function readFeatureMap(f: FeatureFile, channels?: number): Promise
  * @throws UsageError naming the file and line for malformed or duplicate lines.
  */
 export function readLabelsCsv(file: string): Map<string, number> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read labels: ${(e as Error).message}`);
-  }
+  const text = readTextBounded(file, 'textBytes', 'labels');
   const out = new Map<string, number>();
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {

@@ -3,9 +3,10 @@
  * (every image file `<stem>.<ext>` in it, ext one of {@link IMAGE_EXTENSIONS}) or a CSV of `stem,file` lines (relative
  * paths are taken relative to the CSV's directory).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../util/errors.js';
+import { readTextBounded } from '../util/safe-read.js';
 
 /** Image file extensions recognised in a directory (lower case). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.gif'];
@@ -34,7 +35,7 @@ export function readImageMap(p: string): Map<string, string> {
     return out;
   }
   const base = path.dirname(path.resolve(p));
-  readFileSync(p, 'utf8')
+  readTextBounded(p, 'textBytes', 'image list')
     .split(/\r?\n/)
     .forEach((raw, i) => {
       const line = raw.trim();

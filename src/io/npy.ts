@@ -3,9 +3,8 @@
  * format versions 1.0–3.0. Anything else (big-endian, Fortran order, other dtypes, object arrays, truncated data) is
  * refused with an error naming the file and the problem: these files come from users and are parsed, never trusted.
  */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../util/errors.js';
+import { readFileBounded, readFileBoundedAsync } from '../util/safe-read.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../util/fs.js';
 
 /** Supported dtypes, numpy spelling. */
@@ -30,22 +29,47 @@ function bad(file: string, what: string): UsageError {
   return new UsageError(`${file}: not a supported .npy file: ${what}`);
 }
 
-/** Parses the python-literal header dict numpy writes, e.g. `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`. */
+/**
+ * Parses the python-literal header dict numpy writes, e.g. `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`,
+ * strictly as numpy's `read_array_header` does: exactly the keys descr, fortran_order and shape, each once, nothing else
+ * (a duplicate `descr`, an unknown key or trailing text is refused instead of guessed at).
+ */
 function parseHeader(file: string, text: string): { descr: string; fortran: boolean; shape: number[] } {
-  const descr = /['"]descr['"]\s*:\s*['"]([^'"]+)['"]/.exec(text);
-  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text);
-  const shape = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text);
-  if (!descr || !fortran || !shape) throw bad(file, `unreadable header ${JSON.stringify(text.trim())}`);
-  const dims = shape[1]!
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map((s) => {
-      const n = Number(s.replace(/L$/, ''));
-      if (!Number.isInteger(n) || n < 0) throw bad(file, `bad shape entry "${s}"`);
-      return n;
-    });
-  return { descr: descr[1]!, fortran: fortran[1] === 'True', shape: dims };
+  const t = text.replace(/[\s\n]+$/, '');
+  const unreadable = (why: string): UsageError => bad(file, `unreadable header ${JSON.stringify(text.trim())} (${why})`);
+  if (!t.startsWith('{') || !t.endsWith('}')) throw unreadable('not a dict literal');
+  const body = t.slice(1, -1);
+  const item = /\s*(['"])(\w+)\1\s*:\s*('([^'\\]*)'|"([^"\\]*)"|True|False|\(([^()]*)\))\s*(,|$)/y;
+  const seen = new Map<string, string>();
+  let shape: string | undefined;
+  let pos = 0;
+  while (pos < body.length) {
+    if (/^\s*$/.test(body.slice(pos))) break;
+    item.lastIndex = pos;
+    const m = item.exec(body);
+    if (!m) throw unreadable(`cannot parse from character ${pos + 1}`);
+    const key = m[2]!;
+    if (seen.has(key)) throw unreadable(`duplicate key "${key}"`);
+    if (key !== 'descr' && key !== 'fortran_order' && key !== 'shape') throw unreadable(`unexpected key "${key}"`);
+    seen.set(key, m[4] ?? m[5] ?? m[3]!);
+    if (key === 'shape') shape = m[6];
+    pos = item.lastIndex;
+    if (m[7] === '') break;
+  }
+  const descr = seen.get('descr');
+  const fortran = seen.get('fortran_order');
+  if (descr === undefined || fortran === undefined || shape === undefined) throw unreadable('needs descr, fortran_order and shape');
+  if (/^\(|^True$|^False$/.test(descr) || (fortran !== 'True' && fortran !== 'False')) throw unreadable('descr must be a string, fortran_order a bool');
+  if (seen.get('shape')![0] !== '(') throw unreadable('shape must be a tuple');
+  const parts = shape.split(',').map((x) => x.trim());
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  if (parts.length === 1 && parts[0] === '') parts.pop();
+  const dims = parts.map((x) => {
+    const n = Number(x.replace(/L$/, ''));
+    if (!/^\d+L?$/.test(x) || !Number.isSafeInteger(n)) throw bad(file, `bad shape entry "${x}"`);
+    return n;
+  });
+  return { descr, fortran: fortran === 'True', shape: dims };
 }
 
 /**
@@ -77,6 +101,7 @@ export function decodeNpy(bytes: Uint8Array, file = '<buffer>'): NpyArray {
   const n = h.shape.reduce((a, b) => a * b, 1);
   const start = off + headerLen;
   const need = n * ITEMSIZE[dtype];
+  if (!Number.isSafeInteger(need)) throw bad(file, `shape [${h.shape.join(',')}] is too large`);
   if (bytes.length - start < need) {
     throw bad(file, `data truncated: ${bytes.length - start} bytes for shape [${h.shape.join(',')}] ${dtype} (need ${need})`);
   }
@@ -90,24 +115,12 @@ export function decodeNpy(bytes: Uint8Array, file = '<buffer>'): NpyArray {
 
 /** Reads a `.npy` file. @throws UsageError naming the file. */
 export function readNpySync(file: string): NpyArray {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  return decodeNpy(bytes, file);
+  return decodeNpy(readFileBounded(file, 'arrayBytes', '.npy file'), file);
 }
 
 /** Reads a `.npy` file asynchronously. @throws UsageError naming the file. */
 export async function readNpy(file: string): Promise<NpyArray> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  return decodeNpy(bytes, file);
+  return decodeNpy(await readFileBoundedAsync(file, 'arrayBytes', '.npy file'), file);
 }
 
 /** Encodes an array as `.npy` version 1.0 bytes (header padded to a multiple of 64, as numpy does). */

@@ -5,7 +5,7 @@
  * where it stopped and a finished one is re-tabulated instantly.
  */
 import * as path from 'node:path';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { writeFileAtomicSync } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
 import type { FeatureExtractor } from '../backbones/types.js';
@@ -14,6 +14,7 @@ import { loadPredictor, savePredictor, type Predictor } from '../rps/predictor.j
 import { fitOnRecords } from './fit-run.js';
 import { safeName } from './localize.js';
 import { hashListing } from '../report/manifest.js';
+import { readJsonBounded } from '../util/safe-read.js';
 
 /** One backbone of an ablation. */
 export interface AblationBackbone {
@@ -63,7 +64,7 @@ export interface AblationOptions {
 function readJson<T>(file: string): T | undefined {
   if (!existsSync(file)) return undefined;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    return readJsonBounded(file) as T;
   } catch {
     return undefined; // a torn file cannot exist (atomic writes), but a foreign one is simply recomputed
   }

@@ -10,7 +10,7 @@
  * same streaming loader as `uol fit`) and written. A cache of another backbone or input frame is refused, not mixed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
@@ -23,6 +23,7 @@ import { readFeatureMap } from '../io/features-dir.js';
 import { writeNpy } from '../io/npy.js';
 import type { TrainingItem, TrainingSource } from '../rps/point-source.js';
 import { recordSource, trainingSourceFrom } from './sources.js';
+import { readJsonBounded } from '../util/safe-read.js';
 
 /** Format tag of a cache's index.json. */
 export const FEATURE_CACHE_FORMAT = 'uol-rps-feature-cache';
@@ -89,7 +90,7 @@ function loadIndex(dir: string, identity: BackboneIdentity, inputSize: [number, 
   }
   let doc: CacheIndex;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8')) as CacheIndex;
+    doc = readJsonBounded(file, 'feature cache index') as CacheIndex;
   } catch (e) {
     throw new UsageError(`${file}: unreadable feature cache index (${(e as Error).message}); delete the directory to rebuild it`);
   }

@@ -7,12 +7,13 @@
  * final predictor byte-identical too.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { FitStatistics, type StatisticsJSON } from '../rps/statistics.js';
+import { readJsonBounded } from '../util/safe-read.js';
 
 /** A batch of prepared inputs. `input` is owned by the consumer (disposed after use). */
 export interface InputBatch {
@@ -101,13 +102,16 @@ function loadCheckpoint(file: string, fingerprint: string, range: { start: numbe
   if (!existsSync(file)) return undefined;
   let doc: CheckpointDoc;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8')) as CheckpointDoc;
+    doc = readJsonBounded(file, 'fit checkpoint') as CheckpointDoc;
   } catch (e) {
     throw new UsageError(`${file}: unreadable fit checkpoint (${(e as Error).message}); delete it to start over`);
   }
-  if (doc.format !== 'uol-rps-fit-checkpoint' || doc.version !== 1) throw new UsageError(`${file}: not a uol-rps fit checkpoint`);
-  if (doc.fingerprint !== fingerprint || doc.range.start !== range.start || doc.range.end !== range.end) {
+  if (!doc || typeof doc !== 'object' || doc.format !== 'uol-rps-fit-checkpoint' || doc.version !== 1) throw new UsageError(`${file}: not a uol-rps fit checkpoint`);
+  if (doc.fingerprint !== fingerprint || !doc.range || doc.range.start !== range.start || doc.range.end !== range.end) {
     throw new UsageError(`${file}: checkpoint belongs to a different fit (inputs, backbone or options changed); delete it or use another --out`);
+  }
+  if (!Number.isSafeInteger(doc.cursor) || doc.cursor < range.start || doc.cursor > range.end) {
+    throw new UsageError(`${file}: cursor ${JSON.stringify(doc.cursor)} is outside the range [${range.start},${range.end}]; delete it to start over`);
   }
   return { stats: FitStatistics.fromJSON(doc.statistics, file), cursor: doc.cursor };
 }

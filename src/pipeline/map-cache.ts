@@ -5,13 +5,14 @@
  * naming what the maps were computed with (tool, predictor hash, backbone, transform, dataset). A cache of anything else
  * is refused by name. A cached map that cannot be read back (wrong shape, damaged) is recomputed and rewritten.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import type { MapCache } from './localize.js';
+import { readJsonBounded } from '../util/safe-read.js';
 
 /** Name of the identity file inside a cache directory. */
 export const MAP_CACHE_FILE = 'map-cache.json';
@@ -35,7 +36,7 @@ export function openMapCacheDir(dir: string, identity: MapCacheIdentity): { spli
   if (existsSync(file)) {
     let have: { format?: unknown; identity?: Record<string, unknown> };
     try {
-      have = JSON.parse(readFileSync(file, 'utf8')) as typeof have;
+      have = readJsonBounded(file, 'map cache identity') as typeof have;
     } catch (e) {
       throw new UsageError(`${file}: not a map cache identity file (${(e as Error).message})`);
     }

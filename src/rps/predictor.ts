@@ -4,8 +4,8 @@
  * threshold (set by `evaluate`) and creation info. Float arrays are stored as base64 little-endian bytes, so a
  * predictor loads back bit-identically and re-saving gives identical bytes.
  */
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
+import { readTextBounded, stripBom } from '../util/safe-read.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import type { BackboneIdentity } from '../backbones/types.js';
 import { closedFormDirection, representerThreshold } from './closed-form.js';
@@ -190,12 +190,39 @@ function decodeArray(e: unknown, what: string, file: string): Float32Array | Flo
   if (!o || (o.dtype !== 'float32' && o.dtype !== 'float64') || !Array.isArray(o.shape) || typeof o.b64 !== 'string') {
     throw new UsageError(`${file}: ${what}: malformed array`);
   }
+  if (!o.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw new UsageError(`${file}: ${what}: bad shape ${JSON.stringify(o.shape)}`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.b64)) throw new UsageError(`${file}: ${what}: b64 is not base64`);
   const buf = Buffer.from(o.b64, 'base64');
   const n = o.shape.reduce((x, y) => x * y, 1);
   const size = o.dtype === 'float32' ? 4 : 8;
   if (buf.length !== n * size) throw new UsageError(`${file}: ${what}: ${buf.length} bytes for shape [${o.shape.join(',')}] ${o.dtype}`);
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-  return o.dtype === 'float32' ? new Float32Array(ab) : new Float64Array(ab);
+  const a = o.dtype === 'float32' ? new Float32Array(ab) : new Float64Array(ab);
+  const bad = a.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new UsageError(`${file}: ${what}[${bad}] is ${a[bad]}: every value of a predictor must be finite`);
+  return a;
+}
+
+/** Checks a finite number (optionally an integer in [min,max]) and returns it. @throws UsageError naming file and key. */
+function num(v: unknown, what: string, file: string, o: { int?: boolean; min?: number; max?: number; openMin?: boolean; openMax?: boolean } = {}): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`${file}: ${what} is ${JSON.stringify(v) ?? String(v)}: expected a finite number`);
+  if (o.int && !Number.isSafeInteger(v)) throw new UsageError(`${file}: ${what} is ${v}: expected an integer`);
+  const lo = o.min ?? -Infinity;
+  const hi = o.max ?? Infinity;
+  if (v < lo || v > hi || (o.openMin && v === lo) || (o.openMax && v === hi)) {
+    throw new UsageError(`${file}: ${what} is ${v}: expected a value in ${o.openMin ? '(' : '['}${lo},${hi}${o.openMax ? ')' : ']'}`);
+  }
+  return v;
+}
+
+function str(v: unknown, what: string, file: string): string {
+  if (typeof v !== 'string') throw new UsageError(`${file}: ${what} is ${JSON.stringify(v) ?? String(v)}: expected a string`);
+  return v;
+}
+
+function obj(v: unknown, what: string, file: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`${file}: ${what} is ${JSON.stringify(v) ?? String(v)}: expected an object`);
+  return v as Record<string, unknown>;
 }
 
 /** Serialises a predictor to JSON text (deterministic: same predictor, same bytes). */
@@ -232,24 +259,32 @@ export function encodePredictor(p: Predictor): string {
  * @throws UsageError for another format, another version, or malformed content.
  */
 export function decodePredictor(text: string, file = '<predictor>'): Predictor {
-  let j: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    j = JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(stripBom(text)) as unknown;
   } catch (e) {
     throw new UsageError(`${file}: not a predictor file (invalid JSON: ${(e as Error).message})`);
   }
-  if (!j || j.format !== PREDICTOR_FORMAT) throw new UsageError(`${file}: not a uol-rps predictor (format "${String(j?.format)}")`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${file}: not a uol-rps predictor (not a JSON object)`);
+  const j = parsed as Record<string, unknown>;
+  if (j.format !== PREDICTOR_FORMAT) throw new UsageError(`${file}: not a uol-rps predictor (format "${String(j.format)}")`);
   if (j.version !== PREDICTOR_VERSION) {
     throw new UsageError(`${file}: predictor version ${String(j.version)} is not supported by this uol-rps (expects ${PREDICTOR_VERSION}); refit it`);
   }
   const backbone = j.backbone as BackboneIdentity;
-  if (!backbone || typeof backbone.id !== 'string' || typeof backbone.channels !== 'number') {
-    throw new UsageError(`${file}: missing backbone identity`);
-  }
-  const c = backbone.channels;
+  if (!backbone || typeof backbone !== 'object' || typeof backbone.id !== 'string') throw new UsageError(`${file}: missing backbone identity`);
+  const c = num(backbone.channels, 'backbone.channels', file, { int: true, min: 1, max: 1 << 20 });
   const weights = decodeArray(j.weights, 'weights', file);
   if (!(weights instanceof Float32Array) || weights.length !== c) throw new UsageError(`${file}: weights must be float32 [${c}]`);
-  const classes = (j.classes ?? []) as ClassInfo[];
+  if (!weights.some((v) => v !== 0)) throw new UsageError(`${file}: weights are all zero: w would give all-zero maps`);
+  if (j.classes !== undefined && !Array.isArray(j.classes)) throw new UsageError(`${file}: classes must be an array`);
+  const classes = ((j.classes ?? []) as unknown[]).map((x, i): ClassInfo => {
+    const o = obj(x, `classes[${i}]`, file);
+    const ci: ClassInfo = { index: num(o.index, `classes[${i}].index`, file, { int: true, min: 0 }) };
+    if (o.name !== undefined) ci.name = str(o.name, `classes[${i}].name`, file);
+    return ci;
+  });
+  if (new Set(classes.map((x) => x.index)).size !== classes.length) throw new UsageError(`${file}: classes has duplicate indices`);
   let perClassWeights: Float32Array | undefined;
   if (j.perClassWeights !== undefined) {
     const pc = decodeArray(j.perClassWeights, 'perClassWeights', file);
@@ -258,31 +293,45 @@ export function decodePredictor(text: string, file = '<predictor>'): Predictor {
     }
     perClassWeights = pc;
   }
+  if (j.classwise !== undefined && typeof j.classwise !== 'boolean') throw new UsageError(`${file}: classwise is ${JSON.stringify(j.classwise)}: expected true or false`);
   if (j.classwise && !perClassWeights) throw new UsageError(`${file}: class-wise predictor without perClassWeights`);
-  const stats = ((j.statistics ?? []) as Record<string, unknown>[]).map((s, i) => ({
-    key: String(s.key),
-    images: Number(s.images),
-    points: Number(s.points),
-    sumNorm: Number(s.sumNorm),
-    sumNormSq: Number(s.sumNormSq),
-    c: Number(s.c),
-    sumF: decodeArray(s.sumF, `statistics[${i}].sumF`, file) as Float64Array,
-    sumFhat: decodeArray(s.sumFhat, `statistics[${i}].sumFhat`, file) as Float64Array,
-  }));
+  if (j.statistics !== undefined && !Array.isArray(j.statistics)) throw new UsageError(`${file}: statistics must be an array`);
+  const stats = ((j.statistics ?? []) as unknown[]).map((x, i) => {
+    const s = obj(x, `statistics[${i}]`, file);
+    const at = (k: string): string => `statistics[${i}].${k}`;
+    return {
+      key: str(s.key, at('key'), file),
+      images: num(s.images, at('images'), file, { int: true, min: 0 }),
+      points: num(s.points, at('points'), file, { int: true, min: 0 }),
+      sumNorm: num(s.sumNorm, at('sumNorm'), file, { min: 0 }),
+      sumNormSq: num(s.sumNormSq, at('sumNormSq'), file, { min: 0 }),
+      c: num(s.c, at('c'), file),
+      sumF: decodeArray(s.sumF, at('sumF'), file) as Float64Array,
+      sumFhat: decodeArray(s.sumFhat, at('sumFhat'), file) as Float64Array,
+    };
+  });
+  const method = obj(j.method, 'method', file);
+  if (method.name !== 'closed-form' && method.name !== 'optimize') throw new UsageError(`${file}: method.name is ${JSON.stringify(method.name)}: expected "closed-form" or "optimize"`);
+  if (method.representerResidual !== undefined) num(method.representerResidual, 'method.representerResidual', file, { min: 0 });
+  const created = obj(j.created, 'created', file);
+  str(created.tool, 'created.tool', file);
   const p: Predictor = {
     format: PREDICTOR_FORMAT,
     version: PREDICTOR_VERSION,
     backbone,
-    method: j.method as MethodInfo,
+    method: method as unknown as MethodInfo,
     classwise: !!j.classwise,
     classes,
     weights,
     statistics: stats,
-    created: j.created as CreationInfo,
+    created: created as unknown as CreationInfo,
   };
   if (perClassWeights) p.perClassWeights = perClassWeights;
-  if (j.threshold !== undefined) p.threshold = j.threshold as ThresholdInfo;
-  if (j.extras !== undefined) p.extras = j.extras as Record<string, unknown>;
+  if (j.threshold !== undefined) {
+    const t = obj(j.threshold, 'threshold', file);
+    p.threshold = { value: num(t.value, 'threshold.value (the stored τ)', file, { min: 0, max: 1, openMin: true, openMax: true }), source: str(t.source, 'threshold.source', file) };
+  }
+  if (j.extras !== undefined) p.extras = obj(j.extras, 'extras', file);
   return p;
 }
 
@@ -293,13 +342,7 @@ export function savePredictor(p: Predictor, file: string): void {
 
 /** Reads a predictor. @throws UsageError naming the file. */
 export function loadPredictor(file: string): Predictor {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read predictor: ${(e as Error).message}`);
-  }
-  return decodePredictor(text, file);
+  return decodePredictor(readTextBounded(file, 'jsonBytes', 'predictor'), file);
 }
 
 /**

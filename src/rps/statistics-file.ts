@@ -2,9 +2,9 @@
  * Partial-statistics files (`uol fit --shard i/N`, fit checkpoints) and their merge. The exact accumulator state is
  * stored, so merging shards gives the same bytes as one pass.
  */
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
+import { readJsonBounded } from '../util/safe-read.js';
 import type { BackboneIdentity } from '../backbones/types.js';
 import { FitStatistics, type StatisticsJSON } from './statistics.js';
 
@@ -38,15 +38,45 @@ export function saveStatistics(file: string, s: StatisticsFile): void {
 
 /** Reads a statistics file. @throws UsageError naming the file. */
 export function loadStatistics(file: string): StatisticsFile {
-  let j: StatisticsJSON & { meta?: StatisticsMeta };
-  try {
-    j = JSON.parse(readFileSync(file, 'utf8')) as StatisticsJSON & { meta?: StatisticsMeta };
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read statistics: ${(e as Error).message}`);
-  }
+  const j = readJsonBounded(file, 'statistics file') as StatisticsJSON & { meta?: StatisticsMeta };
   const statistics = FitStatistics.fromJSON(j, file);
   if (!j.meta || !j.meta.backbone) throw new UsageError(`${file}: statistics file without backbone metadata`);
+  checkMeta(j.meta, file);
   return { meta: j.meta, statistics };
+}
+
+/** Validates the metadata of a statistics file as strictly as its sums. @throws UsageError naming file and key. */
+function checkMeta(m: StatisticsMeta, file: string): void {
+  const fail = (key: string, v: unknown, want: string): never => {
+    throw new UsageError(`${file}: meta.${key} is ${JSON.stringify(v) ?? String(v)}: expected ${want}`);
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const int = (v: unknown, key: string, min: number): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? v : fail(key, v, `an integer ≥ ${min}`));
+  if (!isObj(m)) fail('', m, 'an object');
+  if (!isObj(m.backbone) || typeof m.backbone.id !== 'string' || !m.backbone.id) fail('backbone.id', isObj(m.backbone) ? m.backbone.id : m.backbone, 'a non-empty string');
+  if (m.backbone.featureLayer !== undefined && typeof m.backbone.featureLayer !== 'string') fail('backbone.featureLayer', m.backbone.featureLayer, 'a string');
+  if (m.shard !== undefined) {
+    if (!isObj(m.shard)) fail('shard', m.shard, 'an object {index, count}');
+    const count = int(m.shard.count, 'shard.count', 1);
+    const index = int(m.shard.index, 'shard.index', 1);
+    if (index > count) fail('shard.index', index, `at most shard.count (${count})`);
+  }
+  if (m.items !== undefined) {
+    if (!isObj(m.items)) fail('items', m.items, 'an object {total, start, end}');
+    const total = int(m.items.total, 'items.total', 0);
+    const start = int(m.items.start, 'items.start', 0);
+    const end = int(m.items.end, 'items.end', start);
+    if (end > total) fail('items.end', end, `at most items.total (${total})`);
+  }
+  if (m.source !== undefined && typeof m.source !== 'string') fail('source', m.source, 'a string');
+  if (m.options !== undefined) {
+    if (!isObj(m.options)) fail('options', m.options, 'an object');
+    for (const [k, v] of Object.entries(m.options)) if (!['string', 'number', 'boolean'].includes(typeof v) || (typeof v === 'number' && !Number.isFinite(v))) fail(`options.${k}`, v, 'a string, finite number or boolean');
+  }
+  if (m.classNames !== undefined) {
+    if (!isObj(m.classNames)) fail('classNames', m.classNames, 'an object');
+    for (const [k, v] of Object.entries(m.classNames)) if (!/^\d+$/.test(k) || typeof v !== 'string') fail(`classNames.${k}`, v, 'a string under an integer key');
+  }
 }
 
 function sameJSON(a: unknown, b: unknown): boolean {

@@ -200,15 +200,35 @@ export class FitStatistics {
     if (!Array.isArray(o.blocks)) throw new UsageError(`${source}: missing blocks`);
     const s = new FitStatistics(c);
     const NB = ExactSumVector.BINS;
+    if (o.imageCount !== undefined && (typeof o.imageCount !== 'number' || !Number.isSafeInteger(o.imageCount) || o.imageCount < 0)) {
+      throw new UsageError(`${source}: imageCount is ${JSON.stringify(o.imageCount)}: expected an integer ≥ 0`);
+    }
+    if (c > 1 << 20) throw new UsageError(`${source}: channels ${c} is implausibly large (at most ${1 << 20})`);
+    const keys = new Set<string>();
+    for (const [i, b] of (o.blocks as unknown[]).entries()) {
+      if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new UsageError(`${source}: blocks[${i}] is not an object`);
+      const r = b as Partial<StatisticsJSON['blocks'][number]>;
+      if (typeof r.key !== 'string' || keys.has(r.key)) throw new UsageError(`${source}: blocks[${i}].key ${JSON.stringify(r.key)} is not a unique string`);
+      keys.add(r.key);
+      for (const k of ['images', 'points'] as const) {
+        const v = r[k];
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new UsageError(`${source}: block ${r.key}: ${k} is ${JSON.stringify(v)}: expected an integer ≥ 0`);
+      }
+      if (typeof r.bins !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(r.bins)) throw new UsageError(`${source}: block ${r.key}: bins is not a base64 string`);
+    }
     for (const b of o.blocks) {
       let all: Float64Array;
+      const want = (2 * c + 2) * NB * 8;
       try {
-        const raw = inflateRawSync(Buffer.from(b.bins, 'base64'));
-        all = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+        // The exact inflated size is known: cap the output there, so a deflate bomb stops at `want` + 1 bytes.
+        const raw = inflateRawSync(Buffer.from(b.bins, 'base64'), { maxOutputLength: want + 1 });
+        all = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength - (raw.byteLength % 8)));
+        if (raw.byteLength !== want) throw new Error(`inflates to ${raw.byteLength > want ? `more than ${want}` : raw.byteLength} bytes, expected ${want}`);
       } catch (e) {
-        throw new UsageError(`${source}: block ${b.key}: corrupt bins (${(e as Error).message})`);
+        const m = (e as Error).message;
+        throw new UsageError(`${source}: block ${b.key}: corrupt bins (${/buffer|maxOutputLength|larger than/i.test(m) ? `inflates to more than the ${want} bytes ${c} channels need` : m})`);
       }
-      if (all.length !== (2 * c + 2) * NB) throw new UsageError(`${source}: block ${b.key}: ${all.length} bins, expected ${(2 * c + 2) * NB}`);
+      if (all.some((v) => !Number.isFinite(v))) throw new UsageError(`${source}: block ${b.key}: bins hold non-finite values`);
       const blk = new StatsBlock(c);
       blk.images = b.images;
       blk.points = b.points;

@@ -3,8 +3,11 @@
  * half-written output where a finished one is expected.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, readFileSync } from 'node:fs';
+import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { constants as fsConstants } from 'node:fs';
+import { UsageError } from './errors.js';
+import { readFileBounded } from './safe-read.js';
 
 function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -72,8 +75,10 @@ export function sha256Hex(data: Uint8Array | string): string {
 /** sha256 of a file's bytes (streams; fine for multi-GB files), lowercase hex. */
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
-  const fh = await fsp.open(file, 'r');
+  const fh = await fsp.open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
   try {
+    // A device (/dev/zero) never ends and a FIFO may block: only regular files are hashed.
+    if (!(await fh.stat()).isFile()) throw new UsageError(`${file}: not a regular file`);
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -86,7 +91,7 @@ export async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** sha256 of a small file read at once, lowercase hex. */
+/** sha256 of a small file read at once (a regular file within the `jsonBytes` cap), lowercase hex. */
 export function sha256FileSync(file: string): string {
-  return sha256Hex(readFileSync(file));
+  return sha256Hex(readFileBounded(file, 'jsonBytes'));
 }

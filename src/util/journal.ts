@@ -11,8 +11,9 @@
  * Written here rather than taken from npm: the job is ~80 lines over node:fs, and the journal libraries found are
  * databases (level, lowdb) or loggers (pino) that neither read back nor truncate a torn tail.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { UsageError } from './errors.js';
+import { readTextBounded } from './safe-read.js';
 
 /** The header line. */
 interface Header {
@@ -55,7 +56,7 @@ export class Journal<T> {
       writeSync(fd, JSON.stringify(header) + '\n');
       return { journal: new Journal<T>(file, fd), done, repaired };
     }
-    const text = readFileSync(file, 'utf8');
+    const text = readTextBounded(file, 'jsonBytes', 'journal');
     const lines = text.split('\n');
     let header: Partial<Header> | undefined;
     try {

@@ -32,6 +32,7 @@ export async function openCheckpoint(file: string): Promise<Checkpoint> {
   }
   try {
     if (isSafetensors(head)) {
+      // A safetensors file whatever its header length says: a bad length is reported as such, not as "not a checkpoint".
       const s = await openSafetensors(file);
       return { file, format: 'safetensors', root: s.root, close: s.close };
     }
@@ -39,7 +40,7 @@ export async function openCheckpoint(file: string): Promise<Checkpoint> {
     return { file, format: t.format === 'zip' ? 'pth-zip' : 'pth-legacy', root: t.root, close: async () => t.close() };
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    const kind = isZip(head) ? 'torch zip checkpoint' : isLegacyTorch(head) ? 'legacy torch checkpoint' : 'checkpoint';
+    const kind = isZip(head) ? 'torch zip checkpoint' : isLegacyTorch(head) ? 'legacy torch checkpoint' : isSafetensors(head) ? 'safetensors file' : 'checkpoint';
     const msg = e instanceof PickleError && e.disallowedGlobal ? e.message : `cannot read ${kind}: ${(e as Error).message}`;
     throw new UsageError(`${file}: ${msg}`, { cause: e });
   }

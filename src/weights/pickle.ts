@@ -13,6 +13,7 @@
  * bytes → Uint8Array, list/tuple → array, dict/OrderedDict → {@link PyDict}, other allowed objects → {@link PyObject},
  * persistent ids → whatever the caller's `persistentLoad` returns (torch storages).
  */
+import { limit } from '../util/limits.js';
 
 /** A dict (`dict`, `collections.OrderedDict`); `attrs` holds state set by BUILD (e.g. torch's `_metadata`). */
 export class PyDict {
@@ -101,6 +102,7 @@ const MARK = Symbol('mark');
 type StackItem = PyValue | typeof MARK;
 
 const TEXT = new TextDecoder('utf-8', { fatal: true });
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const LATIN1 = new TextDecoder('latin1');
 
 function describe(v: unknown): string {
@@ -124,6 +126,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
   let stack: StackItem[] = [];
   const metastack: StackItem[][] = [];
   const memo = new Map<number, PyValue>();
+  const maxLong = limit('pickleLongBytes');
 
   const fail = (msg: string): never => {
     throw new PickleError(`pickle byte ${pos}: ${msg}`);
@@ -224,12 +227,17 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
   };
   const appendItems = (l: PyValue, items: PyValue[]): void => {
     if (!Array.isArray(l)) fail(`APPEND(S) on a ${describe(l)}`);
-    (l as PyValue[]).push(...items);
+    // A loop, not push(...items): spreading 300k arguments overflows the call stack.
+    const list = l as PyValue[];
+    for (const it of items) list.push(it);
   };
   const longFrom = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    if (b.length > maxLong) fail(`integer of ${b.length} bytes exceeds the ${maxLong}-byte cap (UOL_LIMIT_PICKLE_LONG_BYTES)`);
+    // One hex parse (linear), not a byte-by-byte BigInt shift (quadratic: 200 KB took minutes).
+    let hex = '';
+    for (let i = b.length - 1; i >= 0; i--) hex += HEX[b[i]!]!;
+    let v = BigInt(`0x${hex}`);
     if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
@@ -239,6 +247,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
   };
   const parseIntText = (s: string): number | bigint => {
     const t = s.trim().replace(/L$/, '');
+    if (t.length > 2.5 * maxLong) fail(`integer literal of ${t.length} digits exceeds the cap (UOL_LIMIT_PICKLE_LONG_BYTES)`);
     if (!/^[-+]?\d+$/.test(t)) fail(`bad integer literal "${s}"`);
     const b = BigInt(t);
     return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;

@@ -6,7 +6,10 @@
  * The pickle is read by the restricted unpickler (weights/pickle.ts) with an allowlist of data-only globals; tensor
  * bytes are read lazily and only for the tensors a conversion asks for.
  */
-import { open as openFile, readFile } from 'node:fs/promises';
+import { open as openFile } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { readFileBoundedAsync } from '../util/safe-read.js';
+import { limit, limitEnv } from '../util/limits.js';
 import { PickleError, PyDict, PyGlobalRef, PyObject, unpickle, type GlobalHandler, type PyValue } from './pickle.js';
 import { DTYPE_SIZE, StorageRef, TensorRef, type TensorDtype } from './tensor-ref.js';
 import { ZipArchive } from './zip.js';
@@ -81,6 +84,12 @@ function numpyScalar(args: PyValue[]): PyValue {
  */
 export function torchGlobals(): Map<string, GlobalHandler> {
   const g = new Map<string, GlobalHandler>();
+  let tensors = 0;
+  const maxTensors = limit('checkpointTensors');
+  const rebuild = (a: PyValue[], fn: string): TensorRef => {
+    if (++tensors > maxTensors) throw new PickleError(`more than ${maxTensors} tensors, over the cap (raise it with ${limitEnv('checkpointTensors')} if the file is genuine)`);
+    return rebuildTensor(a, fn);
+  };
   const ordered = (args: PyValue[]): PyValue => {
     const d = new PyDict('collections.OrderedDict');
     const items = args[0];
@@ -92,8 +101,8 @@ export function torchGlobals(): Map<string, GlobalHandler> {
     return d;
   };
   g.set('collections.OrderedDict', { call: ordered, construct: ordered });
-  g.set('torch._utils._rebuild_tensor_v2', { call: (a) => rebuildTensor(a, '_rebuild_tensor_v2') });
-  g.set('torch._utils._rebuild_tensor', { call: (a) => rebuildTensor(a, '_rebuild_tensor') });
+  g.set('torch._utils._rebuild_tensor_v2', { call: (a) => rebuild(a, '_rebuild_tensor_v2') });
+  g.set('torch._utils._rebuild_tensor', { call: (a) => rebuild(a, '_rebuild_tensor') });
   const param = (a: PyValue[]): PyValue => {
     if (!(a[0] instanceof TensorRef)) throw new PickleError('_rebuild_parameter: data is not a tensor');
     return a[0];
@@ -147,8 +156,10 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /** First bytes of a file, for format sniffing. */
 export async function fileHead(file: string, n = 512): Promise<Uint8Array> {
-  const fh = await openFile(file, 'r');
+  const fh = await openFile(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
   try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`not a regular file (${st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : 'a device or socket'})`);
     const buf = new Uint8Array(n);
     const { bytesRead } = await fh.read(buf, 0, n, 0);
     return buf.subarray(0, bytesRead);
@@ -178,7 +189,7 @@ async function openZip(file: string): Promise<TorchFile> {
       const bo = new TextDecoder().decode(await zip.read(`${root}byteorder`)).trim();
       if (bo !== 'little') throw new Error(`byteorder "${bo}" is not supported (little-endian only)`);
     }
-    const pkl = await zip.read(`${root}data.pkl`);
+    const pkl = await zip.read(`${root}data.pkl`, 'pickleBytes');
     const storages = new Map<string, StorageRef>();
     const persistentLoad = (pid: PyValue): PyValue => {
       if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new PickleError(`unexpected persistent id ${describePid(pid)}`);
@@ -190,7 +201,8 @@ async function openZip(file: string): Promise<TorchFile> {
         const entry = `${root}data/${key}`;
         if (!zip.has(entry)) throw new PickleError(`storage "${key}" has no entry ${entry} in the archive`);
         const have = zip.size(entry)!;
-        if (have < numel * DTYPE_SIZE[dtype]) throw new PickleError(`storage "${key}": entry has ${have} bytes, ${numel} × ${dtype} need ${numel * DTYPE_SIZE[dtype]}`);
+        // torch writes a storage's bytes exactly; more is padding at best and a decompression bomb at worst.
+        if (have !== numel * DTYPE_SIZE[dtype]) throw new PickleError(`storage "${key}": entry has ${have} bytes, ${numel} × ${dtype} need exactly ${numel * DTYPE_SIZE[dtype]}`);
         s = new StorageRef(key, dtype, numel, () => zip.read(entry));
         storages.set(key, s);
       }
@@ -205,7 +217,7 @@ async function openZip(file: string): Promise<TorchFile> {
 }
 
 async function openLegacy(file: string): Promise<TorchFile> {
-  const buf = new Uint8Array(await readFile(file));
+  const buf = new Uint8Array(await readFileBoundedAsync(file, 'legacyTorchBytes', 'legacy torch file'));
   const globals = torchGlobals();
   const magic = unpickle(buf, { globals }, 0);
   if (magic.value !== LEGACY_MAGIC) throw new Error('legacy torch file: bad magic number');
@@ -288,7 +300,7 @@ export async function openTorchFile(file: string): Promise<TorchFile> {
   if (isLegacyTorch(head)) return openLegacy(file);
   if (head.length >= 2 && head[0] === 0x80) {
     // A bare pickle: parse it under the same allowlist (so a hostile one is named and refused), then reject it.
-    unpickle(new Uint8Array(await readFile(file)), { globals: torchGlobals() });
+    unpickle(new Uint8Array(await readFileBoundedAsync(file, 'pickleBytes', 'pickle')), { globals: torchGlobals() });
     throw new Error('a plain pickle, not a torch.save file (no zip container, no legacy magic number)');
   }
   throw new Error('not a PyTorch checkpoint (neither a zip archive nor the legacy format)');

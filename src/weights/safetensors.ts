@@ -6,6 +6,8 @@
  */
 import { open as openFile } from 'node:fs/promises';
 import { PyDict } from './pickle.js';
+import { constants as fsc } from 'node:fs';
+import { limit, limitEnv, overLimit } from '../util/limits.js';
 import { DTYPE_SIZE, StorageRef, TensorRef, type TensorDtype } from './tensor-ref.js';
 
 const DTYPES: Record<string, TensorDtype> = {
@@ -29,11 +31,14 @@ export interface SafetensorsFile {
   close(): Promise<void>;
 }
 
-/** True when `head` looks like a safetensors header (u64 length then `{`). */
+/**
+ * True when `head` looks like a safetensors file: a u64 header length then `{`. The length is not judged here (any
+ * value counts), so an oversized or absurd one is reported by {@link openSafetensors} as a safetensors problem.
+ */
 export function isSafetensors(head: Uint8Array): boolean {
   if (head.length < 9) return false;
   const n = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
-  return n > 1n && n < 100_000_000n && head[8] === 0x7b;
+  return n > 1n && head[8] === 0x7b;
 }
 
 /**
@@ -41,12 +46,16 @@ export function isSafetensors(head: Uint8Array): boolean {
  * @throws Error naming the tensor at fault.
  */
 export async function openSafetensors(file: string): Promise<SafetensorsFile> {
-  const fh = await openFile(file, 'r');
+  const fh = await openFile(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error('not a regular file');
+    const size = st.size;
     const lenBuf = new Uint8Array(8);
     await fh.read(lenBuf, 0, 8, 0);
-    const hlen = Number(new DataView(lenBuf.buffer).getBigUint64(0, true));
+    const hlen64 = new DataView(lenBuf.buffer).getBigUint64(0, true);
+    if (hlen64 > BigInt(limit('safetensorsHeaderBytes'))) throw new Error(`safetensors header length: ${overLimit('safetensorsHeaderBytes', hlen64 > 2n ** 53n ? hlen64 : Number(hlen64))}`);
+    const hlen = Number(hlen64);
     if (hlen <= 0 || 8 + hlen > size) throw new Error(`safetensors header length ${hlen} does not fit a ${size}-byte file`);
     const hbuf = new Uint8Array(hlen);
     await fh.read(hbuf, 0, hlen, 8);
@@ -57,6 +66,8 @@ export async function openSafetensors(file: string): Promise<SafetensorsFile> {
       throw new Error(`safetensors header is not valid JSON: ${(e as Error).message}`, { cause: e });
     }
     if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new Error('safetensors header is not a JSON object');
+    const count = Object.keys(header).length;
+    if (count > limit('checkpointTensors')) throw new Error(`safetensors header lists ${count} tensors, over the ${limit('checkpointTensors')}-tensor cap (raise it with ${limitEnv('checkpointTensors')} if the file is genuine)`);
     const dataStart = 8 + hlen;
     const dataLen = size - dataStart;
     const root = new PyDict('safetensors');
@@ -76,15 +87,20 @@ export async function openSafetensors(file: string): Promise<SafetensorsFile> {
       const [a, b] = off as [number, number];
       const shape = s.shape as number[];
       const numel = shape.reduce((x, y) => x * y, 1);
+      if (root.map.has(name)) throw new Error(`tensor "${name}" appears twice in the header`);
       if (b - a !== numel * DTYPE_SIZE[dtype] || b > dataLen) throw new Error(`tensor "${name}": data_offsets [${a},${b}] do not match shape [${shape.join(',')}] × ${dtype} inside a ${dataLen}-byte data block`);
-      spans.push([a, b, name]);
+      if (b > a) spans.push([a, b, name]); // zero-size tensors occupy no bytes and cannot overlap anything
       const storage = new StorageRef(name, dtype, numel, async () => {
         const out = new Uint8Array(b - a);
         const { bytesRead } = await fh.read(out, 0, b - a, dataStart + a);
         if (bytesRead !== b - a) throw new Error(`tensor "${name}": short read`);
         return out;
       });
-      const stride = shape.map((_, i) => shape.slice(i + 1).reduce((x, y) => x * y, 1));
+      const stride = new Array<number>(shape.length);
+      for (let i = shape.length - 1, acc = 1; i >= 0; i--) {
+        stride[i] = acc;
+        acc *= shape[i]!;
+      }
       root.map.set(name, new TensorRef(storage, 0, shape, stride));
     }
     spans.sort((x, y) => x[0] - y[0]);

@@ -7,12 +7,12 @@
  * and stored in TF layout (conv `[kh,kw,in,out]`, linear `[in,out]`), plus the architecture config and provenance.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readFileBoundedAsync, readTextBoundedAsync } from '../util/safe-read.js';
 
 /** Shard size used when writing (bytes). */
 export const SHARD_BYTES = 4 * 1024 * 1024;
@@ -29,6 +29,8 @@ export interface Provenance {
   url?: string;
   /** Registry name, when fetched. */
   registryName?: string;
+  /** What `uol fetch` verified of the download before converting it (see describeVerification in backbones/download.ts). */
+  downloadVerified?: string;
   /** Architecture preset the checkpoint was checked against. */
   arch: string;
   /** Key map used and its version. */
@@ -88,11 +90,35 @@ export interface NamedArray {
   data: Float32Array;
 }
 
+const SHARD_FILE = /^group\d+-shard\d+of\d+\.bin$/;
+
 /**
  * Writes `model.json` + shards to `dir` (created). Shards first, `model.json` last and atomically, so an interrupted
- * write never leaves a loadable but incomplete model. Stale shards of an earlier conversion are removed.
+ * write never leaves a loadable but incomplete model. When `dir` already holds a model, the new one is written to a
+ * hidden sibling directory and swapped in by two renames once complete, so a kill at any point leaves the previous
+ * model intact (its shards are never overwritten in place); other files in `dir` (sidecars, notes) are carried over.
  */
 export async function writeConvertedModel(dir: string, meta: Omit<ConvertedModelJson, 'weightsManifest' | 'weightsSha256' | 'format' | 'formatVersion'>, weights: NamedArray[], shardBytes = SHARD_BYTES): Promise<ConvertedModelJson> {
+  if (!existsSync(path.join(dir, 'model.json'))) return writeModelFiles(dir, meta, weights, shardBytes);
+  const abs = path.resolve(dir);
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const stage = path.join(path.dirname(abs), `.${path.basename(abs)}.new-${tag}`);
+  let json: ConvertedModelJson;
+  try {
+    json = await writeModelFiles(stage, meta, weights, shardBytes);
+    for (const f of readdirSync(abs)) if (f !== 'model.json' && !SHARD_FILE.test(f) && !existsSync(path.join(stage, f))) cpSync(path.join(abs, f), path.join(stage, f), { recursive: true });
+  } catch (e) {
+    rmSync(stage, { recursive: true, force: true });
+    throw e;
+  }
+  const old = path.join(path.dirname(abs), `.${path.basename(abs)}.old-${tag}`);
+  renameSync(abs, old);
+  renameSync(stage, abs);
+  rmSync(old, { recursive: true, force: true });
+  return json;
+}
+
+async function writeModelFiles(dir: string, meta: Omit<ConvertedModelJson, 'weightsManifest' | 'weightsSha256' | 'format' | 'formatVersion'>, weights: NamedArray[], shardBytes: number): Promise<ConvertedModelJson> {
   const total = weights.reduce((s, w) => s + w.data.byteLength, 0);
   const n = Math.max(1, Math.ceil(total / shardBytes));
   const paths = Array.from({ length: n }, (_, i) => `group1-shard${i + 1}of${n}.bin`);
@@ -121,7 +147,7 @@ export async function writeConvertedModel(dir: string, meta: Omit<ConvertedModel
   }
   if (total === 0) await writeFileAtomic(path.join(dir, paths[0]!), new Uint8Array(0));
   if (existsSync(dir))
-    for (const f of readdirSync(dir)) if (/^group\d+-shard\d+of\d+\.bin$/.test(f) && !paths.includes(f)) rmSync(path.join(dir, f), { force: true });
+    for (const f of readdirSync(dir)) if (SHARD_FILE.test(f) && !paths.includes(f)) rmSync(path.join(dir, f), { force: true });
   const json: ConvertedModelJson = {
     format: 'uol-backbone',
     formatVersion: 1,
@@ -141,12 +167,7 @@ export function modelJsonPath(p: string): string {
 /** Reads and parses a model.json. @throws UsageError naming the file. */
 export async function readModelJson(p: string): Promise<Record<string, unknown>> {
   const file = modelJsonPath(p);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read model.json: ${(e as Error).message}`);
-  }
+  const text = await readTextBoundedAsync(file, 'jsonBytes', 'model.json');
   try {
     const j = JSON.parse(text) as unknown;
     if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not a JSON object');
@@ -169,10 +190,11 @@ export async function readManifestWeights(modelJson: string, manifest: tf.io.Wei
     specs.push(...group.weights);
     for (const p of group.paths) {
       const file = path.join(dir, p);
+      if (path.isAbsolute(p) || path.relative(dir, file).split(path.sep)[0] === '..') throw new UsageError(`${modelJson}: weight shard path "${p}" leaves the model directory`);
       try {
-        bufs.push(new Uint8Array(await readFile(file)));
+        bufs.push(new Uint8Array(await readFileBoundedAsync(file, 'arrayBytes', 'weight shard')));
       } catch (e) {
-        throw new UsageError(`${file}: cannot read weight shard listed in ${modelJson}: ${(e as Error).message}`);
+        throw new UsageError(`${(e as Error).message} (listed in ${modelJson})`);
       }
     }
   }

@@ -3,6 +3,7 @@
  * reads the central directory and then only the entries asked for — a 343 MB ViT-B checkpoint is never held twice.
  */
 import yauzl from 'yauzl';
+import { formatBytes, limit, limitEnv, type LimitName } from '../util/limits.js';
 
 /** One archive entry. */
 export interface ZipEntryInfo {
@@ -61,12 +62,18 @@ export class ZipArchive {
   }
 
   /**
-   * Reads a whole entry.
-   * @throws Error when the entry does not exist or the data is corrupt.
+   * Reads a whole entry. Before anything is allocated the declared size is checked against `cap` (default
+   * `zipEntryBytes`) and, for a compressed entry, against `zipInflateBytes` (torch writes STORED entries; a deflated
+   * one that inflates past the cap is a bomb); the stream is cut off at the declared size.
+   * @throws Error when the entry does not exist, is over a cap, or the data is corrupt.
    */
-  read(name: string): Promise<Uint8Array> {
+  read(name: string, cap: LimitName = 'zipEntryBytes'): Promise<Uint8Array> {
     const e = this.entries.get(name);
     if (!e) return Promise.reject(new Error(`zip entry "${name}" not found`));
+    const over = (c: LimitName, what: string): Error =>
+      new Error(`zip entry "${name}" declares ${formatBytes(e.uncompressedSize)} (${e.uncompressedSize} bytes)${what}, over the ${formatBytes(limit(c))} cap (raise it with ${limitEnv(c)} if the file is genuine)`);
+    if (!Number.isSafeInteger(e.uncompressedSize) || e.uncompressedSize > limit(cap)) return Promise.reject(over(cap, ''));
+    if (e.compressionMethod !== 0 && e.uncompressedSize > limit('zipInflateBytes')) return Promise.reject(over('zipInflateBytes', ` when inflated from ${formatBytes(e.compressedSize)}`));
     return new Promise((resolve, reject) => {
       this.zip.openReadStream(e, (err, stream) => {
         if (err || !stream) {

@@ -18,6 +18,7 @@ import { RunRecorder } from '../../report/manifest.js';
 import { ablationReportHtml } from '../../report/run-report.js';
 import { datasetFromArgs, metricSummary, runEvaluation } from './evaluate-predictor.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
+import { readTextBounded } from '../../util/safe-read.js';
 
 interface AblateArgs extends GlobalArgs {
   'map-cache': boolean;
@@ -91,7 +92,7 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
     const key = { fit: fitInput.description, listing: fitInput.listing.sha256, n: fitRecords.length, classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, downscale: a.downscale ?? null, eval: `${a.dataset} ${path.resolve(a['data-dir'])}`, split: a.split ?? 'test', oracle: a.oracle, limit: a.limit ?? null };
     const keyFile = path.join(outDir, 'ablation-key.json');
     if (existsSync(keyFile)) {
-      const old = readFileSync(keyFile, 'utf8');
+      const old = readTextBounded(keyFile, 'jsonBytes', 'ablation key');
       if (old !== JSON.stringify(key, null, 1) + '\n') throw new UsageError(`${keyFile}: this run directory holds an ablation with other settings; use another --out (or delete it)`);
     } else writeFileAtomicSync(keyFile, JSON.stringify(key, null, 1) + '\n');
     const prog = progressFor(a);

@@ -28,6 +28,7 @@ interface ConvertArgs extends GlobalArgs {
   out?: string;
   'models-dir'?: string;
   force: boolean;
+  'allow-nonfinite': boolean;
 }
 
 /** Model name from a checkpoint file name: the base name without .pth/.pth.tar/.pt/.tar/.safetensors/.bin. */
@@ -89,7 +90,8 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
       .option('name', { type: 'string', describe: 'model name (default: checkpoint file stem)' })
       .option('out', { type: 'string', describe: 'output directory (default: <models-dir>/<name>)' })
       .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' })
-      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing converted model' }) as Argv<ConvertArgs>,
+      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing converted model' })
+      .option('allow-nonfinite', { type: 'boolean', default: false, describe: 'convert tensors holding NaN/Inf (refused by default)' }) as Argv<ConvertArgs>,
   handler: async (a) => {
     if (a['release-list']) return listRelease(a);
     if (a.checkpoint === undefined) throw new UsageError('convert: a checkpoint file is required (or --release-list)');
@@ -111,7 +113,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
         const net = releaseByName(a.release);
         const name = a.name ?? net.uolId;
         const outDir = a.out ?? path.join(modelsDir(a['models-dir']), name);
-        const ro: Parameters<typeof convertReleaseCheckpoint>[0] = { name: a.release, file: checkpoint, outDir, modelName: name, force: a.force, allowMissing: a['allow-missing'], onProgress: prog.callback };
+        const ro: Parameters<typeof convertReleaseCheckpoint>[0] = { name: a.release, file: checkpoint, outDir, modelName: name, force: a.force, allowMissing: a['allow-missing'], allowNonFinite: a['allow-nonfinite'], onProgress: prog.callback };
         if (archConfig) ro.archConfig = archConfig;
         const r = await convertReleaseCheckpoint(ro);
         emit(
@@ -140,6 +142,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
       if (a.patch !== undefined) o.patch = a.patch;
       if (a.prefix !== undefined) o.prefix = a.prefix;
       if (archConfig) o.archConfig = archConfig;
+      if (a['allow-nonfinite']) o.allowNonFinite = true;
       const r = await convertCheckpoint(o);
       const p = r.json.provenance;
       emit(

@@ -8,7 +8,6 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice } from '../../evaluate/box-metrics.js';
 import { MaskEvaluator, type MaskMetrics } from '../../evaluate/mask-metrics.js';
 import { loadGtMask } from '../../evaluate/gt-masks.js';
@@ -23,6 +22,7 @@ import { runEvaluatePredictor, type EvaluatePredictorArgs } from './evaluate-pre
 import { DATASET_NAMES } from '../../data/datasets/index.js';
 import { predictedRank, readPredictions } from '../../classify/ranks.js';
 import { classifierOptions } from './classifier-args.js';
+import { readJsonBounded } from '../../util/safe-read.js';
 
 interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
   scoremaps?: string;
@@ -202,12 +202,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
 
 /** Reads the `chosen` thresholds of a previous `uol evaluate --json` output. */
 function readChosen(file: string): BoxThresholdChoice {
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read JSON: ${(e as Error).message}`);
-  }
+  const j = readJsonBounded(file, 'evaluate output');
   const c = (j as { chosen?: BoxThresholdChoice }).chosen;
   if (!c || typeof c.maxBoxAcc !== 'number' || typeof c.release !== 'number' || typeof c.maxBoxAccV2 !== 'object') {
     throw new UsageError(`${file}: no "chosen" thresholds (expected the --json output of uol evaluate on box metadata)`);

@@ -27,6 +27,7 @@ import { resolveInput } from '../../pipeline/input.js';
 import { imageTrainingSource } from '../../pipeline/feature-cache.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { backboneFor } from './evaluate-predictor.js';
+import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
 
 interface ExplainArgs extends GlobalArgs {
   image?: string;
@@ -139,6 +140,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       st = undefined;
     }
     if (st && !st.isDirectory()) throw new UsageError(`--out ${a.out}: exists and is not a directory`);
+    claimOutDir(path.resolve(a.out), 'explain', argsFingerprint(a as unknown as Record<string, unknown>), ['explain.json', 'index.html']);
     const region = regionFrom(a);
     const predictor = loadPredictor(a.predictor);
     const classIndex = a.class !== undefined ? parseClass(predictor, a.predictor, a.class) : undefined;

@@ -3,11 +3,14 @@
  * checksum, convert it into `<models-dir>/NAME/`.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { fetchBackbone } from '../../backbones/registry.js';
+import { fetchBackbone, readRegistry, registryVerification } from '../../backbones/registry.js';
+import { registryFile } from '../../backbones/paths.js';
+import { UsageError } from '../../util/errors.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
 interface FetchArgs extends GlobalArgs {
-  name: string;
+  name?: string;
+  list: boolean;
   'models-dir'?: string;
   registry?: string;
   force: boolean;
@@ -15,16 +18,23 @@ interface FetchArgs extends GlobalArgs {
 }
 
 export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
-  command: 'fetch <name>',
+  command: 'fetch [name]',
   describe: 'download, verify and convert a known checkpoint (uol info lists them)',
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .positional('name', { type: 'string', demandOption: true, describe: 'registry name' })
+      .positional('name', { type: 'string', describe: 'registry name' })
+      .option('list', { type: 'boolean', default: false, describe: 'list the registry: URL and exactly what is verified for each entry' })
       .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' })
       .option('registry', { type: 'string', describe: 'registry file (default $UOL_REGISTRY or converted-models/registry.json)' })
       .option('force', { type: 'boolean', default: false, describe: 'download and convert again' })
       .option('keep-download', { type: 'boolean', default: false, describe: 'keep the checkpoint file after conversion' }) as Argv<FetchArgs>,
   handler: async (a) => {
+    if (a.list) {
+      const rows = readRegistry(registryFile(a.registry)).map((c) => ({ name: c.name, url: c.url, verified: registryVerification(c) }));
+      emit(a, { checkpoints: rows }, rows.map((r) => `${r.name}\n  ${r.url}\n  verified: ${r.verified}`));
+      return;
+    }
+    if (!a.name) throw new UsageError('uol fetch: give a registry NAME (or --list)');
     const prog = progressFor(a);
     try {
       const o: Parameters<typeof fetchBackbone>[1] = { force: a.force, keepDownload: a['keep-download'], onProgress: prog.callback };
@@ -37,10 +47,12 @@ export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
         dir: r.dir,
         fetched: r.fetched,
         ...(r.download ? { sha256: r.download.sha256, bytes: r.download.bytes, resumedFrom: r.download.resumedFrom } : {}),
+        ...(r.verified ? { verified: r.verified } : {}),
+        ...(r.warnings?.length ? { warnings: r.warnings } : {}),
         ...(r.convert ? { tensors: r.convert.tensors } : {}),
       };
       const text = r.fetched
-        ? [`fetched ${r.name}: ${((r.download?.bytes ?? 0) / 1e6).toFixed(1)} MB${r.download?.resumedFrom ? ` (resumed at ${r.download.resumedFrom} bytes)` : ''}, sha256 ${r.download?.sha256}`, `converted → ${r.dir}`]
+        ? [...(r.warnings ?? []).map((w) => `warning: ${w}`), `fetched ${r.name}: ${((r.download?.bytes ?? 0) / 1e6).toFixed(1)} MB${r.download?.resumedFrom ? ` (resumed at ${r.download.resumedFrom} bytes)` : ''}, sha256 ${r.download?.sha256}`, `verified: ${r.verified ?? 'nothing'}`, `converted → ${r.dir}`]
         : [`${r.name} is already converted in ${r.dir} (--force to fetch again)`];
       emit(a, json, text);
     } finally {

@@ -9,7 +9,7 @@
  * journal is removed when the final files are written.
  */
 import * as path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { sha256Hex, writeFileAtomicSync } from '../../util/fs.js';
 import { Journal } from '../../util/journal.js';
@@ -25,6 +25,7 @@ import { toCoco } from '../../report/coco.js';
 import { localizationReportHtml } from '../../report/run-report.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { backboneFor } from './evaluate-predictor.js';
+import { claimOutDir } from '../../util/run-owner.js';
 
 /** Arguments of the image path of `uol localize`. */
 export interface LocalizeImagesArgs {
@@ -138,7 +139,11 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
       }),
     );
     const journalFile = path.join(outDir, JOURNAL_NAME);
+    // Refused before anything is written when the directory holds another run (an unfinished one is its journal's to judge).
+    const hadJournal = existsSync(journalFile);
+    if (!hadJournal) claimOutDir(outDir, 'localize', fingerprint, ['boxes.json', 'maps', 'overlays', 'coco.json']);
     const opened = Journal.open<BoxesEntry>(journalFile, 'uol-localize', fingerprint);
+    if (hadJournal) claimOutDir(outDir, 'localize', fingerprint);
     const done = new Map(opened.done.map((e) => [e.id, e]));
     const todo = done.size ? input.records.filter((r) => !done.has(r.id)) : input.records;
     const lo: Parameters<typeof localizeRecords>[0] = {

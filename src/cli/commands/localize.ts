@@ -3,6 +3,11 @@
  * (`--from-features DIR --size H,W`).
  */
 import type { Argv, CommandModule } from 'yargs';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { sha256FileSync, sha256Hex } from '../../util/fs.js';
+import { claimOutDir } from '../../util/run-owner.js';
+import { TOOL } from '../../version.js';
 import { UsageError } from '../../util/errors.js';
 import { readLabelsCsv } from '../../io/features-dir.js';
 import { localizeFromFeatures } from '../../rps/features-pipeline.js';
@@ -72,6 +77,9 @@ export const localizeCommand: CommandModule<GlobalArgs, LocalizeArgs> = {
       opts.predictorFile = a.predictor;
     }
     if (a.labels) opts.labels = readLabelsCsv(a.labels);
+    const fingerprint = sha256Hex(JSON.stringify({ tool: TOOL, predictor: a.predictor ? sha256FileSync(a.predictor) : null, caam: a.caam, size, features: path.resolve(a['from-features']), labels: a.labels ? sha256FileSync(a.labels) : null }));
+    mkdirSync(a.out, { recursive: true });
+    claimOutDir(path.resolve(a.out), 'localize', fingerprint, ['maps']);
     const prog = progressFor(a);
     try {
       opts.onProgress = prog.callback;

@@ -3,12 +3,13 @@
  * protocol's resize, as the release's `Resize((224,224))` on `Image.fromarray` does).
  */
 import * as path from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { UsageError } from '../../util/errors.js';
 import type { RGBImage } from '../image-io.js';
 import type { Dataset, DatasetReader, DatasetRecord } from './types.js';
 import { checkSplit, mustExist, readLines } from './util.js';
+import { checkRegularFile } from '../../util/safe-read.js';
 
 const PIXELS = 32 * 32 * 3;
 
@@ -55,7 +56,7 @@ async function readRecord(file: string, offset: number, v: Variant): Promise<{ l
 /** Reads every label byte of a batch file without its pixels (for listing). */
 async function readLabels(file: string, v: Variant): Promise<number[]> {
   const rec = v.labelBytes + PIXELS;
-  const size = statSync(file).size;
+  const { size } = checkRegularFile(file, 'arrayBytes', 'CIFAR batch file');
   if (size % rec !== 0) throw new UsageError(`${file}: size ${size} is not a multiple of the ${rec}-byte record of ${v.name}`);
   const n = size / rec;
   const out: number[] = [];

@@ -1,8 +1,9 @@
 /**
  * Helpers shared by the dataset readers: strict line parsing with file:line errors, existence checks.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
+import { readTextBounded } from '../../util/safe-read.js';
 
 /** A non-blank line of a text file with its 1-based number. */
 export interface Line {
@@ -12,13 +13,7 @@ export interface Line {
 
 /** Reads a text file's non-blank lines (CRLF tolerated). @throws UsageError naming the file when it is missing. */
 export function readLines(file: string): Line[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const text = readTextBounded(file, 'textBytes', '');
   const out: Line[] = [];
   text.split('\n').forEach((raw, i) => {
     const t = raw.replace(/\r$/, '');
