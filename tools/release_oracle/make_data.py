@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""Deterministic tiny datasets, in layouts both the authors' release and uol read, from the repo's photos.
+
+Run with Debian's interpreter:  /usr/bin/python3 tools/release_oracle/make_data.py OUT
+
+Writes (all images are baseline JPEGs written by PIL, quality 92, 4:4:4 chroma, longer side <= 150 px so that both
+programs only ever *enlarge* them to the fit (224) and eval (>= 160) sizes used by run_release.py):
+  OUT/data/CUB/<class_dir>/<file>.jpg                        image copies (wsolevaluation CUB layout)
+  OUT/metadata/CUB/{train,val,test}/{image_ids,class_labels,image_sizes,localization}.txt
+      wsolevaluation format: `id`; `id,label`; `id,w,h`; `id,x0,y0,x1,y1` (integers, one line per box, several
+      lines for multi-box images). The release reads these from `datasets/metadata/CUB/<split>/` in its cwd.
+  OUT/data/AIRCRAFT/data/{images/<id>.jpg, images_<split>.txt, images_variant_<split>.txt, variants.txt,
+      images_box.txt, images_<split>_size.txt}  FGVC-Aircraft 2013b files plus the release's unpublished
+      `images_<split>_size.txt` ("id w h"); split in train, val, test, trainval.
+  OUT/data/cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}   python pickles (latin1-loadable)
+  OUT/data/cifar-10-batches-bin/{data_batch_1..5.bin, test_batch.bin, batches.meta.txt}   the binary version,
+      same images and labels (1 label byte + 3072 bytes R, G, B planes per record).
+  OUT/data/manifest.json   every image with its split, label, size, boxes and the recipe that made it.
+
+Images: each annotated photo of data/manifest.json (13 with boxes) gives several variants (whole, mirrored, cropped
+around its box, rescaled) and two-object composites on an unannotated background give multi-box images. Boxes are
+the photos' approximate boxes carried through the same geometry (rounded to integers). CIFAR images are 32x32
+area-downsampled crops of the photos.
+"""
+import argparse
+import io
+import json
+import os
+import pickle
+import shutil
+import sys
+
+import numpy as np
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PHOTOS = os.path.join(REPO, 'data')
+MAX_SIDE = 150
+JPEG = dict(quality=92, subsampling=0, optimize=False, progressive=False)
+
+# class index (wsol label), class folder, photos
+CLASSES = [
+    (0, '001.Bird', ['cimg_parrot.jpg', 'darknet_eagle.jpg']),
+    (1, '002.Mammal', ['darknet_dog.jpg', 'darknet_giraffe.jpg', 'opencv_squirrel.jpg', 'skimage_chelsea.jpg']),
+    (2, '003.Fruit', ['opencv_apple.jpg', 'opencv_orange.jpg']),
+    (3, '004.Insect_or_plant', ['opencv_butterfly.jpg', 'sklearn_flower.jpg']),
+    (4, '005.Artifact', ['skimage_coffee.jpg', 'skimage_rocket.jpg']),
+    (5, '006.Person', ['skimage_astronaut.jpg']),
+]
+BACKGROUNDS = ['opencv_building.jpg', 'sklearn_china.jpg', 'darknet_horses.jpg']
+
+
+def load_manifest():
+    with open(os.path.join(PHOTOS, 'manifest.json')) as f:
+        return {e['file']: e for e in json.load(f)}
+
+
+def photo(name):
+    with open(os.path.join(PHOTOS, name), 'rb') as f:
+        return Image.open(f).convert('RGB')
+
+
+def fit(im, boxes, max_side):
+    """Resizes so the longer side is max_side (LANCZOS), scaling boxes."""
+    w, h = im.size
+    s = max_side / max(w, h)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    return im.resize((nw, nh), Image.LANCZOS), [[b[0] * nw / w, b[1] * nh / h, b[2] * nw / w, b[3] * nh / h] for b in boxes]
+
+
+def crop(im, boxes, rect):
+    x0, y0, x1, y1 = rect
+    out = im.crop((x0, y0, x1, y1))
+    nb = []
+    for b in boxes:
+        c = [max(b[0], x0) - x0, max(b[1], y0) - y0, min(b[2], x1) - x0, min(b[3], y1) - y0]
+        if c[2] - c[0] > 4 and c[3] - c[1] > 4:
+            nb.append(c)
+    return out, nb
+
+
+def mirror(im, boxes):
+    w = im.size[0]
+    return im.transpose(Image.FLIP_LEFT_RIGHT), [[w - b[2], b[1], w - b[0], b[3]] for b in boxes]
+
+
+def int_boxes(boxes, size):
+    w, h = size
+    out = []
+    for b in boxes:
+        x0, y0 = int(np.clip(round(b[0]), 0, w - 1)), int(np.clip(round(b[1]), 0, h - 1))
+        x1, y1 = int(np.clip(round(b[2]), x0, w - 1)), int(np.clip(round(b[3]), y0, h - 1))
+        out.append([x0, y0, x1, y1])
+    return out
+
+
+def variant(man, name, kind, rng):
+    """One derived image of photo `name`: returns (PIL image, float boxes, recipe string)."""
+    im, boxes = photo(name), [list(map(float, b)) for b in man[name]['approx_boxes']]
+    if kind == 'whole':
+        im, boxes = fit(im, boxes, 200)
+        return im, boxes, 'whole, longer side 200'
+    if kind == 'mirror':
+        im, boxes = mirror(im, boxes)
+        im, boxes = fit(im, boxes, 176)
+        return im, boxes, 'mirrored, longer side 176'
+    if kind == 'context':
+        # crop around the union box with a random margin (keeps background), then fit to 216
+        w, h = im.size
+        u = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+        mx = rng.uniform(0.15, 0.6, size=4)
+        bw, bh = u[2] - u[0], u[3] - u[1]
+        rect = (int(max(0, u[0] - mx[0] * bw)), int(max(0, u[1] - mx[1] * bh)),
+                int(min(w, u[2] + mx[2] * bw)), int(min(h, u[3] + mx[3] * bh)))
+        im, boxes = crop(im, boxes, rect)
+        im, boxes = fit(im, boxes, 216)
+        return im, boxes, f'crop {rect} around the box, longer side 216'
+    if kind == 'small':
+        # object shrunk onto a larger canvas made of a mirrored copy of the photo's own blurred-down version
+        im, boxes = fit(im, boxes, 120)
+        canvas = photo(BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]).resize((208, 160), Image.BILINEAR)
+        ox, oy = int(rng.integers(0, 208 - im.size[0] + 1)), int(rng.integers(0, max(1, 160 - im.size[1]) + 1))
+        oy = min(oy, max(0, 160 - im.size[1]))
+        canvas.paste(im.crop((0, 0, min(im.size[0], 208), min(im.size[1], 160))), (ox, oy))
+        boxes = [[b[0] + ox, b[1] + oy, min(b[2] + ox, 207), min(b[3] + oy, 159)] for b in boxes]
+        return canvas, boxes, f'longer side 120 pasted at ({ox},{oy}) on a 208x160 background'
+    raise ValueError(kind)
+
+
+def composite(man, names, bg, rng):
+    """Two objects (crops of their boxes) pasted side by side on a background: a two-box image."""
+    W, H = 216, 152
+    canvas = photo(bg).resize((W, H), Image.BILINEAR)
+    boxes = []
+    x = int(rng.integers(2, 14))
+    for n in names:
+        im = photo(n)
+        b = man[n]['approx_boxes'][0]
+        obj = im.crop(tuple(int(round(v)) for v in b))
+        s = min(88 / obj.size[0], 120 / obj.size[1])
+        obj = obj.resize((max(8, round(obj.size[0] * s)), max(8, round(obj.size[1] * s))), Image.LANCZOS)
+        y = int(rng.integers(4, H - obj.size[1] - 3))
+        canvas.paste(obj, (x, y))
+        boxes.append([x, y, x + obj.size[0], y + obj.size[1]])
+        x += obj.size[0] + int(rng.integers(10, 24))
+    return canvas, boxes, f'{names[0]} and {names[1]} boxes pasted on {bg}'
+
+
+def shrink(im, boxes, recipe):
+    """Every stored image has its longer side <= MAX_SIDE: both programs then only enlarge (uol's resize is
+    PIL-exact for enlargements; its fast path for reductions is not bit-identical)."""
+    if max(im.size) <= MAX_SIDE:
+        return im, boxes, recipe
+    im, boxes = fit(im, boxes, MAX_SIDE)
+    return im, boxes, recipe + f', then longer side {MAX_SIDE}'
+
+
+def save_jpeg(im, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    buf = io.BytesIO()
+    im.save(buf, 'JPEG', **JPEG)
+    with open(path, 'wb') as f:
+        f.write(buf.getvalue())
+    # the stored size is the decoded size
+    with Image.open(path) as chk:
+        assert chk.size == im.size and chk.mode == 'RGB'
+
+
+def build_items(man):
+    """The CUB split plan: (split, label, class_dir, stem, image, boxes, recipe)."""
+    rng = np.random.default_rng(20231001)
+    items = []
+    cls_of = {}
+    for label, cdir, names in CLASSES:
+        for n in names:
+            cls_of[n] = (label, cdir)
+    # val: whole photos of one image per class; test: whole photos of the others (every class has train images)
+    val_photos = ['cimg_parrot.jpg', 'darknet_dog.jpg', 'opencv_apple.jpg', 'opencv_butterfly.jpg',
+                  'skimage_coffee.jpg', 'skimage_astronaut.jpg']
+    for label, cdir, names in CLASSES:
+        for n in names:
+            stem = n[:-4]
+            # train: one mirrored variant per photo (+ a context crop for the one-photo class), so every class has
+            # >= 2 train images and the fit stays small (the release resizes every train image to 224x224)
+            for kind in ('mirror', 'context') if len(names) == 1 else ('mirror',):
+                im, b, r = variant(man, n, kind, rng)
+                items.append(('train', label, cdir, f'{stem}_{kind}', im, b, r))
+            split = 'val' if n in val_photos else 'test'
+            im, b, r = variant(man, n, 'whole', rng)
+            items.append((split, label, cdir, f'{stem}_whole', im, b, r))
+            if n in ('darknet_eagle.jpg', 'opencv_squirrel.jpg', 'skimage_rocket.jpg', 'darknet_giraffe.jpg'):
+                im, b, r = variant(man, n, 'small', rng)
+                items.append(('val' if n == 'darknet_giraffe.jpg' else 'test', label, cdir, f'{stem}_small', im, b, r))
+    # multi-box: two objects of the same class on a background (label of that class)
+    for split, names, bg, label in (('val', ['opencv_apple.jpg', 'opencv_orange.jpg'], 'sklearn_china.jpg', 2),
+                                     ('test', ['darknet_dog.jpg', 'opencv_squirrel.jpg'], 'opencv_building.jpg', 1),
+                                     ('test', ['opencv_orange.jpg', 'opencv_apple.jpg'], 'darknet_horses.jpg', 2)):
+        im, b, r = composite(man, names, bg, rng)
+        items.append((split, label, CLASSES[label][1], f'pair_{names[0][:-4]}_{names[1][:-4]}', im, b, r))
+    # sklearn_flower already has two boxes in its whole variant
+    return items
+
+
+def write_cub(out, items):
+    data = os.path.join(out, 'data', 'CUB')
+    meta = os.path.join(out, 'metadata', 'CUB')
+    records = []
+    per_split = {'train': [], 'val': [], 'test': []}
+    for split, label, cdir, stem, im, boxes, recipe in items:
+        im, boxes, recipe = shrink(im, boxes, recipe)
+        iid = f'{cdir}/{stem}.jpg'
+        save_jpeg(im, os.path.join(data, iid))
+        ib = int_boxes(boxes, im.size)
+        per_split[split].append((iid, label, im.size, ib))
+        records.append(dict(dataset='CUB', split=split, image_id=iid, label=label, width=im.size[0],
+                            height=im.size[1], boxes=ib, recipe=recipe))
+    for split, rows in per_split.items():
+        d = os.path.join(meta, split)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, 'image_ids.txt'), 'w') as f:
+            f.writelines(f'{i}\n' for i, _, _, _ in rows)
+        with open(os.path.join(d, 'class_labels.txt'), 'w') as f:
+            f.writelines(f'{i},{lab}\n' for i, lab, _, _ in rows)
+        with open(os.path.join(d, 'image_sizes.txt'), 'w') as f:
+            f.writelines(f'{i},{w},{h}\n' for i, _, (w, h), _ in rows)
+        with open(os.path.join(d, 'localization.txt'), 'w') as f:
+            for i, _, _, bs in rows:
+                f.writelines(f'{i},{b[0]},{b[1]},{b[2]},{b[3]}\n' for b in bs)
+    return records
+
+
+def write_aircraft(out, man):
+    """FGVC-Aircraft layout. One box per image (the release keeps one box per id). Ids are 7-digit strings."""
+    root = os.path.join(out, 'data', 'AIRCRAFT', 'data')
+    rng = np.random.default_rng(777)
+    variants = ['707-320', '727-200', 'A300B4', 'BAE-125', 'Cessna 172', 'DC-3']
+    single = [n for _, _, names in CLASSES for n in names if len(man[n]['approx_boxes']) == 1]
+    plan = []   # (split, photo, kind)
+    for k, n in enumerate(single):
+        plan.append(('train', n, 'mirror'))
+        plan.append(('val' if k % 2 == 0 else 'test', n, 'whole'))
+    for k, n in enumerate(single[:4]):
+        plan.append(('test' if k % 2 == 0 else 'val', n, 'small'))
+    records = []
+    splits = {'train': [], 'val': [], 'test': []}
+    boxes_lines = []
+    for j, (split, n, kind) in enumerate(plan):
+        iid = f'{1000001 + 37 * j:07d}'
+        im, b, recipe = shrink(*variant(man, n, kind, rng))
+        save_jpeg(im, os.path.join(root, 'images', iid + '.jpg'))
+        ib = int_boxes(b, im.size)
+        assert len(ib) == 1
+        var = variants[j % len(variants)]
+        splits[split].append((iid, var, im.size))
+        boxes_lines.append(f'{iid} {ib[0][0]} {ib[0][1]} {ib[0][2]} {ib[0][3]}\n')
+        records.append(dict(dataset='AIRCRAFT', split=split, image_id=iid, variant=var, width=im.size[0],
+                            height=im.size[1], boxes=ib, recipe=f'{n}: {recipe}'))
+    splits['trainval'] = splits['train'] + splits['val']
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, 'variants.txt'), 'w') as f:
+        f.writelines(f'{v}\n' for v in variants)
+    with open(os.path.join(root, 'images_box.txt'), 'w') as f:
+        f.writelines(boxes_lines)
+    for s, rows in splits.items():
+        with open(os.path.join(root, f'images_{s}.txt'), 'w') as f:
+            f.writelines(f'{i}\n' for i, _, _ in rows)
+        with open(os.path.join(root, f'images_variant_{s}.txt'), 'w') as f:
+            f.writelines(f'{i} {v}\n' for i, v, _ in rows)
+        with open(os.path.join(root, f'images_{s}_size.txt'), 'w') as f:
+            f.writelines(f'{i} {w} {h}\n' for i, _, (w, h) in rows)
+    return records
+
+
+CIFAR_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
+
+
+def write_cifar(out, man):
+    """20 train images (5 batches of 4) and 6 test images; 32x32 crops of the photos, random labels."""
+    rng = np.random.default_rng(1010)
+    names = sorted(man)
+    imgs, labels = [], []
+    for k in range(26):
+        im = photo(names[k % len(names)])
+        w, h = im.size
+        s = int(rng.integers(min(w, h) // 3, min(w, h) + 1))
+        x, y = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
+        t = im.crop((x, y, x + s, y + s)).resize((32, 32), Image.BOX)
+        imgs.append(np.asarray(t, dtype=np.uint8))
+        labels.append(int(rng.integers(0, 10)))
+    py = os.path.join(out, 'data', 'cifar-10-batches-py')
+    bn = os.path.join(out, 'data', 'cifar-10-batches-bin')
+    os.makedirs(py, exist_ok=True)
+    os.makedirs(bn, exist_ok=True)
+    batches = [('data_batch_1', 0, 4), ('data_batch_2', 4, 8), ('data_batch_3', 8, 12), ('data_batch_4', 12, 16),
+               ('data_batch_5', 16, 20), ('test_batch', 20, 26)]
+    for name, a, b in batches:
+        planar = np.stack([im.transpose(2, 0, 1).reshape(-1) for im in imgs[a:b]]).astype(np.uint8)   # [n, 3072]
+        entry = {'batch_label': f'tiny {name}', 'labels': labels[a:b], 'data': planar,
+                 'filenames': [f'tiny_{k:05d}.png' for k in range(a, b)]}
+        with open(os.path.join(py, name), 'wb') as f:
+            pickle.dump(entry, f, protocol=2)
+        with open(os.path.join(bn, name + '.bin'), 'wb') as f:
+            for k in range(b - a):
+                f.write(bytes([labels[a + k]]))
+                f.write(planar[k].tobytes())
+    with open(os.path.join(py, 'batches.meta'), 'wb') as f:
+        pickle.dump({'num_cases_per_batch': 4, 'label_names': CIFAR_NAMES, 'num_vis': 3072}, f, protocol=2)
+    with open(os.path.join(bn, 'batches.meta.txt'), 'w') as f:
+        f.writelines(f'{n}\n' for n in CIFAR_NAMES)
+    return [dict(dataset='CIFAR10', split='train' if k < 20 else 'test', index=k, label=labels[k]) for k in range(26)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('out')
+    a = ap.parse_args()
+    man = load_manifest()
+    for d in ('data', 'metadata'):
+        shutil.rmtree(os.path.join(a.out, d), ignore_errors=True)
+    records = write_cub(a.out, build_items(man))
+    records += write_aircraft(a.out, man)
+    records += write_cifar(a.out, man)
+    with open(os.path.join(a.out, 'data', 'manifest.json'), 'w') as f:
+        json.dump(dict(generator='tools/release_oracle/make_data.py', jpeg=JPEG, images=records), f, indent=1)
+    counts = {}
+    for r in records:
+        counts[(r['dataset'], r['split'])] = counts.get((r['dataset'], r['split']), 0) + 1
+    for k, v in sorted(counts.items()):
+        print(f'{k[0]:9s} {k[1]:6s} {v}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
