@@ -17,8 +17,9 @@ programs only ever *enlarge* them to the fit (224) and eval (>= 160) sizes used 
       same images and labels (1 label byte + 3072 bytes R, G, B planes per record).
   OUT/data/manifest.json   every image with its split, label, size, boxes and the recipe that made it.
 
-Images: each annotated photo of data/manifest.json (13 with boxes) gives several variants (whole, mirrored, cropped
-around its box, rescaled) and two-object composites on an unannotated background give multi-box images. Boxes are
+Images: each annotated photo of data/manifest.json (13 with boxes) gives its object (the box crop) pasted at random
+sizes and places on smooth random backgrounds (so that random-weight features still separate object from background
+and metrics are informative), a few whole photos, and two-object composites give multi-box images. Boxes are
 the photos' approximate boxes carried through the same geometry (rounded to integers). CIFAR images are 32x32
 area-downsampled crops of the photos.
 """
@@ -115,6 +116,18 @@ def variant(man, name, kind, rng):
         im, boxes = crop(im, boxes, rect)
         im, boxes = fit(im, boxes, 216)
         return im, boxes, f'crop {rect} around the box, longer side 216'
+    if kind == 'paste':
+        # the object's box crop, longer side 40..110, pasted at a random place on a smooth background
+        obj = object_crop(man, name)
+        side = int(rng.integers(40, 111))
+        sc = side / max(obj.size)
+        obj = obj.resize((max(8, round(obj.size[0] * sc)), max(8, round(obj.size[1] * sc))), Image.LANCZOS)
+        W, H = int(rng.integers(max(obj.size[0] + 4, 110), 151)), int(rng.integers(max(obj.size[1] + 4, 100), 151))
+        canvas = background(W, H, rng)
+        ox, oy = int(rng.integers(0, W - obj.size[0] + 1)), int(rng.integers(0, H - obj.size[1] + 1))
+        canvas.paste(obj, (ox, oy))
+        return canvas, [[ox, oy, ox + obj.size[0], oy + obj.size[1]]], \
+            f'box crop, longer side {side}, pasted at ({ox},{oy}) on a {W}x{H} smooth background'
     if kind == 'small':
         # object shrunk onto a larger canvas made of a mirrored copy of the photo's own blurred-down version
         im, boxes = fit(im, boxes, 120)
@@ -127,23 +140,38 @@ def variant(man, name, kind, rng):
     raise ValueError(kind)
 
 
-def composite(man, names, bg, rng):
-    """Two objects (crops of their boxes) pasted side by side on a background: a two-box image."""
-    W, H = 216, 152
-    canvas = photo(bg).resize((W, H), Image.BILINEAR)
+def background(w, h, rng):
+    """A smooth background: a linear gradient between two random colours plus mild noise."""
+    c0, c1 = rng.uniform(40, 215, size=3), rng.uniform(40, 215, size=3)
+    ang = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    t = (np.cos(ang) * xx / w + np.sin(ang) * yy / h)
+    t = (t - t.min()) / (t.max() - t.min() + 1e-9)
+    img = c0[None, None] * (1 - t[..., None]) + c1[None, None] * t[..., None] + rng.normal(0, 4, size=(h, w, 3))
+    return Image.fromarray(np.clip(np.round(img), 0, 255).astype(np.uint8))
+
+
+def object_crop(man, name, k=0):
+    im = photo(name)
+    b = man[name]['approx_boxes'][k]
+    return im.crop(tuple(int(round(v)) for v in b))
+
+
+def composite(man, names, rng):
+    """Two objects (crops of their boxes) pasted side by side on a smooth background: a two-box image."""
+    W, H = 150, 108
+    canvas = background(W, H, rng)
     boxes = []
-    x = int(rng.integers(2, 14))
+    x = int(rng.integers(2, 10))
     for n in names:
-        im = photo(n)
-        b = man[n]['approx_boxes'][0]
-        obj = im.crop(tuple(int(round(v)) for v in b))
-        s = min(88 / obj.size[0], 120 / obj.size[1])
+        obj = object_crop(man, n)
+        s = min(60 / obj.size[0], 84 / obj.size[1])
         obj = obj.resize((max(8, round(obj.size[0] * s)), max(8, round(obj.size[1] * s))), Image.LANCZOS)
-        y = int(rng.integers(4, H - obj.size[1] - 3))
+        y = int(rng.integers(2, H - obj.size[1] - 1))
         canvas.paste(obj, (x, y))
         boxes.append([x, y, x + obj.size[0], y + obj.size[1]])
-        x += obj.size[0] + int(rng.integers(10, 24))
-    return canvas, boxes, f'{names[0]} and {names[1]} boxes pasted on {bg}'
+        x += obj.size[0] + int(rng.integers(8, 20))
+    return canvas, boxes, f'{names[0]} and {names[1]} box crops pasted on a smooth background'
 
 
 def shrink(im, boxes, recipe):
@@ -167,37 +195,36 @@ def save_jpeg(im, path):
 
 
 def build_items(man):
-    """The CUB split plan: (split, label, class_dir, stem, image, boxes, recipe)."""
+    """The CUB split plan: (split, label, class_dir, stem, image, boxes, recipe).
+
+    Mostly objects (their box crops) pasted on smooth backgrounds at random sizes and places, so that even
+    random-weight features separate object from background and the metrics are informative (mixed hits and misses,
+    best threshold inside the grid); a few whole photos and two-object composites (multi-box) complete it."""
     rng = np.random.default_rng(20231001)
     items = []
-    cls_of = {}
-    for label, cdir, names in CLASSES:
-        for n in names:
-            cls_of[n] = (label, cdir)
-    # val: whole photos of one image per class; test: whole photos of the others (every class has train images)
     val_photos = ['cimg_parrot.jpg', 'darknet_dog.jpg', 'opencv_apple.jpg', 'opencv_butterfly.jpg',
                   'skimage_coffee.jpg', 'skimage_astronaut.jpg']
+    whole = ['opencv_butterfly.jpg', 'skimage_chelsea.jpg', 'sklearn_flower.jpg']
     for label, cdir, names in CLASSES:
         for n in names:
             stem = n[:-4]
-            # train: one mirrored variant per photo (+ a context crop for the one-photo class), so every class has
-            # >= 2 train images and the fit stays small (the release resizes every train image to 224x224)
-            for kind in ('mirror', 'context') if len(names) == 1 else ('mirror',):
-                im, b, r = variant(man, n, kind, rng)
-                items.append(('train', label, cdir, f'{stem}_{kind}', im, b, r))
+            # train: one pasted variant per photo (two for the one-photo class), so every class has >= 2 train
+            # images and the fit stays small (the release resizes every train image to 224x224)
+            for k in range(2 if len(names) == 1 else 1):
+                im, b, r = variant(man, n, 'paste', rng)
+                items.append(('train', label, cdir, f'{stem}_t{k}', im, b, r))
             split = 'val' if n in val_photos else 'test'
-            im, b, r = variant(man, n, 'whole', rng)
-            items.append((split, label, cdir, f'{stem}_whole', im, b, r))
-            if n in ('darknet_eagle.jpg', 'opencv_squirrel.jpg', 'skimage_rocket.jpg', 'darknet_giraffe.jpg'):
-                im, b, r = variant(man, n, 'small', rng)
-                items.append(('val' if n == 'darknet_giraffe.jpg' else 'test', label, cdir, f'{stem}_small', im, b, r))
-    # multi-box: two objects of the same class on a background (label of that class)
-    for split, names, bg, label in (('val', ['opencv_apple.jpg', 'opencv_orange.jpg'], 'sklearn_china.jpg', 2),
-                                     ('test', ['darknet_dog.jpg', 'opencv_squirrel.jpg'], 'opencv_building.jpg', 1),
-                                     ('test', ['opencv_orange.jpg', 'opencv_apple.jpg'], 'darknet_horses.jpg', 2)):
-        im, b, r = composite(man, names, bg, rng)
+            im, b, r = variant(man, n, 'paste', rng)
+            items.append((split, label, cdir, f'{stem}_p', im, b, r))
+            if n in whole:
+                im, b, r = variant(man, n, 'whole', rng)
+                items.append((split, label, cdir, f'{stem}_whole', im, b, r))
+    # multi-box: two objects of the same class (label of that class)
+    for split, names, label in (('val', ['opencv_apple.jpg', 'opencv_orange.jpg'], 2),
+                                ('test', ['darknet_dog.jpg', 'opencv_squirrel.jpg'], 1),
+                                ('test', ['opencv_orange.jpg', 'opencv_apple.jpg'], 2)):
+        im, b, r = composite(man, names, rng)
         items.append((split, label, CLASSES[label][1], f'pair_{names[0][:-4]}_{names[1][:-4]}', im, b, r))
-    # sklearn_flower already has two boxes in its whole variant
     return items
 
 
@@ -237,10 +264,10 @@ def write_aircraft(out, man):
     single = [n for _, _, names in CLASSES for n in names if len(man[n]['approx_boxes']) == 1]
     plan = []   # (split, photo, kind)
     for k, n in enumerate(single):
-        plan.append(('train', n, 'mirror'))
-        plan.append(('val' if k % 2 == 0 else 'test', n, 'whole'))
+        plan.append(('train', n, 'paste'))
+        plan.append(('val' if k % 2 == 0 else 'test', n, 'paste'))
     for k, n in enumerate(single[:4]):
-        plan.append(('test' if k % 2 == 0 else 'val', n, 'small'))
+        plan.append(('test' if k % 2 == 0 else 'val', n, 'whole'))
     records = []
     splits = {'train': [], 'val': [], 'test': []}
     boxes_lines = []
