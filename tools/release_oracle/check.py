@@ -10,6 +10,7 @@ Sanity (every experiment found in OUT/release/manifest.json):
   - maps: float32 [crop,crop], finite, in [0,1], each with > 20 distinct uint8 levels; the box the release would
     draw changes with tau on most images (>= 3 distinct boxes over the 99-threshold grid);
   - w*: finite rows of unit norm for every class that has train images;
+  - every checkpoint load (load_report.json) filled all the model's keys (the release loads with strict=False);
   - BestThreshold is not at an edge of the grid (0.01 / 0.99) for most experiments (reported per experiment).
 Determinism (--rerun EXP): runs run_release.py for EXP into a temporary folder and compares result JSONs, param.npy,
 train_order/train_ids and every map bit for bit with OUT/release/EXP.
@@ -86,6 +87,10 @@ def sanity(rel, name, rec, problems, notes):
                 few_boxes += 1
     if n_maps and few_boxes > n_maps // 4:
         problems.append(f'{name}: the box changes with tau on only {n_maps - few_boxes}/{n_maps} maps')
+    for ld in rec.get('load_report', []):
+        miss = [k for k in ld['missing'] if not k.endswith('num_batches_tracked')]
+        if miss:
+            problems.append(f'{name}: checkpoint load into {ld["module"]} left {len(miss)} keys random: {miss[:3]}')
     p = np.load(os.path.join(d, 'param.npy'))
     with open(os.path.join(d, 'train_order.txt')) as f:
         labels = sorted({int(line.rsplit(',', 1)[1]) for line in f if line.strip()})
