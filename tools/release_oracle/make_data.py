@@ -203,7 +203,7 @@ def build_items(man):
     items = []
     val_photos = ['cimg_parrot.jpg', 'darknet_dog.jpg', 'opencv_apple.jpg', 'opencv_butterfly.jpg',
                   'skimage_coffee.jpg', 'skimage_astronaut.jpg']
-    whole = ['opencv_butterfly.jpg', 'skimage_chelsea.jpg', 'sklearn_flower.jpg']
+    whole = ['opencv_butterfly.jpg', 'sklearn_flower.jpg']
     for label, cdir, names in CLASSES:
         for n in names:
             stem = n[:-4]
