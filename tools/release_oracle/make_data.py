@@ -51,7 +51,6 @@ CLASSES = [(k, f'{k + 1:03d}.{n[:-4].split("_", 1)[1].capitalize()}', [n]) for k
 # norm_att_map) — a degenerate case, not a useful comparison. Found with check.py on a full run_release.py run.
 EXCLUDE = {'006.Chelsea/skimage_chelsea_p.jpg'}
 TWO_TRAIN = ('cimg_parrot.jpg', 'darknet_dog.jpg', 'opencv_apple.jpg')
-BACKGROUNDS = ['opencv_building.jpg', 'sklearn_china.jpg', 'darknet_horses.jpg']
 
 
 def load_manifest():
@@ -72,22 +71,6 @@ def fit(im, boxes, max_side):
     return im.resize((nw, nh), Image.LANCZOS), [[b[0] * nw / w, b[1] * nh / h, b[2] * nw / w, b[3] * nh / h] for b in boxes]
 
 
-def crop(im, boxes, rect):
-    x0, y0, x1, y1 = rect
-    out = im.crop((x0, y0, x1, y1))
-    nb = []
-    for b in boxes:
-        c = [max(b[0], x0) - x0, max(b[1], y0) - y0, min(b[2], x1) - x0, min(b[3], y1) - y0]
-        if c[2] - c[0] > 4 and c[3] - c[1] > 4:
-            nb.append(c)
-    return out, nb
-
-
-def mirror(im, boxes):
-    w = im.size[0]
-    return im.transpose(Image.FLIP_LEFT_RIGHT), [[w - b[2], b[1], w - b[0], b[3]] for b in boxes]
-
-
 def int_boxes(boxes, size):
     w, h = size
     out = []
@@ -104,21 +87,6 @@ def variant(man, name, kind, rng):
     if kind == 'whole':
         im, boxes = fit(im, boxes, 200)
         return im, boxes, 'whole, longer side 200'
-    if kind == 'mirror':
-        im, boxes = mirror(im, boxes)
-        im, boxes = fit(im, boxes, 176)
-        return im, boxes, 'mirrored, longer side 176'
-    if kind == 'context':
-        # crop around the union box with a random margin (keeps background), then fit to 216
-        w, h = im.size
-        u = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
-        mx = rng.uniform(0.15, 0.6, size=4)
-        bw, bh = u[2] - u[0], u[3] - u[1]
-        rect = (int(max(0, u[0] - mx[0] * bw)), int(max(0, u[1] - mx[1] * bh)),
-                int(min(w, u[2] + mx[2] * bw)), int(min(h, u[3] + mx[3] * bh)))
-        im, boxes = crop(im, boxes, rect)
-        im, boxes = fit(im, boxes, 216)
-        return im, boxes, f'crop {rect} around the box, longer side 216'
     if kind == 'paste':
         # the object's box crop, longer side 40..110, pasted at a random place on a smooth background
         obj = object_crop(man, name)
@@ -131,15 +99,6 @@ def variant(man, name, kind, rng):
         canvas.paste(obj, (ox, oy))
         return canvas, [[ox, oy, ox + obj.size[0], oy + obj.size[1]]], \
             f'box crop, longer side {side}, pasted at ({ox},{oy}) on a {W}x{H} smooth background'
-    if kind == 'small':
-        # object shrunk onto a larger canvas made of a mirrored copy of the photo's own blurred-down version
-        im, boxes = fit(im, boxes, 120)
-        canvas = photo(BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]).resize((208, 160), Image.BILINEAR)
-        ox, oy = int(rng.integers(0, 208 - im.size[0] + 1)), int(rng.integers(0, max(1, 160 - im.size[1]) + 1))
-        oy = min(oy, max(0, 160 - im.size[1]))
-        canvas.paste(im.crop((0, 0, min(im.size[0], 208), min(im.size[1], 160))), (ox, oy))
-        boxes = [[b[0] + ox, b[1] + oy, min(b[2] + ox, 207), min(b[3] + oy, 159)] for b in boxes]
-        return canvas, boxes, f'longer side 120 pasted at ({ox},{oy}) on a 208x160 background'
     raise ValueError(kind)
 
 

@@ -21,7 +21,6 @@ OUT/release/manifest.json lists every experiment run: argv, dataset, network, si
 """
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
