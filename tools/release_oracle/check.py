@@ -11,6 +11,8 @@ Sanity (every experiment found in OUT/release/manifest.json):
     draw changes with tau on most images (>= 3 distinct boxes over the 99-threshold grid);
   - w*: finite rows of unit norm for every class that has train images;
   - every checkpoint load (load_report.json) filled all the model's keys (the release loads with strict=False);
+  - the result JSONs are recomputed from the recorded maps and GT boxes (the release's formulas, rewritten) and must
+    match exactly — the recorded maps are the ones the release scored;
   - BestThreshold is not at an edge of the grid (0.01 / 0.99) for most experiments (reported per experiment).
 Determinism (--rerun EXP): runs run_release.py for EXP into a temporary folder and compares result JSONs, param.npy,
 train_order/train_ids and every map bit for bit with OUT/release/EXP.
@@ -42,6 +44,43 @@ def release_box(m, t):
         return None
     x, y, w, h = cv2.boundingRect(max(cs, key=cv2.contourArea))
     return (x, y, x + w, y + h)
+
+
+def iou_release(gts, box):
+    """Max IoU of box with the GT boxes, in the release's +1 pixel convention."""
+    best = 0.
+    for g in gts:
+        xa, ya, xb, yb = max(g[0], box[0]), max(g[1], box[1]), min(g[2], box[2]), min(g[3], box[3])
+        inter = max(0, xb - xa + 1) * max(0, yb - ya + 1)
+        a = (g[2] - g[0] + 1) * (g[3] - g[1] + 1)
+        b = (box[2] - box[0] + 1) * (box[3] - box[1] + 1)
+        best = max(best, inter / float(a + b - inter))
+    return best
+
+
+def metrics_from_maps(md, thresholds):
+    """The result JSON recomputed from the recorded maps and GT boxes (same formulas as the release, rewritten)."""
+    with open(os.path.join(md, 'order.txt')) as f:
+        ids = [line.strip() for line in f if line.strip()]
+    with open(os.path.join(md, 'gt_boxes.json')) as f:
+        gt = json.load(f)
+    n = len(thresholds)
+    seen, h30, h50, h70 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    for iid in ids:
+        m = np.load(os.path.join(md, iid + '.npy'))
+        for i, t in enumerate(thresholds):
+            seen[i] += 1
+            b = release_box(m, t)
+            if b is None:
+                continue
+            v = iou_release(gt[iid], b)
+            h70[i] += v >= 0.7
+            h50[i] += v >= 0.5
+            h30[i] += v >= 0.3
+    i70, i50, i30 = h70 / seen * 100, h50 / seen * 100, h30 / seen * 100
+    mb = (i70 + i50 + i30) / 3.
+    return {'MaxBoxAccV2': float(mb.max()), 'IOU30': float(i30.max()), 'IOU50': float(i50.max()),
+            'IOU70': float(i70.max()), 'BestThreshold': float(thresholds[mb.argmax()])}
 
 
 def sanity(rel, name, rec, problems, notes):
@@ -91,6 +130,21 @@ def sanity(rel, name, rec, problems, notes):
         miss = [k for k in ld['missing'] if not k.endswith('num_batches_tracked')]
         if miss:
             problems.append(f'{name}: checkpoint load into {ld["module"]} left {len(miss)} keys random: {miss[:3]}')
+    # the recorded maps + GT boxes reproduce the release's own result JSONs exactly (recorder consistency)
+    if rec['dataset'] == 'CUB':
+        pairs = [('resultval.json', 'val', GRID), ('resulttest.json', 'test', None)]
+    else:
+        pairs = [('resulttest.json', rec['maps_splits'][0], GRID)]
+    for fn, split, grid in pairs:
+        with open(os.path.join(d, fn)) as f:
+            r = json.load(f)
+        if grid is None:
+            with open(os.path.join(d, 'resultval.json')) as f:
+                grid = [json.load(f)['BestThreshold']]
+        mine = metrics_from_maps(os.path.join(d, 'maps', split), grid)
+        diff = {k: (v, r[k]) for k, v in mine.items() if v != r[k]}
+        if diff:
+            problems.append(f'{name}/{fn}: recomputed from the recorded maps differs: {diff}')
     p = np.load(os.path.join(d, 'param.npy'))
     with open(os.path.join(d, 'train_order.txt')) as f:
         labels = sorted({int(line.rsplit(',', 1)[1]) for line in f if line.strip()})
