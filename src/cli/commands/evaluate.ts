@@ -21,6 +21,7 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { runEvaluatePredictor, type EvaluatePredictorArgs } from './evaluate-predictor.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
+import { PROTOCOL_NAMES } from '../../data/protocol.js';
 
 interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
   scoremaps?: string;
@@ -109,7 +110,10 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('limit', { type: 'number', describe: 'only the first N images of each split (quick looks)' })
       .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the report) instead of stopping' })
-      .option('downscale', { choices: [8, 16, 32] as const, describe: "ResNet output stride (default: the predictor's)" })
+      .option('downscale', { choices: [8, 16, 32] as const, alias: 'resnet-downscale', describe: "ResNet output stride (main.py --resnet_downscale; default: the predictor's, for --caam the protocol's)" })
+      .option('protocol', { choices: PROTOCOL_NAMES, describe: "release (the authors' code: bilinear PIL-exact resizes, per-dataset sizes, stride, split and τ rule; default for cub/wsol/cars/aircraft/dogs) or wsoleval (uol's general defaults)" })
+      .option('image-size', { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's: 480 fine-grained, 256 ImageNet)" })
+      .option('crop-size', { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's: 448 / 224)" })
       .option('whole-size', { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' })
       .option('export-scoremaps', { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' })
       .option('map-cache', { type: 'string', describe: 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass' })
