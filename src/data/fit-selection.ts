@@ -21,7 +21,7 @@ import { seededRandom, sampleRecords } from './loader.js';
 import type { DatasetRecord } from './datasets/types.js';
 
 /**
- * Reads `--train-list FILE` (one training image id per line, blank lines ignored) and returns those records in that
+ * Reads `--train-list FILE` (one training image id per line, optionally `id,label`; blank lines ignored) and returns those records in that
  * order. @throws UsageError naming the file and line for an id the split does not have or a repeated id.
  */
 export function orderByTrainList<T extends Pick<DatasetRecord, 'id'>>(records: readonly T[], file: string): T[] {
@@ -35,7 +35,8 @@ export function orderByTrainList<T extends Pick<DatasetRecord, 'id'>>(records: r
   const seen = new Set<string>();
   const out: T[] = [];
   text.split('\n').forEach((raw, i) => {
-    const id = raw.replace(/\r$/, '').trim();
+    // "id" or "id,label" (the release oracle's train_order.txt); ids never contain commas in these layouts.
+    const id = raw.replace(/\r$/, '').trim().replace(/,[^,]*$/, '');
     if (!id) return;
     const r = byId.get(id);
     if (!r) throw new UsageError(`${file}:${i + 1}: image id "${id}" is not in the training split (ids look like "${records[0]?.id ?? '?'}")`);

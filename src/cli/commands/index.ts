@@ -16,6 +16,7 @@ import { convertCommand } from './convert.js';
 import { fetchCommand } from './fetch.js';
 import { extractCommand } from './extract.js';
 import { evaluateCommand } from './evaluate.js';
+import { reproduceCommand } from './reproduce.js';
 
 /** Every command, in help order (one per line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
@@ -27,6 +28,7 @@ export const commands: CommandModule<GlobalArgs, any>[] = [
   evaluateCommand,
   mergeCommand,
   ablateCommand,
+  reproduceCommand,
   explainCommand,
   extractCommand,
   convertCommand,
