@@ -3,7 +3,8 @@
  * (base) dataset's training split the way validation.py does, evaluate the way main.py does (τ on val → test for
  * CUB/ImageNet; oracle on test, or on val for Aircraft), and write the release's own result files
  * (`resultval.json` / `resulttest.json`, same keys) beside uol's reports (results.json/.md, report.html), the w*
- * (`param.npy`, [K,C] float32 as the release's parameter cache) and `experiment.json` (the main.py command).
+ * (`param.npy`, [K,C] float32 as the release's parameter cache), the training ids that entered it (`train_ids.txt`)
+ * and `experiment.json` (the main.py command).
  */
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -162,7 +163,9 @@ export async function runReleaseExperiment(o: RunReleaseExperimentOptions): Prom
       const pa = paramArray(predictor, nclass ?? 0);
       const npy = path.join(o.outDir, 'param.npy');
       writeNpySync(npy, pa.data, pa.shape);
-      files.push(pf, npy);
+      const ids = path.join(o.outDir, 'train_ids.txt');
+      writeFileAtomicSync(ids, records.map((r) => `${r.id}\n`).join(''));
+      files.push(pf, npy, ids);
     }
     const ev: Parameters<typeof runEvaluation>[0] = {
       backbone,
