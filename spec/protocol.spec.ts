@@ -90,7 +90,11 @@ describe("the release's class-wise quota and --train-list", () => {
     writeFileSync(f, 'c,0\nA\n\nb\n');
     const recs = [rec('A', 0), rec('b', 1), rec('c', 0)];
     expect(orderByTrainList(recs, f).map((r) => r.id)).to.deep.equal(['c', 'A', 'b']);
-    expect(selectFitRecords(recs, { trainList: f, samplingRatio: 0.5, seed: 0, classwise: false, release: true }).map((r) => r.id)).to.deep.equal(['c']);
+    // N is the split's size (3): floor(3·0.7) = 2 of the list's order
+    expect(selectFitRecords(recs, { trainList: f, samplingRatio: 0.7, seed: 0, classwise: false, release: true }).map((r) => r.id)).to.deep.equal(['c', 'A']);
+    writeFileSync(f, 'b\n');
+    expect(() => selectFitRecords(recs, { trainList: f, samplingRatio: 0.7, seed: 0, classwise: false, release: true })).to.throw(/lists 1 images; --sampling-ratio 0.7 of the split's 3 needs the first 2/);
+    writeFileSync(f, 'c,0\nA\n\nb\n');
     writeFileSync(f, 'c\nzz\n');
     expect(() => orderByTrainList(recs, f)).to.throw(/order\.txt:2: image id "zz" is not in the training split/);
   });

@@ -67,6 +67,11 @@ export interface ClasswiseQuotaOptions {
   ratio: number;
   /** The release's `--batch_size` (default 64): the quota loop stops only at batch boundaries. */
   batchSize?: number;
+  /**
+   * N = len(train_dataset) (default `ordered.length`): `ordered` may be the shorter prefix the release's loader
+   * actually fetched before it stopped.
+   */
+  total?: number;
 }
 
 /**
@@ -78,7 +83,7 @@ export function releaseClasswiseSelection<T extends Pick<DatasetRecord, 'id' | '
   if (!(Number.isInteger(bs) && bs >= 1)) throw new UsageError(`--release-batch-size ${bs}: expected a positive integer`);
   if (!(o.ratio > 0 && o.ratio <= 1)) throw new UsageError(`--sampling-ratio ${o.ratio}: must be in (0, 1]`);
   if (!(Number.isInteger(o.nclass) && o.nclass >= 1)) throw new Error(`class-wise quota: nclass ${o.nclass}`);
-  const n = ordered.length;
+  const n = o.total ?? ordered.length;
   const quota = Math.floor((n * o.ratio) / o.nclass);
   const batches = Math.ceil(n / bs);
   const cnt = new Int32Array(o.nclass);
@@ -116,7 +121,9 @@ export interface FitSelectionOptions {
 /**
  * The fit's training records: ordered by `--train-list` when given; then, under the release protocol with
  * `--classwise`, the release's per-class quota over that order (or a seeded permutation); otherwise a sampling ratio
- * < 1 keeps the first floor(N·r) of the list order, or uol's seeded subset (`sampleRecords`) without a list.
+ * < 1 keeps the first floor(N·r) of the list order, or uol's seeded subset (`sampleRecords`) without a list. N is
+ * always the split's size: a list may be the prefix the release's loader fetched (it stops after ⌈⌊N·r⌋/batch⌉ batches).
+ * @throws UsageError when the list is shorter than the floor(N·r) images a ratio asks for.
  */
 export function selectFitRecords<T extends Pick<DatasetRecord, 'id' | 'label' | 'file'>>(records: readonly T[], o: FitSelectionOptions): T[] {
   if (!(o.samplingRatio > 0 && o.samplingRatio <= 1)) throw new UsageError(`--sampling-ratio ${o.samplingRatio}: must be in (0, 1]`);
@@ -125,9 +132,13 @@ export function selectFitRecords<T extends Pick<DatasetRecord, 'id' | 'label' | 
     const ordered = listed ?? (o.samplingRatio < 1 ? seededOrder(records, o.seed) : [...records]);
     let nclass = o.nclass ?? 0;
     if (!nclass) for (const r of ordered) nclass = Math.max(nclass, (r.label ?? -1) + 1);
-    return releaseClasswiseSelection(ordered, { nclass, ratio: o.samplingRatio, ...(o.releaseBatchSize ? { batchSize: o.releaseBatchSize } : {}) });
+    return releaseClasswiseSelection(ordered, { nclass, ratio: o.samplingRatio, total: records.length, ...(o.releaseBatchSize ? { batchSize: o.releaseBatchSize } : {}) });
   }
   if (o.samplingRatio >= 1) return listed ?? [...records];
-  if (listed) return listed.slice(0, Math.floor(listed.length * o.samplingRatio));
+  if (listed) {
+    const k = Math.floor(records.length * o.samplingRatio);
+    if (listed.length < k) throw new UsageError(`${o.trainList}: lists ${listed.length} images; --sampling-ratio ${o.samplingRatio} of the split's ${records.length} needs the first ${k}`);
+    return listed.slice(0, k);
+  }
   return sampleRecords(records, o.samplingRatio, o.seed);
 }
