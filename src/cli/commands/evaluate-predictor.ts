@@ -83,6 +83,12 @@ export function resultMarkdown(title: string, r: EvaluateResult): string {
   const lines = [`# ${title}`, '', `Protocol: ${r.protocol}; transform ${describeProtocol(r.transform)}; τ = ${r.threshold.value.toFixed(2)} (${r.threshold.source}).`, ''];
   lines.push(`| metric | ${splits.map((s) => `${s.split} (${s.images})`).join(' | ')} |`, `|---|${splits.map(() => '---:').join('|')}|`);
   for (const k of keys) lines.push(`| ${k} | ${splits.map((s) => (metricSummary(s.boxes, s.masks)[k] ?? NaN).toFixed(2)).join(' | ')} |`);
+  const rel = splits.map((s) => releaseSummary(s));
+  if (rel.every((x) => x)) {
+    lines.push('', "The authors' release's metrics (its resultval.json / resulttest.json keys: largest contour, raw box, one shared τ):", '');
+    lines.push(`| metric | ${splits.map((s) => `${s.split} (${s.images})`).join(' | ')} |`, `|---|${splits.map(() => '---:').join('|')}|`);
+    for (const k of Object.keys(rel[0]!)) lines.push(`| ${k} | ${rel.map((x) => (x![k] ?? NaN).toFixed(2)).join(' | ')} |`);
+  }
   return lines.join('\n') + '\n';
 }
 
