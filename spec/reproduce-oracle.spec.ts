@@ -62,7 +62,7 @@ function py(args: string[], what: string): void {
 }
 
 /** Harness outputs for `exps`: run once per harness version into a cache folder (or UOL_ORACLE_OUT). */
-function harness(exps: string[] | 'all'): string {
+function harness(exps: string[]): string {
   if (process.env.UOL_ORACLE_OUT) return process.env.UOL_ORACLE_OUT;
   const h = createHash('sha256');
   for (const f of readdirSync(TOOLS).filter((f) => f.endsWith('.py')).sort()) h.update(f).update(readFileSync(path.join(TOOLS, f)));
@@ -78,11 +78,10 @@ function harness(exps: string[] | 'all'): string {
     py([path.join(TOOLS, 'make_weights.py'), path.join(tmp, 'weights')], 'make_weights.py');
     renameSync(tmp, out);
   }
-  const missing = exps === 'all' ? [] : exps.filter((e) => !existsSync(path.join(out, 'release', e, 'resulttest.json')));
-  if (exps === 'all' || missing.length) {
-    const args = [path.join(TOOLS, 'run_release.py'), '--tar', TAR, '--data', path.join(out, 'data'), '--metadata', path.join(out, 'metadata'), '--weights', path.join(out, 'weights'), '--out', path.join(out, 'release')];
-    if (exps !== 'all') args.push('--exp', ...missing);
-    py(args, `run_release.py ${exps === 'all' ? '(all)' : missing.join(' ')}`);
+  const missing = exps.filter((e) => !existsSync(path.join(out, 'release', e, 'resulttest.json')));
+  if (missing.length) {
+    const args = [path.join(TOOLS, 'run_release.py'), '--tar', TAR, '--data', path.join(out, 'data'), '--metadata', path.join(out, 'metadata'), '--weights', path.join(out, 'weights'), '--out', path.join(out, 'release'), '--exp', ...missing];
+    py(args, `run_release.py ${missing.join(' ')}`);
   }
   return out;
 }
@@ -194,7 +193,7 @@ describe('the release as an oracle (tools/release_oracle, main.py unmodified) vs
       console.log(`      skipped: ${why} (CI=true makes this a failure)`);
       this.skip();
     }
-    out = harness(want);
+    out = harness(want === 'all' ? ALL : want);
     manifest = (JSON.parse(readFileSync(path.join(out, 'release', 'manifest.json'), 'utf8')) as { experiments: Record<string, ManifestEntry> }).experiments;
   });
 
