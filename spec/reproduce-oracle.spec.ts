@@ -99,10 +99,15 @@ function uolExperiment(m: ManifestEntry): string {
   return makeExperiment(o).name;
 }
 
-/** The release's training order as uol ids (CIFAR: the harness's integer index → uol's `train/NNNNN`). */
-function trainList(file: string, dir: string): string {
+/** Ids of a harness id list as uol names them (`id` or `id,label` lines; CIFAR: the release's index → `train/NNNNN`). */
+function uolIds(file: string, cifar: boolean): string[] {
   const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
-  const ids = lines.map((l) => l.replace(/,[^,]*$/, '')).map((id) => (/^\d+$/.test(id) ? `train/${id.padStart(5, '0')}` : id));
+  return lines.map((l) => l.replace(/,[^,]*$/, '')).map((id) => (cifar && /^\d+$/.test(id) ? `train/${id.padStart(5, '0')}` : id));
+}
+
+/** The release's training order as a uol --train-list file. */
+function trainList(file: string, dir: string, cifar: boolean): string {
+  const ids = uolIds(file, cifar);
   const out = path.join(dir, 'train_list.txt');
   writeFileSync(out, ids.join('\n') + '\n');
   return out;
@@ -209,7 +214,8 @@ describe('the release as an oracle (tools/release_oracle, main.py unmodified) vs
       const dir = tmpDir('uol-oracle-');
       const name = uolExperiment(m);
       const args = ['reproduce', name, '--data-dir', path.join(out, 'data'), '--metadata', path.join(out, 'metadata'), '--cifar-dir', path.join(out, 'data'), '--weights-dir', path.join(out, 'weights'), '--models-dir', path.join(os.tmpdir(), 'uol-oracle-models'), '--image-size', String(m.image_size), '--crop-size', String(m.crop_size), '--release-batch-size', String(m.batch_size), '--out', dir, '--map-cache', path.join(dir, 'maps'), '--json'];
-      if (existsSync(path.join(rel, 'train_order.txt'))) args.push('--train-list', trainList(path.join(rel, 'train_order.txt'), dir));
+      const cifar = (m.flags[m.flags.indexOf('--base_dataset') + 1] ?? '').startsWith('CIFAR') && m.flags.includes('--base_dataset');
+      if (existsSync(path.join(rel, 'train_order.txt'))) args.push('--train-list', trainList(path.join(rel, 'train_order.txt'), dir, cifar));
       const r = await runCli(args);
       expect(r.code, r.stderr).to.equal(0);
       const lines: string[] = [`${exp} → uol reproduce ${name}`];
@@ -246,8 +252,7 @@ describe('the release as an oracle (tools/release_oracle, main.py unmodified) vs
         lines.push(`  w* ${pa.shape.join('×')}: max abs ${d.toExponential(2)}`);
         expect(d).to.be.at.most(PARAM_TOL);
         if (existsSync(path.join(rel, 'train_ids.txt'))) {
-          const ids = (f: string): string[] => readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/,[^,]*$/, '')).map((id) => (/^\d+$/.test(id) ? `train/${id.padStart(5, '0')}` : id));
-          expect(ids(path.join(dir, 'train_ids.txt')).sort()).to.deep.equal(ids(path.join(rel, 'train_ids.txt')).sort());
+          expect(uolIds(path.join(dir, 'train_ids.txt'), false).sort()).to.deep.equal(uolIds(path.join(rel, 'train_ids.txt'), cifar).sort());
         }
       }
       console.log(lines.map((l) => `      ${l}`).join('\n'));
