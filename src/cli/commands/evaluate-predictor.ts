@@ -306,7 +306,7 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
       `uol evaluate: ${a.dataset} ${r.test.split} (${r.test.images} images), ${backbone.identity.id}${a.caam ? ' CAAM' : ''}, ${describeProtocol(r.transform)}`,
       `protocol: ${describeRunProtocol(run)}`,
       `τ protocol: ${r.protocol}; τ = ${r.threshold.value.toFixed(2)}${stored ? ` (stored in ${a.predictor})` : ''}`,
-      ...(rel ? ["the release's metrics (resulttest.json):", ...Object.entries(rel).map(([k, v]) => `  ${k.padEnd(20)} ${k === 'BestThreshold' ? v.toFixed(2) : v.toFixed(2)}`)] : []),
+      ...(rel ? ["the release's metrics (resulttest.json):", ...Object.entries(rel).map(([k, v]) => `  ${k.padEnd(20)} ${v.toFixed(2)}`)] : []),
       'wsolevaluation / uol metrics:',
       ...Object.entries(m).map(([k, v]) => `  ${k.padEnd(20)} ${v.toFixed(2)}`),
       ...(cache ? [`map cache ${a['map-cache']}: ${cache.reused} maps reused, ${cache.computed} computed`] : []),
