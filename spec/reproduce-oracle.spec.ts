@@ -18,10 +18,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readNpySync } from '../src/io/npy.js';
-import { makeExperiment, type ReleaseEvalDataset } from '../src/reproduce/experiments.js';
+import { makeExperiment, parseExperimentName, type ReleaseEvalDataset } from '../src/reproduce/experiments.js';
+import { runReleaseExperiment } from '../src/reproduce/run.js';
 import type { Downscale, ReleaseDataset } from '../src/data/protocol.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
+import { expectNoLeak } from './helpers/leak.js';
 
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const TOOLS = path.join(REPO, 'tools', 'release_oracle');
@@ -258,6 +260,17 @@ describe('the release as an oracle (tools/release_oracle, main.py unmodified) vs
       console.log(lines.map((l) => `      ${l}`).join('\n'));
     });
   }
+
+  it('runReleaseExperiment leaves no tensor alive (library entry point)', async () => {
+    const dir = tmpDir('uol-oracle-leak-');
+    const e = parseExperimentName('cub-vgg-caam');
+    const r = await expectNoLeak(
+      () => runReleaseExperiment({ experiment: e, dataDir: path.join(out, 'data'), metadataDir: path.join(out, 'metadata'), weightsDir: path.join(out, 'weights'), modelsDir: path.join(os.tmpdir(), 'uol-oracle-models'), outDir: dir, imageSize: 64, cropSize: 56 }),
+      'runReleaseExperiment',
+    );
+    expect(r.evaluation.test.images).to.be.greaterThan(0);
+    expect(r.files.map((f) => path.basename(f))).to.include.members(['resultval.json', 'resulttest.json', 'experiment.json']);
+  });
 
   it("README's reproduction section and docs/reproduce.md's tiny-dataset block, verbatim", async () => {
     const dir = tmpDir('uol-doc-');
