@@ -1,7 +1,11 @@
 // The release/wsoleval protocol presets, the release's result-file format, the class-wise quota and the experiment
 // registry (pure functions; the comparison with the release itself is spec/reproduce-oracle.spec.ts).
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { openDataset } from '../src/data/datasets/index.js';
+import { loadBatches } from '../src/data/loader.js';
+import { evalProtocol } from '../src/data/transforms.js';
 import * as path from 'node:path';
 import { defaultProtocolName, describeRunProtocol, RELEASE_DATASETS, resolveProtocol } from '../src/data/protocol.js';
 import { orderByTrainList, releaseClasswiseSelection, selectFitRecords } from '../src/data/fit-selection.js';
@@ -41,6 +45,34 @@ describe('protocol presets', () => {
     expect(() => resolveProtocol('release', undefined, { imageSize: 100, cropSize: 200 })).to.throw(/--crop-size 200 is larger/);
     expect(describeRunProtocol(o)).to.match(/^release \(CUB\): .*bilinear filter, PIL-exact resampler, ResNet stride 16, τ oracle on val/);
     expect(RELEASE_DATASETS.CUB.nclass).to.equal(200);
+  });
+});
+
+describe('GT boxes scaled from the sizes the metadata states (the release) or the decoded ones', () => {
+  it('aircraft images_<split>_size.txt: boxes follow the stated size under boxSizes "metadata"', async () => {
+    const dir = tmpDir();
+    const data = path.join(dir, 'data');
+    mkdirSync(path.join(data, 'images'), { recursive: true });
+    // a 100×50 image whose size file says 200×100 (the release scales boxes from the file)
+    await sharp({ create: { width: 100, height: 50, channels: 3, background: { r: 90, g: 120, b: 30 } } }).jpeg().toFile(path.join(data, 'images', '0001.jpg'));
+    writeFileSync(path.join(data, 'images_box.txt'), '0001 10 10 50 50\n');
+    writeFileSync(path.join(data, 'images_val_size.txt'), '0001 200 100\n');
+    const ds = await openDataset('aircraft', { dataDir: dir });
+    expect(ds.splits).to.deep.equal(['val']);
+    const recs = await ds.records('val');
+    expect(recs[0]!.size).to.deep.equal({ width: 200, height: 100 });
+    const contract = { mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], interpolation: 'bilinear' as const, sizeMultiple: 1, minSize: 1, defaultSize: 224 };
+    const boxes = async (boxSizes: 'metadata' | 'decoded') => {
+      const l = loadBatches({ records: recs, protocol: evalProtocol(480, 448), contract, batchSize: 1, workers: 0, boxSizes });
+      for await (const b of l) {
+        b.input.dispose();
+        return b.boxes[0];
+      }
+      return undefined;
+    };
+    // stated 200×100: x·2.4 − 16, y·4.8 − 16 → [8, 32, 104, 224]; decoded 100×50: x·4.8 − 16, y·9.6 − 16
+    expect(await boxes('metadata')).to.deep.equal([[8, 32, 104, 224]]);
+    expect(await boxes('decoded')).to.deep.equal([[32, 80, 224, 447]]);
   });
 });
 
