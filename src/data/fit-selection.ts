@@ -142,3 +142,13 @@ export function selectFitRecords<T extends Pick<DatasetRecord, 'id' | 'label' | 
   }
   return sampleRecords(records, o.samplingRatio, o.seed);
 }
+
+/**
+ * Whether a fit applies the release's selection rules (class-wise quota; a listed order's first floor(N·r)): under the
+ * release protocol when it was asked for explicitly (`--protocol release`) or a sampling ratio < 1 is given. At ratio 1
+ * the quota only drops images when N/nclass < 10 (tiny sets: e.g. one image per class for fewer than 2000 CUB images);
+ * on the full datasets it keeps every image, so the implicit default keeps every image too.
+ */
+export function releaseQuota(run: { name: string }, explicitProtocol: string | undefined, samplingRatio: number): boolean {
+  return run.name === 'release' && (explicitProtocol === 'release' || samplingRatio < 1);
+}

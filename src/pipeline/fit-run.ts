@@ -72,7 +72,8 @@ export async function fitOnRecords(o: FitOnRecordsOptions): Promise<FitOnRecords
   if (o.checkpointFile) fo.checkpoint = { file: o.checkpointFile, everyBatches: Math.max(1, Math.ceil((o.checkpointEvery ?? 256) / batchSize)) };
   if (o.onProgress) fo.onProgress = o.onProgress;
   const fr = await fitStatistics(fo);
-  const po: Parameters<typeof predictorFromStatistics>[1] = { backbone: identity, classwise: !!o.classwise, tool: o.tool, created: { source: o.sourceDescription } };
+  const input = { ...(o.interpolation ? { interpolation: o.interpolation } : {}), ...(o.resizer && o.resizer !== 'codec' ? { resizer: o.resizer } : {}) };
+  const po: Parameters<typeof predictorFromStatistics>[1] = { backbone: identity, classwise: !!o.classwise, tool: o.tool, created: { source: o.sourceDescription, ...(Object.keys(input).length ? { input } : {}) } };
   if (o.classNames) po.classNames = new Map(o.classNames.map((n, i) => [i, n] as [number, string]));
   return { predictor: predictorFromStatistics(fr.statistics, po), statistics: fr.statistics, skipped: source.skipped, resumed: fr.resumed, fingerprint };
 }

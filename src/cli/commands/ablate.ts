@@ -11,7 +11,7 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import { loadBackbone } from '../../backbones/registry.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
-import { selectFitRecords } from '../../data/fit-selection.js';
+import { releaseQuota, selectFitRecords } from '../../data/fit-selection.js';
 import { describeRunProtocol, PROTOCOL_NAMES, protocolRecord, RELEASE_DATASETS, resolveProtocol } from '../../data/protocol.js';
 import { evalProtocol } from '../../data/transforms.js';
 import { sha256FileSync } from '../../util/fs.js';
@@ -98,7 +98,7 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
     const fitInput = await resolveInput(fitSpec, ['train']);
     const run = protocolFromArgs(a, evalDs);
     const fitRun = fitInput.dataset ? resolveProtocol(run.name, fitInput.dataset) : undefined;
-    const sel: Parameters<typeof selectFitRecords>[1] = { samplingRatio: a['sampling-ratio'], seed: a.seed, classwise: a.classwise, release: run.name === 'release' };
+    const sel: Parameters<typeof selectFitRecords>[1] = { samplingRatio: a['sampling-ratio'], seed: a.seed, classwise: a.classwise, release: releaseQuota(run, a.protocol, a['sampling-ratio']) };
     if (a['train-list']) sel.trainList = a['train-list'];
     if (a['release-batch-size'] !== undefined) sel.releaseBatchSize = a['release-batch-size'];
     const nclass = (fitRun?.dataset ? RELEASE_DATASETS[fitRun.dataset].nclass : 0) || fitInput.classNames?.length;

@@ -9,7 +9,7 @@ import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
 import { checkInputSize } from '../../backbones/extract.js';
-import { selectFitRecords } from '../../data/fit-selection.js';
+import { releaseQuota, selectFitRecords } from '../../data/fit-selection.js';
 import { parseProtocolName, protocolRecord, RELEASE_DATASETS, resolveProtocol } from '../../data/protocol.js';
 import { sha256FileSync } from '../../util/fs.js';
 import { trainProtocol } from '../../data/transforms.js';
@@ -44,7 +44,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
   if (a.images?.length) spec.images = a.images;
   const input = await resolveInput(spec, ['train', 'all']);
   const run = resolveProtocol(a.protocol !== undefined ? parseProtocolName(a.protocol) : undefined, input.dataset, a.downscale ? { downscale: a.downscale } : {});
-  const sel: Parameters<typeof selectFitRecords>[1] = { samplingRatio: a['sampling-ratio'], seed: a.seed, classwise: a.classwise, release: run.name === 'release' };
+  const sel: Parameters<typeof selectFitRecords>[1] = { samplingRatio: a['sampling-ratio'], seed: a.seed, classwise: a.classwise, release: releaseQuota(run, a.protocol, a['sampling-ratio']) };
   if (a['train-list']) sel.trainList = a['train-list'];
   if (a['release-batch-size'] !== undefined) sel.releaseBatchSize = a['release-batch-size'];
   const nclass = run.dataset ? RELEASE_DATASETS[run.dataset].nclass || input.classNames?.length : input.classNames?.length;
@@ -78,10 +78,12 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
       decode: { resizer: run.resizer },
     });
     const source = recordSource(srcOpts());
+    // How the training images were resized when not as the contract says: recorded in the predictor for later passes.
+    const fitInput = { ...(run.interpolation ? { interpolation: run.interpolation } : {}), ...(run.resizer === 'pil' ? { resizer: 'pil' as const } : {}) };
     // Passes that come back to the images (optimisation, representer points) read features from --feature-cache when
     // given (the same cache `uol explain --feature-cache` uses), else run the backbone again.
     const cachedOr = (plain: TrainingSource): TrainingSource =>
-      a['feature-cache'] ? imageTrainingSource({ backbone, records, size: a.size, batchSize: a['batch-size'], cacheDir: a['feature-cache'], onProgress: prog.callback }) : plain;
+      a['feature-cache'] ? imageTrainingSource({ backbone, records, size: a.size, batchSize: a['batch-size'], cacheDir: a['feature-cache'], ...(Object.keys(fitInput).length ? { input: fitInput } : {}), onProgress: prog.callback }) : plain;
     const selection = { protocol: run.name, ...(a['train-list'] ? { trainList: sha256FileSync(a['train-list']) } : {}) };
     const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split, ...selection };
     const fingerprint = fitFingerprint(identity, input.listing.sha256, records.length, { ...options, samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split });
@@ -107,6 +109,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
 
     if (a.method === 'optimize') {
       const oo = optimizeOptions(a, () => identity, srcDesc, prog.callback);
+      if (Object.keys(fitInput).length) oo.created = { ...oo.created, input: fitInput };
       if (input.classNames) oo.classNames = new Map(input.classNames.map((n, i) => [i, n]));
       const r = await fitOptimized(cachedOr(trainingSourceFrom(backbone, source, [a.size, a.size])), oo);
       savePredictor(r.predictor, a.out);
