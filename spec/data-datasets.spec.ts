@@ -64,7 +64,16 @@ function cliArgs(name: string, dir: string, e: Expected): string[] {
 
 describe('dataset readers: fixtures in the real layouts', () => {
   it('the registry lists every format', () => {
-    expect([...DATASET_NAMES].sort()).to.deep.equal(['aircraft', 'cars', 'cifar10', 'cifar100', 'cub', 'dogs', 'folder', 'wsol']);
+    expect([...DATASET_NAMES].sort()).to.deep.equal(['aircraft', 'cars', 'cifar10', 'cifar100', 'cifar100c', 'cub', 'dogs', 'folder', 'wsol']);
+  });
+
+  it('cifar100c reads the coarse label (byte 0 of each 3074-byte record), the release\'s CIFAR100C', async () => {
+    const dir = path.join(FIX, 'cifar100', 'cifar-100-binary');
+    const ds = await openDataset('cifar100c', { dataDir: dir });
+    const raw = readFileSync(path.join(dir, 'train.bin'));
+    const recs = await ds.records('train');
+    expect(recs.length).to.equal(raw.length / 3074);
+    expect(recs.map((r) => r.label)).to.deep.equal(recs.map((_, i) => raw[i * 3074]));
   });
 
   for (const [name, fixture] of FIXTURES) {

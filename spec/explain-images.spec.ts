@@ -246,7 +246,8 @@ describe('uol explain on images (embedded backbone)', function () {
       const records = await ds.records('train');
       const row = p.classes.findIndex((c) => c.index === 0);
       const C = p.backbone.channels;
-      const stream = new PointStream(imageTrainingSource({ backbone, records, size: 224 }), { cacheBytes: 0 });
+      // the fit's resize (the release protocol on cub: bilinear, PIL-exact), as recorded in the predictor
+      const stream = new PointStream(imageTrainingSource({ backbone, records, size: 224, ...(p.created.input ? { input: p.created.input } : {}) }), { cacheBytes: 0 });
       const set = await expectNoLeak(() => collectRepresenters(stream, alphaModelFromPredictor(p, out, 0), 2, p.perClassWeights!.subarray(row * C, (row + 1) * C)), 'class representers');
       stream.dispose();
       expect(set.residual).to.be.below(1e-5);

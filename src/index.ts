@@ -82,6 +82,9 @@ export { openDataset, DATASET_NAMES, datasetReaders } from './data/datasets/inde
 export type { Dataset, DatasetRecord, DatasetOptions, DatasetReader } from './data/datasets/index.js';
 export { loadBatches, sampleRecords, Loader } from './data/loader.js';
 export type { Batch, LoaderOptions, SkippedImage } from './data/loader.js';
+export { resolveProtocol, describeRunProtocol, releaseDatasetOf, RELEASE_DATASETS, PROTOCOL_NAMES } from './data/protocol.js';
+export type { RunProtocol, ProtocolName, ReleaseDataset, ReleaseDatasetDefaults } from './data/protocol.js';
+export { selectFitRecords, releaseClasswiseSelection, orderByTrainList } from './data/fit-selection.js';
 
 // Whole jobs
 export { fitStatistics, shardItemRange } from './pipeline/fit.js';
@@ -95,6 +98,13 @@ export { evaluateDataset } from './pipeline/evaluate.js';
 export type { EvaluateOptions, EvaluateResult, SplitResult } from './pipeline/evaluate.js';
 export { runAblation, ablationTable, ablationMarkdown, ablationCsv } from './pipeline/ablate.js';
 export type { AblationOptions, AblationRow } from './pipeline/ablate.js';
+export { releaseBoxResult, releaseMaskResult, pythonJsonDump } from './evaluate/release-results.js';
+export type { ReleaseBoxResult, ReleaseMaskResult } from './evaluate/release-results.js';
+export { listExperiments, parseExperimentName } from './reproduce/experiments.js';
+export type { ReleaseExperiment } from './reproduce/experiments.js';
+export { runReleaseExperiment, releaseLayout } from './reproduce/run.js';
+export type { RunReleaseExperimentOptions, ReleaseExperimentResult } from './reproduce/run.js';
+export { resolveReleaseBackbone, RELEASE_CHECKPOINTS } from './reproduce/weights.js';
 
 // Files
 export { readNpy, readNpySync, writeNpy, writeNpySync, decodeNpy, encodeNpy } from './io/npy.js';

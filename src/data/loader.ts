@@ -67,6 +67,11 @@ export interface LoaderOptions {
   skipBad?: boolean;
   /** Codec, pixel limit, EXIF handling, resizer. */
   decode?: DecodeOptions & ResizeOptions;
+  /**
+   * Sizes GT boxes are scaled from: `decoded` (default; the image as decoded) or `metadata` (the size the annotations
+   * state, when the record has one — the release's rule, e.g. image_sizes.txt).
+   */
+  boxSizes?: 'decoded' | 'metadata';
   /** Also load GT masks (eval; default false). */
   withMasks?: boolean;
   /** Keep the prepared uint8 images in each batch (overlays; default false). */
@@ -152,6 +157,7 @@ export class Loader implements AsyncIterable<Batch> {
     else throw new UsageError(`${record.id}: record has neither a file nor pixels`);
     if (o.decode) task.decode = o.decode;
     if (record.boxes) task.boxes = record.boxes;
+    if (record.boxes && record.size && o.boxSizes === 'metadata') task.boxSize = record.size;
     if (o.withMasks && record.mask) task.mask = record.mask;
     const workers = o.workers ?? 1;
     if (workers > 0) this.pool ??= new DecodePool(workers, Math.max(1, Math.ceil(this.concurrency / workers)));
@@ -161,7 +167,7 @@ export class Loader implements AsyncIterable<Batch> {
     if (p.boxes) item.boxes = p.boxes;
     if (p.mask) item.mask = p.mask;
     if (record.size && (record.size.width !== p.original.width || record.size.height !== p.original.height)) {
-      this.warnings.push(`${record.file ?? record.id}: annotations say ${record.size.width}×${record.size.height}, image is ${p.original.width}×${p.original.height} (boxes scaled from the image)`);
+      this.warnings.push(`${record.file ?? record.id}: annotations say ${record.size.width}×${record.size.height}, image is ${p.original.width}×${p.original.height} (boxes scaled from the ${o.boxSizes === 'metadata' ? 'annotations' : 'image'})`);
     }
     return item;
   }

@@ -14,6 +14,8 @@ export interface PrepareTask {
   interpolation: Interpolation;
   decode?: DecodeOptions & ResizeOptions;
   boxes?: Box[];
+  /** Size the boxes are scaled from (the annotations' stated size, the release's rule); default the decoded size. */
+  boxSize?: { width: number; height: number };
   mask?: { files: string[]; ignoreFile?: string; kind: MaskKind };
 }
 
@@ -34,7 +36,7 @@ export async function prepareItem(t: PrepareTask): Promise<PreparedItem> {
   if (!src) throw new Error('record has neither a file nor pixels');
   const p = await prepareImage(src, t.protocol, t.interpolation, t.decode);
   const out: PreparedItem = { image: p.image, original: p.original };
-  if (t.boxes) out.boxes = transformBoxes(t.boxes, p.original, t.protocol);
+  if (t.boxes) out.boxes = transformBoxes(t.boxes, t.boxSize ?? p.original, t.protocol);
   if (t.mask) out.mask = await prepareMask(t.mask.files, t.mask.ignoreFile, t.mask.kind, t.protocol, t.decode);
   out.ms = performance.now() - t0;
   return out;

@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { sha256Hex, writeFileAtomic, writeFileAtomicSync } from '../util/fs.js';
 import { TOOL } from '../version.js';
 import type { ProgressCallback } from '../util/progress.js';
-import type { FeatureExtractor } from '../backbones/types.js';
+import type { FeatureExtractor, Interpolation } from '../backbones/types.js';
+import type { Resizer } from '../data/image-io.js';
 import type { Dataset, DatasetRecord } from '../data/datasets/types.js';
 import { describeProtocol, evalProtocol, type Protocol } from '../data/transforms.js';
 import type { SkippedImage } from '../data/loader.js';
@@ -39,6 +40,12 @@ export interface EvaluateOptions {
   valSplit?: string | false;
   /** Eval transform; default the dataset's (the release's) Resize((r,r)) → CenterCrop(c). */
   protocol?: Protocol;
+  /** Resize filter for every backbone instead of its own (the release protocol: bilinear). */
+  interpolation?: Interpolation;
+  /** Resampler (`pil`: PIL-exact, the release protocol; default the codec's). */
+  resizer?: Resizer;
+  /** Scale GT boxes from the annotations' stated sizes (`metadata`, the release) or the decoded ones (default). */
+  boxSizes?: 'decoded' | 'metadata';
   /** τ grid (default np.arange(0.01, 1, 0.01)). */
   thresholds?: ArrayLike<number>;
   batchSize?: number;
@@ -139,6 +146,9 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
   if (o.predictor) lo.predictor = o.predictor;
   if (o.predictorFile) lo.predictorFile = o.predictorFile;
   if (o.caam) lo.caam = true;
+  if (o.interpolation) lo.interpolation = o.interpolation;
+  if (o.resizer) lo.resizer = o.resizer;
+  if (o.boxSizes) lo.boxSizes = o.boxSizes;
   if (cache) lo.mapCache = cache;
   if (o.onProgress) lo.onProgress = (e) => o.onProgress!({ ...e, stage: `eval ${split}` });
   const s = await localizeRecords(lo);
@@ -169,7 +179,7 @@ export function mapCacheIdentity(o: EvaluateOptions, transform: Protocol): MapCa
     caam: !!o.caam,
     backbone: o.backbone.identity.id,
     stride: o.backbone.identity.stride,
-    transform: describeProtocol(transform),
+    transform: describeProtocol(transform) + (o.interpolation ? ` ${o.interpolation}` : '') + (o.resizer ? ` ${o.resizer}` : ''),
     dataset: `${o.dataset.format} ${o.dataset.root}`,
     batchSize: o.batchSize ?? 1,
     backend: tf.getBackend(),

@@ -16,7 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import type { ProgressCallback } from '../util/progress.js';
-import type { BackboneIdentity, FeatureExtractor } from '../backbones/types.js';
+import type { BackboneIdentity, FeatureExtractor, Interpolation } from '../backbones/types.js';
+import type { Resizer } from '../data/image-io.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import { trainProtocol } from '../data/transforms.js';
 import { readFeatureMap } from '../io/features-dir.js';
@@ -60,6 +61,8 @@ export interface ImageTrainingSourceOptions {
   batchSize?: number;
   /** Feature cache directory (created when missing). */
   cacheDir?: string;
+  /** Resize as the fit did when not as the backbone's contract says (a predictor's `created.input`). */
+  input?: { interpolation?: Interpolation; resizer?: Resizer };
   onProgress?: ProgressCallback;
 }
 
@@ -127,7 +130,18 @@ export function imageTrainingSource(o: ImageTrainingSourceOptions): TrainingSour
   const inputSize: [number, number] = [S, S];
   const stats: CacheStats = { hits: 0, extracted: 0 };
   const extract = (records: readonly DatasetRecord[]): TrainingSource =>
-    trainingSourceFrom(o.backbone, recordSource({ records, protocol: trainProtocol(S), contract: identity.input, batchSize: o.batchSize ?? 1 }), inputSize);
+    trainingSourceFrom(
+      o.backbone,
+      recordSource({
+        records,
+        protocol: trainProtocol(S),
+        contract: identity.input,
+        batchSize: o.batchSize ?? 1,
+        ...(o.input?.interpolation ? { interpolation: o.input.interpolation } : {}),
+        ...(o.input?.resizer ? { decode: { resizer: o.input.resizer } } : {}),
+      }),
+      inputSize,
+    );
   const source = async function* (): AsyncGenerator<TrainingItem> {
     stats.hits = 0;
     stats.extracted = 0;

@@ -14,7 +14,8 @@ import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import { loadBatches, type SkippedImage } from '../data/loader.js';
 import { geometry, outputSize, type PreparedMask, type Protocol, type Box as GtBox } from '../data/transforms.js';
-import { readImageRGB, type RGBImage } from '../data/image-io.js';
+import { readImageRGB, type Resizer, type RGBImage } from '../data/image-io.js';
+import type { Interpolation } from '../backbones/types.js';
 import { writeNpy } from '../io/npy.js';
 import { activationMaps } from '../rps/activation.js';
 import { assertCompatible, classRow, type Predictor } from '../rps/predictor.js';
@@ -64,6 +65,12 @@ export interface LocalizeOptions {
   caam?: boolean;
   records: readonly DatasetRecord[];
   protocol: Protocol;
+  /** Resize filter for every image instead of the backbone's own (the release: bilinear for every backbone). */
+  interpolation?: Interpolation;
+  /** Resampler (`pil`: PIL-exact; default the codec's). */
+  resizer?: Resizer;
+  /** Scale GT boxes from the annotations' stated sizes (`metadata`, the release) or the decoded ones (default). */
+  boxSizes?: 'decoded' | 'metadata';
   /** τ ∈ (0,1). */
   threshold: number;
   /** Also return every contour's box. */
@@ -169,8 +176,10 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
   const loader = loadBatches({
     records: o.records,
     protocol: o.protocol,
-    contract: o.backbone.identity.input,
+    contract: o.interpolation ? { ...o.backbone.identity.input, interpolation: o.interpolation } : o.backbone.identity.input,
     batchSize: o.batchSize ?? 1,
+    ...(o.resizer ? { decode: { resizer: o.resizer } } : {}),
+    ...(o.boxSizes ? { boxSizes: o.boxSizes } : {}),
     skipBad: !!o.skipBad,
     keepImages: !!o.overlays,
     withMasks: !!o.withMasks,

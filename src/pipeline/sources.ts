@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
-import type { InputContract } from '../backbones/types.js';
+import type { InputContract, Interpolation } from '../backbones/types.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import { loadBatches, type SkippedImage } from '../data/loader.js';
 import type { DecodeOptions, ResizeOptions } from '../data/image-io.js';
@@ -22,6 +22,8 @@ export interface RecordSourceOptions {
   batchSize: number;
   skipBad?: boolean;
   decode?: DecodeOptions & ResizeOptions;
+  /** Resize filter instead of the contract's (the release: bilinear for every backbone). */
+  interpolation?: Interpolation;
   /** Decode workers (default 1). */
   workers?: number;
   onSkip?: (s: SkippedImage) => void;
@@ -47,7 +49,7 @@ export function recordSource(o: RecordSourceOptions): RecordSource {
       const lo: Parameters<typeof loadBatches>[0] = {
         records: slice,
         protocol: o.protocol,
-        contract: o.contract,
+        contract: o.interpolation ? { ...o.contract, interpolation: o.interpolation } : o.contract,
         batchSize: 1,
         prefetch: 2 * B + 2,
         skipBad: !!o.skipBad,

@@ -7,7 +7,7 @@
 import { UsageError } from '../util/errors.js';
 import { readTextBounded, stripBom } from '../util/safe-read.js';
 import { writeFileAtomicSync } from '../util/fs.js';
-import type { BackboneIdentity } from '../backbones/types.js';
+import type { BackboneIdentity, Interpolation } from '../backbones/types.js';
 import { closedFormDirection, representerThreshold } from './closed-form.js';
 import type { FitStatistics, StatsBlock } from './statistics.js';
 
@@ -79,6 +79,11 @@ export interface CreationInfo {
   source?: string;
   /** Explicit date (ISO), only when the caller asks (e.g. SOURCE_DATE_EPOCH). */
   date?: string;
+  /**
+   * How the training images were resized when not as the backbone's contract says (the release protocol: bilinear for
+   * every backbone, PIL-exact): passes that read the training images again (explain's exact mode) do the same.
+   */
+  input?: { interpolation?: Interpolation; resizer?: 'codec' | 'pil' };
   /** Deprecated: kept readable for older files. */
   backend?: string;
   /** Deprecated: kept readable for older files. */

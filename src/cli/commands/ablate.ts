@@ -11,12 +11,15 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import { loadBackbone } from '../../backbones/registry.js';
 import { DATASET_NAMES } from '../../data/datasets/index.js';
-import { sampleRecords } from '../../data/loader.js';
+import { releaseQuota, selectFitRecords } from '../../data/fit-selection.js';
+import { describeRunProtocol, PROTOCOL_NAMES, protocolRecord, RELEASE_DATASETS, resolveProtocol } from '../../data/protocol.js';
+import { evalProtocol } from '../../data/transforms.js';
+import { sha256FileSync } from '../../util/fs.js';
 import { resolveInput } from '../../pipeline/input.js';
-import { ablationCsv, ablationMarkdown, ablationTable, runAblation, type AblationBackbone } from '../../pipeline/ablate.js';
+import { ABLATION_COLUMNS_NOTE, ablationCsv, ablationMarkdown, ablationTable, runAblation, type AblationBackbone } from '../../pipeline/ablate.js';
 import { RunRecorder } from '../../report/manifest.js';
 import { ablationReportHtml } from '../../report/run-report.js';
-import { datasetFromArgs, metricSummary, runEvaluation } from './evaluate-predictor.js';
+import { datasetFromArgs, metricSummary, protocolFromArgs, releaseSummary, runEvaluation } from './evaluate-predictor.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { readTextBounded } from '../../util/safe-read.js';
 
@@ -38,6 +41,11 @@ interface AblateArgs extends GlobalArgs {
   'sampling-ratio': number;
   seed: number;
   downscale?: 8 | 16 | 32;
+  protocol?: string;
+  'image-size'?: number;
+  'crop-size'?: number;
+  'train-list'?: string;
+  'release-batch-size'?: number;
   size: number;
   'batch-size': number;
   'skip-bad': boolean;
@@ -65,7 +73,12 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
       .option('classwise', { type: 'boolean', default: false, describe: 'class-wise w* (ground-truth class at inference)' })
       .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) training images' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of --sampling-ratio' })
-      .option('downscale', { choices: [8, 16, 32] as const, describe: 'ResNet output stride' })
+      .option('downscale', { choices: [8, 16, 32] as const, alias: 'resnet-downscale', describe: "ResNet output stride (main.py --resnet_downscale; default the protocol's: release 16 for ImageNet, 32 for the fine-grained sets)" })
+      .option('protocol', { choices: PROTOCOL_NAMES, describe: "release (the authors' code; default for cub/wsol/cars/aircraft/dogs) or wsoleval (uol's general defaults)" })
+      .option('image-size', { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's)" })
+      .option('crop-size', { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's)" })
+      .option('train-list', { type: 'string', describe: 'fit on exactly these training image ids (one per line), in this order' })
+      .option('release-batch-size', { type: 'number', describe: "release protocol, --classwise: main.py --batch_size (default 64) for the release's per-class quota" })
       .option('size', { type: 'number', default: 224, describe: 'fit input side (training images resized whole)' })
       .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images' })
@@ -84,12 +97,32 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
     if (baseMeta) fitSpec.metadata = baseMeta;
     if (a['fit-split']) fitSpec.split = a['fit-split'];
     const fitInput = await resolveInput(fitSpec, ['train']);
-    let fitRecords = fitInput.records;
-    if (a['sampling-ratio'] < 1) fitRecords = sampleRecords(fitRecords, a['sampling-ratio'], a.seed);
+    const run = protocolFromArgs(a, evalDs);
+    const fitRun = fitInput.dataset ? resolveProtocol(run.name, fitInput.dataset) : undefined;
+    const sel: Parameters<typeof selectFitRecords>[1] = { samplingRatio: a['sampling-ratio'], seed: a.seed, classwise: a.classwise, release: releaseQuota(run, a.protocol, a['sampling-ratio']) };
+    if (a['train-list']) sel.trainList = a['train-list'];
+    if (a['release-batch-size'] !== undefined) sel.releaseBatchSize = a['release-batch-size'];
+    const nclass = (fitRun?.dataset ? RELEASE_DATASETS[fitRun.dataset].nclass : 0) || fitInput.classNames?.length;
+    if (nclass) sel.nclass = nclass;
+    const fitRecords = selectFitRecords(fitInput.records, sel);
     const outDir = path.resolve(a.out);
     mkdirSync(outDir, { recursive: true });
     // The cache is only valid for the same fit and evaluation settings.
-    const key = { fit: fitInput.description, listing: fitInput.listing.sha256, n: fitRecords.length, classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, downscale: a.downscale ?? null, eval: `${a.dataset} ${path.resolve(a['data-dir'])}`, split: a.split ?? 'test', oracle: a.oracle, limit: a.limit ?? null };
+    const key = {
+      fit: fitInput.description,
+      listing: fitInput.listing.sha256,
+      n: fitRecords.length,
+      classwise: a.classwise,
+      size: a.size,
+      samplingRatio: a['sampling-ratio'],
+      seed: a.seed,
+      downscale: a.downscale ?? null,
+      eval: `${a.dataset} ${path.resolve(a['data-dir'])}`,
+      split: a.split ?? 'test',
+      oracle: a.oracle,
+      limit: a.limit ?? null,
+      ...(run.name === 'release' || a.protocol ? { protocol: describeRunProtocol(run), trainList: a['train-list'] ? sha256FileSync(a['train-list']) : null } : {}),
+    };
     const keyFile = path.join(outDir, 'ablation-key.json');
     if (existsSync(keyFile)) {
       const old = readTextBounded(keyFile, 'jsonBytes', 'ablation key');
@@ -100,13 +133,15 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
     recorder.inputs.push(fitInput.listing);
     const backbones: AblationBackbone[] = names.map((name) => ({
       name,
-      load: () => loadBackbone(name, a.downscale ? { downscale: a.downscale, onProgress: prog.callback } : { onProgress: prog.callback }),
+      load: () => loadBackbone(name, run.downscale ? { downscale: run.downscale, onProgress: prog.callback } : { onProgress: prog.callback }),
     }));
     try {
       const rows = await runAblation({
         backbones,
         fitRecords,
-        fitDescription: `${fitInput.description}, Resize((${a.size},${a.size}))`,
+        fitDescription: `${fitInput.description}, Resize((${a.size},${a.size}))${run.interpolation ? ` ${run.interpolation}` : ''}${run.resizer === 'pil' ? ' PIL' : ''}; protocol ${run.name}`,
+        ...(run.interpolation ? { interpolation: run.interpolation } : {}),
+        resizer: run.resizer,
         ...(fitInput.dataset ? { fitDataset: fitInput.dataset } : {}),
         classwise: a.classwise,
         caam: a.caam,
@@ -130,25 +165,30 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
             onProgress: prog.callback,
           };
           if (predictor) ro.predictor = predictor;
-          if (a.split) ro.testSplit = a.split;
-          if (a.oracle) ro.valSplit = false;
+          ro.run = run;
+          ro.protocol = evalProtocol(run.eval.resize, run.eval.crop);
+          ro.testSplit = run.testSplit;
+          if (run.valSplit !== undefined) ro.valSplit = run.valSplit;
           if (a.limit) ro.limit = a.limit;
           if (a['map-cache']) ro.mapCacheDir = path.join(cellDir, 'maps');
           const r = await runEvaluation(ro);
-          return { metrics: metricSummary(r.test.boxes, r.test.masks), protocol: r.protocol };
+          const wsol = Object.fromEntries(Object.entries(metricSummary(r.test.boxes, r.test.masks)).map(([k, v]) => [`wsol.${k}`, v]));
+          return { metrics: { ...(releaseSummary(r.test) ?? {}), ...wsol }, protocol: r.protocol };
         },
       });
       const title = `uol ablate — ${a.dataset}${a['base-dataset'] ? ` (fit on ${a['base-dataset']})` : ''}`;
       const protocols = [...new Set(rows.map((r) => r.protocol))];
       const notes = [
         `Fit: ${fitInput.description}${a['sampling-ratio'] < 1 ? `, sampled ${fitRecords.length}` : ''}, images resized to ${a.size}×${a.size}${a.classwise ? ', class-wise w*' : ''}.`,
-        `Evaluation: ${a.dataset} ${a.split ?? 'test'}; τ protocol: ${protocols.join(', ')}${protocols.some((p) => p.startsWith('oracle')) ? ' (oracle: τ picked on the test split itself, as the release does for this dataset)' : ''}. Percentages.`,
+        `Evaluation: ${a.dataset} ${run.testSplit}; τ protocol: ${protocols.join(', ')}${protocols.some((p) => p.startsWith('oracle')) ? ' (oracle: τ picked on the test split itself, as the release does for this dataset)' : ''}. Percentages.`,
+        `Protocol: ${describeRunProtocol(run)}.`,
+        ABLATION_COLUMNS_NOTE,
       ];
       writeFileAtomicSync(path.join(outDir, 'ablation.md'), ablationMarkdown(title, rows, notes));
       writeFileAtomicSync(path.join(outDir, 'ablation.csv'), ablationCsv(rows));
       writeFileAtomicSync(path.join(outDir, 'report.html'), ablationReportHtml(title, { tool: TOOL, backend: engine.backend }, ablationTable(rows), notes));
       recorder.outputs.push(...['ablation.md', 'ablation.csv', 'report.html'].map((f) => path.join(outDir, f)));
-      recorder.write(outDir, { rows: rows.length, cached: rows.filter((r) => r.cached).length });
+      recorder.write(outDir, { rows: rows.length, cached: rows.filter((r) => r.cached).length, protocol: protocolRecord(run) });
       prog.stop();
       emit(a, { out: outDir, rows }, readFileSync(path.join(outDir, 'ablation.md'), 'utf8').trimEnd().split('\n'));
     } finally {

@@ -6,7 +6,7 @@
  * predictor for `uol localize`.
  */
 import * as path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
@@ -21,7 +21,10 @@ import type { BoxMetrics } from '../../evaluate/box-metrics.js';
 import type { MaskMetrics } from '../../evaluate/mask-metrics.js';
 import { parseThresholds } from '../../localize/gray.js';
 import { loadPredictor, savePredictor, type Predictor } from '../../rps/predictor.js';
-import { evaluateDataset, type EvaluateResult } from '../../pipeline/evaluate.js';
+import { evaluateDataset, type EvaluateResult, type SplitResult } from '../../pipeline/evaluate.js';
+import { pythonJsonDump, releaseBoxResult, releaseMaskResult } from '../../evaluate/release-results.js';
+import { parseProtocolName, protocolRecord, resolveProtocol, describeRunProtocol, type RunProtocol } from '../../data/protocol.js';
+import { evalProtocol } from '../../data/transforms.js';
 import { localizeRecords } from '../../pipeline/localize.js';
 import { hashFile, RunRecorder } from '../../report/manifest.js';
 import { evaluationReportHtml } from '../../report/run-report.js';
@@ -57,6 +60,9 @@ export interface EvaluatePredictorArgs {
   'cls-network'?: string;
   'cls-weights'?: string[];
   predictions?: string;
+  protocol?: string;
+  'image-size'?: number;
+  'crop-size'?: number;
 }
 
 /** Flat metric summary, the keys of `uol evaluate --json` (percentages). */
@@ -83,7 +89,40 @@ export function resultMarkdown(title: string, r: EvaluateResult): string {
   const lines = [`# ${title}`, '', `Protocol: ${r.protocol}; transform ${describeProtocol(r.transform)}; τ = ${r.threshold.value.toFixed(2)} (${r.threshold.source}).`, ''];
   lines.push(`| metric | ${splits.map((s) => `${s.split} (${s.images})`).join(' | ')} |`, `|---|${splits.map(() => '---:').join('|')}|`);
   for (const k of keys) lines.push(`| ${k} | ${splits.map((s) => (metricSummary(s.boxes, s.masks)[k] ?? NaN).toFixed(2)).join(' | ')} |`);
+  const rel = splits.map((s) => releaseSummary(s));
+  if (rel.every((x) => x)) {
+    lines.push('', "The authors' release's metrics (its resultval.json / resulttest.json keys: largest contour, raw box, one shared τ):", '');
+    lines.push(`| metric | ${splits.map((s) => `${s.split} (${s.images})`).join(' | ')} |`, `|---|${splits.map(() => '---:').join('|')}|`);
+    for (const k of Object.keys(rel[0]!)) lines.push(`| ${k} | ${rel.map((x) => (x![k] ?? NaN).toFixed(2)).join(' | ')} |`);
+  }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Writes the release's own result files beside results.json: `resultval.json` (the split that picked τ) and
+ * `resulttest.json` (the split read at it, or the one split of an oracle run), with validation.py's keys.
+ * @returns the files written.
+ */
+export function writeReleaseResults(outDir: string, r: EvaluateResult): string[] {
+  const out: string[] = [];
+  const one = (name: string, s: SplitResult): void => {
+    const doc = s.boxes ? releaseBoxResult(s.boxes) : s.masks ? releaseMaskResult(s.masks) : undefined;
+    if (!doc) return;
+    const f = path.join(outDir, name);
+    writeFileAtomicSync(f, pythonJsonDump(doc as unknown as Record<string, number>));
+    out.push(f);
+  };
+  if (r.val && r.protocol === 'val→test') one('resultval.json', r.val);
+  one('resulttest.json', r.test);
+  return out;
+}
+
+/** The release's keys for a split (resultval.json / resulttest.json content), for JSON output and tables. */
+export function releaseSummary(s: SplitResult | undefined): Record<string, number> | undefined {
+  if (!s) return undefined;
+  if (s.boxes) return { ...releaseBoxResult(s.boxes) };
+  if (s.masks) return { ...releaseMaskResult(s.masks) };
+  return undefined;
 }
 
 /** Opens a dataset from the common flags. */
@@ -93,6 +132,18 @@ export async function datasetFromArgs(a: { dataset?: string; 'data-dir'?: string
   if (a.metadata) o.metadata = a.metadata;
   if (a['mask-root']) o.maskRoot = a['mask-root'];
   return openDataset(a.dataset, o);
+}
+
+/** Resolves `--protocol` (default: release for the paper's datasets) with `--image-size`, `--crop-size`, … */
+export function protocolFromArgs(a: { protocol?: string; 'image-size'?: number; 'crop-size'?: number; downscale?: 8 | 16 | 32; split?: string; 'val-split'?: string; oracle?: boolean }, ds: Dataset | undefined): RunProtocol {
+  const o: Parameters<typeof resolveProtocol>[2] = {};
+  if (a['image-size'] !== undefined) o.imageSize = a['image-size'];
+  if (a['crop-size'] !== undefined) o.cropSize = a['crop-size'];
+  if (a.downscale !== undefined) o.downscale = a.downscale;
+  if (a.split !== undefined) o.split = a.split;
+  if (a['val-split'] !== undefined) o.valSplit = a['val-split'];
+  if (a.oracle) o.oracle = true;
+  return resolveProtocol(a.protocol !== undefined ? parseProtocolName(a.protocol) : undefined, ds, o);
 }
 
 /** Loads the backbone a predictor was fitted with (or `--backbone`), at the predictor's stride. */
@@ -126,6 +177,8 @@ export interface RunEvaluationOptions {
   protocol?: Protocol;
   /** Class ranks for Top-1/Top-5 Loc (see evaluateDataset's `classRanks`). */
   classRanks?: ClassRankSource;
+  /** The run protocol (filter, resampler, box sizes; recorded in results.json). */
+  run?: RunProtocol;
   title: string;
   meta: Record<string, string>;
   onProgress?: ProgressCallback;
@@ -145,6 +198,9 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
   if (o.mapCacheDir) eo.mapCacheDir = o.mapCacheDir;
   if (o.protocol) eo.protocol = o.protocol;
   if (o.classRanks) eo.classRanks = o.classRanks;
+  if (o.run?.interpolation) eo.interpolation = o.run.interpolation;
+  if (o.run) eo.resizer = o.run.resizer;
+  if (o.run) eo.boxSizes = o.run.boxSizes;
   if (o.onProgress) eo.onProgress = o.onProgress;
   const r = await evaluateDataset(eo);
   // Overlays of the best and worst test images at the chosen τ.
@@ -156,6 +212,9 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
   if (recs.length) {
     const lo: Parameters<typeof localizeRecords>[0] = { backbone: o.backbone, caam: o.caam, records: recs, protocol: r.transform, threshold: r.threshold.value, outDir: o.outDir, overlays: true };
     if (o.predictor) lo.predictor = o.predictor;
+    if (o.run?.interpolation) lo.interpolation = o.run.interpolation;
+    if (o.run) lo.resizer = o.run.resizer;
+    if (o.run) lo.boxSizes = o.run.boxSizes;
     const s = await localizeRecords(lo);
     for (const x of s.results) {
       const iou = pick.find((p) => p.id === x.id)?.iou ?? 0;
@@ -168,6 +227,7 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
   const doc = {
     tool: TOOL,
     protocol: r.protocol,
+    ...(o.run ? { runProtocol: protocolRecord(o.run) } : {}),
     transform: describeProtocol(r.transform),
     threshold: r.threshold,
     method: o.caam ? 'caam' : (o.predictor?.method.name ?? 'closed-form'),
@@ -177,6 +237,7 @@ export async function runEvaluation(o: RunEvaluationOptions): Promise<EvaluateRe
     perImage: r.test.boxes?.perImage,
   };
   writeFileAtomicSync(path.join(o.outDir, 'results.json'), JSON.stringify(doc, null, 1) + '\n');
+  writeReleaseResults(o.outDir, r);
   writeFileAtomicSync(path.join(o.outDir, 'results.md'), resultMarkdown(o.title, r));
   const note =
     r.protocol === 'val→test'
@@ -203,8 +264,10 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
   if (!a.predictor && !a.caam) throw new UsageError('uol evaluate: give --predictor FILE (or --caam) with --dataset, or --scoremaps with --metadata');
   const predictor = a.predictor ? loadPredictor(a.predictor) : undefined;
   const dataset = await datasetFromArgs(a);
+  const run = protocolFromArgs(a, dataset);
   const cls = await classSourceFromArgs(a, dataset, onProgress);
-  const backbone = await backboneFor(predictor, a.backbone, a.downscale, onProgress).catch((e: unknown) => {
+  // The ResNet stride is the fit's (the predictor's); CAAM takes the protocol's (the release: per dataset).
+  const backbone = await backboneFor(predictor, a.backbone, a.downscale ?? (predictor ? undefined : run.downscale), onProgress).catch((e: unknown) => {
     cls?.dispose();
     throw e;
   });
@@ -226,16 +289,16 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
     };
     if (predictor) ro.predictor = predictor;
     if (a.predictor) ro.predictorFile = a.predictor;
-    if (a.split) ro.testSplit = a.split;
-    if (a.oracle) ro.valSplit = false;
-    else if (a['val-split']) ro.valSplit = a['val-split'];
+    ro.run = run;
+    ro.testSplit = run.testSplit;
+    if (run.valSplit !== undefined) ro.valSplit = run.valSplit;
     if (a.thresholds) ro.thresholds = parseThresholds(a.thresholds);
     if (a.limit) ro.limit = a.limit;
     if (a['export-scoremaps']) ro.exportDir = path.resolve(a['export-scoremaps']);
     if (a['whole-size']) {
       checkInputSize(a['whole-size'], backbone.identity.input, '--whole-size');
       ro.protocol = wholeProtocol(a['whole-size']);
-    }
+    } else ro.protocol = evalProtocol(run.eval.resize, run.eval.crop);
     if (a['map-cache']) ro.mapCacheDir = path.resolve(a['map-cache']);
     if (cls) {
       ro.classRanks = cls.ranks;
@@ -251,13 +314,18 @@ export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: Eng
     }
     const outputs = ['results.json', 'results.md', 'report.html'].map((f) => path.join(outDir, f));
     recorder.outputs.push(...outputs);
-    recorder.write(outDir, { protocol: r.protocol, threshold: r.threshold, test: metricSummary(r.test.boxes, r.test.masks) });
+    recorder.outputs.push(...['resultval.json', 'resulttest.json'].map((f) => path.join(outDir, f)).filter((f) => existsSync(f)));
+    recorder.write(outDir, { protocol: r.protocol, runProtocol: protocolRecord(run), threshold: r.threshold, test: metricSummary(r.test.boxes, r.test.masks), release: releaseSummary(r.test) });
     const m = metricSummary(r.test.boxes, r.test.masks);
     const cache = r.test.mapCache ? { reused: (r.val?.mapCache?.reused ?? 0) + r.test.mapCache.reused, computed: (r.val?.mapCache?.computed ?? 0) + r.test.mapCache.computed } : undefined;
-    const json = { ...m, protocol: r.protocol, threshold: r.threshold, split: r.test.split, images: r.test.images, val: r.val ? metricSummary(r.val.boxes, r.val.masks) : undefined, out: outDir, storedThreshold: stored, ...(cache ? { mapCache: cache } : {}) };
+    const rel = releaseSummary(r.test);
+    const json = { ...m, release: rel, releaseVal: r.protocol === 'val→test' ? releaseSummary(r.val) : undefined, runProtocol: protocolRecord(run), protocol: r.protocol, threshold: r.threshold, split: r.test.split, images: r.test.images, val: r.val ? metricSummary(r.val.boxes, r.val.masks) : undefined, out: outDir, storedThreshold: stored, ...(cache ? { mapCache: cache } : {}) };
     const text = [
       `uol evaluate: ${a.dataset} ${r.test.split} (${r.test.images} images), ${backbone.identity.id}${a.caam ? ' CAAM' : ''}, ${describeProtocol(r.transform)}`,
-      `protocol: ${r.protocol}; τ = ${r.threshold.value.toFixed(2)}${stored ? ` (stored in ${a.predictor})` : ''}`,
+      `protocol: ${describeRunProtocol(run)}`,
+      `τ protocol: ${r.protocol}; τ = ${r.threshold.value.toFixed(2)}${stored ? ` (stored in ${a.predictor})` : ''}`,
+      ...(rel ? ["the release's metrics (resulttest.json):", ...Object.entries(rel).map(([k, v]) => `  ${k.padEnd(20)} ${v.toFixed(2)}`)] : []),
+      'wsolevaluation / uol metrics:',
       ...Object.entries(m).map(([k, v]) => `  ${k.padEnd(20)} ${v.toFixed(2)}`),
       ...(cache ? [`map cache ${a['map-cache']}: ${cache.reused} maps reused, ${cache.computed} computed`] : []),
       `report: ${path.join(outDir, 'report.html')}`,

@@ -23,6 +23,7 @@ import { DATASET_NAMES } from '../../data/datasets/index.js';
 import { predictedRank, readPredictions } from '../../classify/ranks.js';
 import { classifierOptions } from './classifier-args.js';
 import { readJsonBounded } from '../../util/safe-read.js';
+import { PROTOCOL_NAMES } from '../../data/protocol.js';
 
 interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
   scoremaps?: string;
@@ -90,8 +91,8 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('backbone', { type: 'string', describe: "backbone (default: the predictor's)" })
       .option('dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'full-protocol mode: dataset format' })
       .option('data-dir', { type: 'string', describe: "folder holding the format's top files (the image root for wsol)" })
-      .option('split', { type: 'string', describe: 'test split (default test)' })
-      .option('val-split', { type: 'string', describe: 'split that picks τ (default val when the dataset has one)' })
+      .option('split', { type: 'string', describe: "split evaluated (default the protocol's: test; the release's Aircraft: val)" })
+      .option('val-split', { type: 'string', describe: "split that picks τ (default the protocol's: val for CUB/ImageNet when present; oracle otherwise under release)" })
       .option('oracle', { type: 'boolean', default: false, describe: "pick τ on the test split even when a val split exists (the release's protocol for Cars/Aircraft/Dogs)" })
       .option('out', { type: 'string', describe: 'run directory for results.json/.md, report.html, manifest.json' })
       .option('store-threshold', { type: 'boolean', default: true, describe: 'store the chosen τ in the predictor for `uol localize` (--no-store-threshold to keep it unchanged)' })
@@ -99,7 +100,10 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('limit', { type: 'number', describe: 'only the first N images of each split (quick looks)' })
       .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the report) instead of stopping' })
-      .option('downscale', { choices: [8, 16, 32] as const, describe: "ResNet output stride (default: the predictor's)" })
+      .option('downscale', { choices: [8, 16, 32] as const, alias: 'resnet-downscale', describe: "ResNet output stride (main.py --resnet_downscale; default: the predictor's, for --caam the protocol's)" })
+      .option('protocol', { choices: PROTOCOL_NAMES, describe: "release (the authors' code: bilinear PIL-exact resizes, per-dataset sizes, stride, split and τ rule; default for cub/wsol/cars/aircraft/dogs) or wsoleval (uol's general defaults)" })
+      .option('image-size', { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's: 480 fine-grained, 256 ImageNet)" })
+      .option('crop-size', { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's: 448 / 224)" })
       .option('whole-size', { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' })
       .option('export-scoremaps', { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' })
       .option('map-cache', { type: 'string', describe: 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass' })

@@ -190,7 +190,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
         const input = await resolveInput(spec, ['train', 'all']);
         const S = fitFrame?.[0] ?? testSize?.[0] ?? contract!.defaultSize;
         if (fitFrame && fitFrame[0] !== fitFrame[1]) throw new UsageError(`${a.predictor}: fit input frame ${fitFrame.join('×')} is not square`);
-        const src = imageTrainingSource({ backbone, records: input.records, size: S, batchSize: a['batch-size'], ...(a['feature-cache'] ? { cacheDir: a['feature-cache'] } : {}), onProgress: prog.callback });
+        const src = imageTrainingSource({ backbone, records: input.records, size: S, batchSize: a['batch-size'], ...(a['feature-cache'] ? { cacheDir: a['feature-cache'] } : {}), ...(predictor?.created.input ? { input: predictor.created.input } : {}), onProgress: prog.callback });
         training = src;
         cacheStats = src.stats;
       }

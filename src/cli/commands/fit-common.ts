@@ -50,6 +50,9 @@ export interface FitArgs extends GlobalArgs, ClassifierArgs {
   'sampling-ratio': number;
   seed: number;
   downscale?: 8 | 16 | 32;
+  protocol?: string;
+  'train-list'?: string;
+  'release-batch-size'?: number;
   'checkpoint-every': number;
   'skip-bad': boolean;
 }

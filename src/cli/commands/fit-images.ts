@@ -9,7 +9,9 @@ import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
 import { checkInputSize } from '../../backbones/extract.js';
-import { sampleRecords } from '../../data/loader.js';
+import { releaseQuota, selectFitRecords } from '../../data/fit-selection.js';
+import { parseProtocolName, protocolRecord, RELEASE_DATASETS, resolveProtocol } from '../../data/protocol.js';
+import { sha256FileSync } from '../../util/fs.js';
 import { trainProtocol } from '../../data/transforms.js';
 import { savePredictor, type Predictor } from '../../rps/predictor.js';
 import { parseShard, saveStatistics } from '../../rps/statistics-file.js';
@@ -42,12 +44,17 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
   if (a.split) spec.split = a.split;
   if (a.images?.length) spec.images = a.images;
   const input = await resolveInput(spec, ['train', 'all']);
-  let records = input.records;
-  if (a['sampling-ratio'] < 1) records = sampleRecords(records, a['sampling-ratio'], a.seed);
+  const run = resolveProtocol(a.protocol !== undefined ? parseProtocolName(a.protocol) : undefined, input.dataset, a.downscale ? { downscale: a.downscale } : {});
+  const sel: Parameters<typeof selectFitRecords>[1] = { samplingRatio: a['sampling-ratio'], seed: a.seed, classwise: a.classwise, release: releaseQuota(run, a.protocol, a['sampling-ratio']) };
+  if (a['train-list']) sel.trainList = a['train-list'];
+  if (a['release-batch-size'] !== undefined) sel.releaseBatchSize = a['release-batch-size'];
+  const nclass = run.dataset ? RELEASE_DATASETS[run.dataset].nclass || input.classNames?.length : input.classNames?.length;
+  if (nclass) sel.nclass = nclass;
+  // With --cls-network / --predictions a class-wise fit takes each image's class from the classifier (release
+  // load_param), before the per-class quota picks images by those classes.
+  const relabel = await classwiseRelabel(a, input.records, input.dataset);
+  const records = selectFitRecords(relabel ? relabel.records : input.records, sel);
   if (!records.length) throw new UsageError(`--sampling-ratio ${a['sampling-ratio']} leaves no image of ${input.records.length}`);
-  // With --cls-network / --predictions a class-wise fit takes each image's class from the classifier (release load_param).
-  const relabel = await classwiseRelabel(a, records, input.dataset);
-  if (relabel) records = relabel.records;
   const clsTag: Record<string, string> = relabel ? { classLabels: relabel.tag } : {};
   if (a.classwise) {
     const bad = records.find((r) => r.label === undefined);
@@ -60,22 +67,35 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
   if (a['feature-cache'] && a.shard) throw new UsageError('--feature-cache serves --method optimize / --top-k, which do not shard');
   const prog = progressFor(a);
   const loadOpts: Parameters<typeof loadBackbone>[1] = { onProgress: prog.callback };
-  if (a.downscale) loadOpts.downscale = a.downscale;
+  if (run.downscale) loadOpts.downscale = run.downscale;
   const backbone = await loadBackbone(a.backbone ?? DEFAULT_BACKBONE, loadOpts);
   try {
     const identity = backbone.identity;
     checkInputSize(a.size, identity.input);
     const protocol = trainProtocol(a.size);
-    const source = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
+    const srcOpts = (): Parameters<typeof recordSource>[0] => ({
+      records,
+      protocol,
+      contract: identity.input,
+      batchSize: a['batch-size'],
+      skipBad: a['skip-bad'],
+      ...(run.interpolation ? { interpolation: run.interpolation } : {}),
+      decode: { resizer: run.resizer },
+    });
+    const source = recordSource(srcOpts());
+    // How the training images were resized when not as the contract says: recorded in the predictor for later passes.
+    const fitInput = { ...(run.interpolation ? { interpolation: run.interpolation } : {}), ...(run.resizer === 'pil' ? { resizer: 'pil' as const } : {}) };
     // Passes that come back to the images (optimisation, representer points) read features from --feature-cache when
     // given (the same cache `uol explain --feature-cache` uses), else run the backbone again.
     const cachedOr = (plain: TrainingSource): TrainingSource =>
-      a['feature-cache'] ? imageTrainingSource({ backbone, records, size: a.size, batchSize: a['batch-size'], cacheDir: a['feature-cache'], onProgress: prog.callback }) : plain;
-    const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split, ...clsTag };
+      a['feature-cache'] ? imageTrainingSource({ backbone, records, size: a.size, batchSize: a['batch-size'], cacheDir: a['feature-cache'], ...(Object.keys(fitInput).length ? { input: fitInput } : {}), onProgress: prog.callback }) : plain;
+    const selection = { protocol: run.name, ...(a['train-list'] ? { trainList: sha256FileSync(a['train-list']) } : {}) };
+    const options = { classwise: a.classwise, size: a.size, samplingRatio: a['sampling-ratio'], seed: a.seed, batchSize: a['batch-size'], split: input.split, ...selection, ...clsTag };
     const fingerprint = fitFingerprint(identity, input.listing.sha256, records.length, { ...options, samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split });
     const recorder = new RunRecorder(engine);
     recorder.inputs.push(input.listing);
-    const srcDesc = `${input.description}${a['sampling-ratio'] < 1 ? `, sampled ${records.length} (ratio ${a['sampling-ratio']}, seed ${a.seed})` : ''}, Resize((${a.size},${a.size}))${relabel ? `, ${relabel.describe}` : ''}`;
+    const picked = records.length !== input.records.length ? `, ${records.length} used (${[a['train-list'] ? `list ${a['train-list']}` : '', a['sampling-ratio'] < 1 ? `ratio ${a['sampling-ratio']}` : '', a['train-list'] ? '' : `seed ${a.seed}`, run.name === 'release' && a.classwise ? "the release's per-class quota" : ''].filter(Boolean).join(', ')})` : '';
+    const srcDesc = `${input.description}${picked}, Resize((${a.size},${a.size}))${run.interpolation ? ` ${run.interpolation}` : ''}${run.resizer === 'pil' ? ' PIL' : ''}; protocol ${run.name}${relabel ? `, ${relabel.describe}` : ''}`;
     const outDir = path.dirname(path.resolve(a.out));
     const manifestName = `${path.basename(a.out)}.manifest.json`;
     const summary = () => ({ images: records.length - source.skipped.length, skipped: source.skipped });
@@ -87,18 +107,19 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
       if (input.classNames) meta.classNames = Object.fromEntries(input.classNames.map((n, i) => [String(i), n]));
       saveStatistics(a.out, { meta, statistics: r.statistics });
       recorder.outputs.push(path.resolve(a.out));
-      recorder.write(outDir, summary(), manifestName);
+      recorder.write(outDir, { ...summary(), protocol: protocolRecord(run) }, manifestName);
       emit(a, { statistics: a.out, shard, range: r.range, images: r.statistics.global.images, skipped: source.skipped.length }, `wrote partial statistics ${a.out} (shard ${shard.index}/${shard.count}: images ${r.range.start}–${r.range.end - 1}, ${source.skipped.length} skipped)`);
       return;
     }
 
     if (a.method === 'optimize') {
       const oo = optimizeOptions(a, () => identity, srcDesc, prog.callback);
+      if (Object.keys(fitInput).length) oo.created = { ...oo.created, input: fitInput };
       if (input.classNames) oo.classNames = new Map(input.classNames.map((n, i) => [i, n]));
       const r = await fitOptimized(cachedOr(trainingSourceFrom(backbone, source, [a.size, a.size])), oo);
       savePredictor(r.predictor, a.out);
       recorder.outputs.push(path.resolve(a.out));
-      recorder.write(outDir, { ...summary(), representerResidual: r.residual, converged: r.converged }, manifestName);
+      recorder.write(outDir, { ...summary(), representerResidual: r.residual, converged: r.converged, protocol: protocolRecord(run) }, manifestName);
       emitOptimized(a, r, { backbone: identity.id, skipped: source.skipped.length });
       return;
     }
@@ -114,16 +135,18 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
       listingHash: input.listing.sha256,
       checkpointFile: `${a.out}.ckpt.json`,
       checkpointEvery: a['checkpoint-every'],
-      fingerprintExtra: { samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split, ...clsTag },
+      fingerprintExtra: { samplingRatio: a['sampling-ratio'], seed: a.seed, split: input.split, ...selection, ...clsTag },
+      resizer: run.resizer,
       tool: TOOL,
       onProgress: prog.callback,
     };
     if (input.classNames) fo2.classNames = input.classNames;
+    if (run.interpolation) fo2.interpolation = run.interpolation;
     const fr = await fitOnRecords(fo2);
     let predictor: Predictor = fr.predictor;
     let residual: number | null = null;
     if ((a['top-k'] ?? 0) > 0) {
-      const again = recordSource({ records, protocol, contract: identity.input, batchSize: a['batch-size'], skipBad: a['skip-bad'] });
+      const again = recordSource(srcOpts());
       const r = await addRepresenters(predictor, cachedOr(trainingSourceFrom(backbone, again, [a.size, a.size])), { topK: a['top-k']!, batchPoints: a['batch-points'], onProgress: prog.callback });
       predictor = r.predictor;
       residual = r.representers.residual;
@@ -135,7 +158,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
     }
     savePredictor(predictor, a.out);
     recorder.outputs.push(path.resolve(a.out));
-    recorder.write(outDir, { images: records.length - fr.skipped.length, skipped: fr.skipped, resumed: fr.resumed }, manifestName);
+    recorder.write(outDir, { images: records.length - fr.skipped.length, skipped: fr.skipped, resumed: fr.resumed, protocol: protocolRecord(run) }, manifestName);
     emitClosedForm(a, predictor, fr.statistics, residual, { backbone: identity.id, resumed: fr.resumed, skipped: fr.skipped.length, manifest: path.join(outDir, manifestName) });
   } finally {
     backbone.dispose();

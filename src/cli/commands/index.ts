@@ -17,6 +17,7 @@ import { convertClassifierCommand } from './convert-classifier.js';
 import { fetchCommand } from './fetch.js';
 import { extractCommand } from './extract.js';
 import { evaluateCommand } from './evaluate.js';
+import { reproduceCommand } from './reproduce.js';
 
 /** Every command, in help order (one per line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
@@ -28,6 +29,7 @@ export const commands: CommandModule<GlobalArgs, any>[] = [
   evaluateCommand,
   mergeCommand,
   ablateCommand,
+  reproduceCommand,
   explainCommand,
   extractCommand,
   convertCommand,

@@ -12,6 +12,9 @@ const LAYOUT = `fgvc-aircraft-2013b/data/ (--data-dir; or its parent), space-sep
   images_variant_<split>.txt  <image_id> <variant name…>     label = index of the variant in variants.txt
   variants.txt                <variant name…>                 one class per line (100)
   images_box.txt              <image_id> <xmin> <ymin> <xmax> <ymax>
+  images_<split>_size.txt     <image_id> <w> <h>              (optional; the release's list and the sizes its
+                                                             box transform uses; lists the split when
+                                                             images_<split>.txt is absent)
   images/<image_id>.jpg`;
 
 const SPLITS = ['train', 'val', 'trainval', 'test'];
@@ -24,7 +27,7 @@ export const aircraftReader: DatasetReader = {
     mustExist(opts.dataDir, 'FGVC-Aircraft folder (--data-dir)', true);
     const root = existsSync(path.join(opts.dataDir, 'images_box.txt')) ? opts.dataDir : path.join(opts.dataDir, 'data');
     if (!existsSync(path.join(root, 'images_box.txt'))) throw new UsageError(`${opts.dataDir}: not an FGVC-Aircraft data folder (no images_box.txt)`);
-    const splits = SPLITS.filter((s) => existsSync(path.join(root, `images_${s}.txt`)));
+    const splits = SPLITS.filter((s) => existsSync(path.join(root, `images_${s}.txt`)) || existsSync(path.join(root, `images_${s}_size.txt`)));
     if (!splits.length) throw new UsageError(`${root}: no split file (images_train.txt, images_val.txt, images_test.txt)`);
     const variantsFile = path.join(root, 'variants.txt');
     const classNames = existsSync(variantsFile) ? readLines(variantsFile).map((l) => l.text.trim()) : undefined;
@@ -52,7 +55,15 @@ export const aircraftReader: DatasetReader = {
         const hit = cache.get(s);
         if (hit) return hit;
         const b = loadBoxes();
-        const listFile = path.join(root, `images_${s}.txt`);
+        const sizeFile = path.join(root, `images_${s}_size.txt`);
+        const sizes = new Map<string, { width: number; height: number }>();
+        if (existsSync(sizeFile)) {
+          for (const l of readLines(sizeFile)) {
+            const [id, w, h] = fields(sizeFile, l, ' ', 3, '<image_id> <w> <h>');
+            sizes.set(id!, { width: num(sizeFile, l, w!, 'w', true), height: num(sizeFile, l, h!, 'h', true) });
+          }
+        }
+        const listFile = existsSync(path.join(root, `images_${s}.txt`)) ? path.join(root, `images_${s}.txt`) : sizeFile;
         const variants = new Map<string, string>();
         const vf = path.join(root, `images_variant_${s}.txt`);
         if (existsSync(vf)) {
@@ -62,11 +73,13 @@ export const aircraftReader: DatasetReader = {
           }
         }
         const out = readLines(listFile).map((l) => {
-          const id = l.text.trim();
+          const id = listFile === sizeFile ? l.text.trim().split(/\s+/)[0]! : l.text.trim();
           if (/\s/.test(id)) throw new UsageError(`${listFile}:${l.no}: expected <image_id>, got "${l.text}"`);
           const r: DatasetRecord = { id, file: path.join(root, 'images', `${id}.jpg`) };
           const box = b.get(id);
           if (box) r.boxes = [box];
+          const size = sizes.get(id);
+          if (size) r.size = size;
           const v = variants.get(id);
           if (v !== undefined) {
             r.className = v;

@@ -6,13 +6,14 @@ import { existsSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { matNumber, matString, matStrings, matStructElements, matVar, readMat } from '../mat.js';
 import type { Dataset, DatasetReader, DatasetRecord } from './types.js';
-import { checkSplit, firstExisting, mustExist } from './util.js';
+import { checkSplit, fields, firstExisting, mustExist, num, readLines } from './util.js';
 
 const LAYOUT = `Stanford Cars (--data-dir holds devkit/, cars_train/, cars_test/):
   devkit/cars_train_annos.mat   struct array "annotations": bbox_x1, bbox_y1, bbox_x2, bbox_y2, class, fname
   devkit/cars_test_annos_withlabels.mat (or in --data-dir; else devkit/cars_test_annos.mat without class)
   devkit/cars_meta.mat          cell array "class_names" (class k is class_names{k})
   images: cars_train/<fname>, cars_test/<fname>; label = class − 1; box = [bbox_x1, bbox_y1, bbox_x2, bbox_y2]
+  devkit/cars_<split>_size.txt  (optional; the release's "w h" per annotation, in order: the sizes its boxes scale from)
 Alternative layout: cars_annos.mat (annotations with relative_im_path, bbox_*, class, test) + car_ims/.`;
 
 function fromAnnos(file: string, imageDir: string, filter?: (el: Record<string, import('../mat.js').MatValue>) => boolean, nameField = 'fname', classNames?: string[]): DatasetRecord[] {
@@ -37,6 +38,21 @@ function fromAnnos(file: string, imageDir: string, filter?: (el: Record<string, 
     out.push(r);
   });
   return out;
+}
+
+/**
+ * The release's unpublished `devkit/cars_<split>_size.txt` ("w h" per line, in annotation order; cars.py:62-76): the
+ * sizes its box transform scales from. Optional; sets `record.size` (used under the release protocol).
+ */
+function withStatedSizes(records: DatasetRecord[], file: string): void {
+  if (!existsSync(file)) return;
+  const lines = readLines(file);
+  if (lines.length < records.length) throw new UsageError(`${file}: ${lines.length} sizes for ${records.length} annotations (one "w h" line per annotation, in order)`);
+  records.forEach((r, i) => {
+    const l = lines[i]!;
+    const [w, h] = fields(file, l, ' ', 2, '<w> <h>');
+    r.size = { width: num(file, l, w!, 'w', true), height: num(file, l, h!, 'h', true) };
+  });
 }
 
 export const carsReader: DatasetReader = {
@@ -78,6 +94,7 @@ export const carsReader: DatasetReader = {
         let r = cache.get(s);
         if (!r) {
           r = s === 'train' ? train() : test();
+          withStatedSizes(r, path.join(devkit, `cars_${s}_size.txt`));
           cache.set(s, r);
         }
         return r;

@@ -32,6 +32,8 @@ const C10: Variant = {
   names: 'batches.meta.txt',
 };
 const C100: Variant = { name: 'cifar100', folder: 'cifar-100-binary', files: { train: ['train.bin'], test: ['test.bin'] }, labelBytes: 2, labelByte: 1, names: 'fine_label_names.txt' };
+/** CIFAR-100 with its 20 coarse labels (superclasses, byte 0): the release's `CIFAR100C`. */
+const C100C: Variant = { ...C100, name: 'cifar100c', labelByte: 0, names: 'coarse_label_names.txt' };
 
 /** Reads one record's label and pixels from its byte offset (channel-planar R, G, B rows → packed RGB). */
 async function readRecord(file: string, offset: number, v: Variant): Promise<{ label: number; image: RGBImage }> {
@@ -134,3 +136,5 @@ Record ids: <split>/<index, 5 digits>; images are 32×32 pixels held in memory, 
 
 export const cifar10Reader = reader(C10);
 export const cifar100Reader = reader(C100);
+/** CIFAR-100 binary version, coarse labels (20 superclasses; the release's `--base_dataset CIFAR100C`). */
+export const cifar100cReader = reader(C100C);

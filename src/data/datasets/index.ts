@@ -8,14 +8,14 @@ import { wsolReader } from './wsol.js';
 import { carsReader } from './cars.js';
 import { aircraftReader } from './aircraft.js';
 import { dogsReader } from './dogs.js';
-import { cifar10Reader, cifar100Reader } from './cifar.js';
+import { cifar10Reader, cifar100Reader, cifar100cReader } from './cifar.js';
 import { folderReader } from './folder.js';
 
 export type { Dataset, DatasetOptions, DatasetReader, DatasetRecord } from './types.js';
 
 /** Every reader by `--dataset` name. */
 export const datasetReaders: Readonly<Record<string, DatasetReader>> = Object.freeze(
-  Object.fromEntries([cubReader, wsolReader, carsReader, aircraftReader, dogsReader, cifar10Reader, cifar100Reader, folderReader].map((r) => [r.name, r])),
+  Object.fromEntries([cubReader, wsolReader, carsReader, aircraftReader, dogsReader, cifar10Reader, cifar100Reader, cifar100cReader, folderReader].map((r) => [r.name, r])),
 );
 
 /** Dataset names, in help order. */
