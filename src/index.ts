@@ -104,7 +104,7 @@ export { listExperiments, parseExperimentName } from './reproduce/experiments.js
 export type { ReleaseExperiment } from './reproduce/experiments.js';
 export { runReleaseExperiment, releaseLayout } from './reproduce/run.js';
 export type { RunReleaseExperimentOptions, ReleaseExperimentResult } from './reproduce/run.js';
-export { resolveReleaseBackbone, RELEASE_CHECKPOINTS } from './reproduce/weights.js';
+export { resolveReleaseBackbone, releaseSourceText } from './reproduce/weights.js';
 
 // Files
 export { readNpy, readNpySync, writeNpy, writeNpySync, decodeNpy, encodeNpy } from './io/npy.js';

@@ -13,7 +13,7 @@ Files (torch 1.13 `torch.save`, zip format):
                                    `dino_vits8` model (`vit_small(patch_size=8, num_classes=0)`: no head).
                                    Served by the harness's torch.hub.load shim.
                                    uol: `uol convert F --arch vit_small --patch 8 --key-map dino`.
-  vgg16_bn_features.pth            torchvision `vgg16_bn` state dict, `features.*` keys only (the classifier is 120M
+  vgg16_bn-6c64b313.pth            (torchvision's file name) torchvision `vgg16_bn` state dict, `features.*` keys only (the classifier is 120M
                                    parameters nobody reads: the release keeps only `features`). Served by the
                                    harness's `torchvision.models.vgg16_bn(pretrained=True)` shim.
                                    uol: `uol convert F --arch vgg16_bn --key-map torchvision`.
@@ -237,11 +237,11 @@ def main():
     if 'vgg' in which:
         m = make_vgg(a.seed + 6, x)
         sd = {kk: v for kk, v in m.state_dict().items() if kk.startswith('features.')}
-        path = os.path.join(a.out, 'vgg16_bn_features.pth')
+        path = os.path.join(a.out, 'vgg16_bn-6c64b313.pth')
         torch.save(sd, path)
-        info['files']['vgg16_bn_features.pth'] = dict(
+        info['files']['vgg16_bn-6c64b313.pth'] = dict(
             kind='torchvision vgg16_bn state dict, features.* only', seed=a.seed + 6, sha256=sha256(path),
-            uol_convert='uol convert vgg16_bn_features.pth --arch vgg16_bn --key-map torchvision')
+            uol_convert='uol convert vgg16_bn-6c64b313.pth --arch vgg16_bn --key-map torchvision')
     with open(os.path.join(a.out, 'weights.json'), 'w') as f:
         json.dump(info, f, indent=1)
     for c in info['checks']:

@@ -52,7 +52,7 @@ EXPERIMENTS = {
 OPTIONAL = ('aircraft_dinovit', 'cub_mocov1_ds32_448')
 DEFAULT = [k for k in EXPERIMENTS if k not in OPTIONAL]
 CHECKPOINT = {'mocov1': ('moco_v1_200ep_pretrain.pth.tar', 'moco_v1_200ep_pretrain.pth.tar'),
-              'dinovit': (None, 'dino_deitsmall8_pretrain.pth'), 'vgg': (None, 'vgg16_bn_features.pth')}
+              'dinovit': (None, 'dino_deitsmall8_pretrain.pth'), 'vgg': (None, 'vgg16_bn-6c64b313.pth')}
 
 
 def count_lines(path):
