@@ -126,8 +126,9 @@ const EMBEDDED: EmbeddedBackbone[] = [
   },
 ];
 
-/** The backbone used when none is named: real weights, offline, no conversion. */
-export const DEFAULT_BACKBONE = 'nsfwjs-mobilenetv2';
+// The backbone used when none is named (declared without TF.js for the CLI's help text).
+import { DEFAULT_BACKBONE } from './defaults.js';
+export { DEFAULT_BACKBONE };
 
 interface BundleModule {
   modelJson: () => Promise<{ default: tf.io.ModelJSON }>;

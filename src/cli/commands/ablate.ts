@@ -9,14 +9,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
-import { loadBackbone } from '../../backbones/registry.js';
-import { DATASET_NAMES } from '../../data/datasets/index.js';
-import { sampleRecords } from '../../data/loader.js';
-import { resolveInput } from '../../pipeline/input.js';
-import { ablationCsv, ablationMarkdown, ablationTable, runAblation, type AblationBackbone } from '../../pipeline/ablate.js';
-import { RunRecorder } from '../../report/manifest.js';
-import { ablationReportHtml } from '../../report/run-report.js';
-import { datasetFromArgs, metricSummary, runEvaluation } from './evaluate-predictor.js';
+import { DATASET_NAMES } from '../../data/datasets/names.js';
+import type { AblationBackbone } from '../../pipeline/ablate.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 
 interface AblateArgs extends GlobalArgs {
@@ -72,6 +66,13 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
       .option('map-cache', { type: 'boolean', default: false, describe: "keep each cell's maps in its cache folder (as `uol evaluate --map-cache`): an evaluation killed midway resumes there; costs H·W·4 bytes per image" })
       .option('out', { type: 'string', default: 'uol-ablate', describe: 'run directory (table files, cache/)' }) as Argv<AblateArgs>,
   handler: async (a) => {
+    const { loadBackbone } = await import('../../backbones/registry.js');
+    const { sampleRecords } = await import('../../data/loader.js');
+    const { resolveInput } = await import('../../pipeline/input.js');
+    const { ablationCsv, ablationMarkdown, ablationTable, runAblation } = await import('../../pipeline/ablate.js');
+    const { RunRecorder } = await import('../../report/manifest.js');
+    const { ablationReportHtml } = await import('../../report/run-report.js');
+    const { datasetFromArgs, metricSummary, runEvaluation } = await import('./evaluate-predictor.js');
     const names = a.backbones.split(',').map((s) => s.trim()).filter(Boolean);
     if (!names.length) throw new UsageError('--backbones: give at least one backbone');
     if (new Set(names).size !== names.length) throw new UsageError(`--backbones "${a.backbones}": a backbone is listed twice`);

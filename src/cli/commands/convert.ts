@@ -5,8 +5,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
-import { ARCH_PRESETS } from '../../backbones/archs.js';
-import { convertCheckpoint } from '../../backbones/convert.js';
+import { ARCH_NAMES } from '../../backbones/arch-names.js';
 import { modelsDir } from '../../backbones/paths.js';
 import { KEY_MAPS } from '../../weights/keymaps.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
@@ -35,7 +34,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y
       .positional('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint file' })
-      .option('arch', { type: 'string', demandOption: true, choices: Object.keys(ARCH_PRESETS), describe: 'architecture' })
+      .option('arch', { type: 'string', demandOption: true, choices: ARCH_NAMES as string[], describe: 'architecture' })
       .option('patch', { type: 'number', describe: 'ViT patch size (checked against the checkpoint)' })
       .option('key-map', { type: 'string', default: 'auto', choices: ['auto', ...KEY_MAPS.map((k) => k.name)], describe: 'where the backbone sits in the checkpoint' })
       .option('prefix', { type: 'string', describe: 'explicit key prefix of the backbone (overrides --key-map)' })
@@ -45,6 +44,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
       .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' })
       .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing converted model' }) as Argv<ConvertArgs>,
   handler: async (a) => {
+    const { convertCheckpoint } = await import('../../backbones/convert.js');
     let archConfig: Record<string, unknown> | undefined;
     if (a['arch-config'] !== undefined) {
       try {

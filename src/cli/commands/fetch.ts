@@ -3,7 +3,6 @@
  * checksum, convert it into `<models-dir>/NAME/`.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { fetchBackbone } from '../../backbones/registry.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
 interface FetchArgs extends GlobalArgs {
@@ -25,6 +24,7 @@ export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'download and convert again' })
       .option('keep-download', { type: 'boolean', default: false, describe: 'keep the checkpoint file after conversion' }) as Argv<FetchArgs>,
   handler: async (a) => {
+    const { fetchBackbone } = await import('../../backbones/registry.js');
     const prog = progressFor(a);
     try {
       const o: Parameters<typeof fetchBackbone>[1] = { force: a.force, keepDownload: a['keep-download'], onProgress: prog.callback };

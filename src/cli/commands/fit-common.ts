@@ -4,7 +4,8 @@
 import { UsageError } from '../../util/errors.js';
 import type { Predictor } from '../../rps/predictor.js';
 import type { FitStatistics } from '../../rps/statistics.js';
-import { OPTIMIZE_DEFAULTS, type OptimizeOptions, type OptimizeResult } from '../../rps/optimize.js';
+import type { OptimizeOptions, OptimizeResult } from '../../rps/optimize.js';
+import { OPTIMIZE_DEFAULTS } from '../../rps/optimize-defaults.js';
 import type { BackboneIdentity } from '../../backbones/types.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { TOOL } from '../../version.js';

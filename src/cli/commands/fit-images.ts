@@ -19,7 +19,7 @@ import { fitFingerprint, fitOnRecords } from '../../pipeline/fit-run.js';
 import { recordSource, trainingSourceFrom } from '../../pipeline/sources.js';
 import { resolveInput } from '../../pipeline/input.js';
 import { RunRecorder } from '../../report/manifest.js';
-import { progressFor } from '../context.js';
+import { notice, progressFor } from '../context.js';
 import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
 import { imageTrainingSource } from '../../pipeline/feature-cache.js';
 import type { TrainingSource } from '../../rps/point-source.js';
@@ -41,6 +41,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
   if (a.split) spec.split = a.split;
   if (a.images?.length) spec.images = a.images;
   const input = await resolveInput(spec, ['train', 'all']);
+  for (const n of input.notes ?? []) notice(n);
   let records = input.records;
   if (a['sampling-ratio'] < 1) records = sampleRecords(records, a['sampling-ratio'], a.seed);
   if (!records.length) throw new UsageError(`--sampling-ratio ${a['sampling-ratio']} leaves no image of ${input.records.length}`);

@@ -4,12 +4,13 @@
 import type { CommandModule } from 'yargs';
 import { TOOL } from '../../version.js';
 import { emit, startEngine, type GlobalArgs } from '../context.js';
-import { DEFAULT_BACKBONE, listBackbones } from '../../backbones/registry.js';
+import { DEFAULT_BACKBONE } from '../../backbones/defaults.js';
 
 export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'info',
   describe: 'show the engine: active backend and why, native kernels, versions',
   handler: async (a) => {
+    const { listBackbones } = await import('../../backbones/registry.js');
     const e = await startEngine(a);
     const backbones = listBackbones();
     const json = { tool: TOOL, backend: e.backend, choice: e.choice, attempts: e.attempts, native: e.native, wasmSimd: e.wasmSimd, versions: e.versions, defaultBackbone: DEFAULT_BACKBONE, backbones };
