@@ -140,6 +140,7 @@ export interface OutputNames {
   renamed: string[];
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what no file name may hold
 const UNSAFE = /[\x00-\x1f<>:"\\|?*]/g;
 
 /**
