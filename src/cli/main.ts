@@ -45,7 +45,7 @@ export function nearest(word: string, known: readonly string[]): string | undefi
   if (bestD <= limit) return best;
   // `--thresh` for `--threshold`, `--tresh` too: a (mistyped) abbreviation of exactly one known flag
   if (w.length < 3) return undefined;
-  const prefixed = known.filter((k) => editDistance(w, k.toLowerCase().slice(0, w.length)) <= (w.length >= 5 ? 1 : 0));
+  const prefixed = known.filter((k) => editDistance(w, k.toLowerCase().slice(0, w.length)) <= (w.length >= 5 ? 2 : w.length >= 4 ? 1 : 0));
   return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
@@ -153,7 +153,7 @@ export function checkWritable(flag: string, p: string): void {
   }
   try {
     if (tried.length && !statSync(at).isDirectory()) {
-      throw Object.assign(new Error(`${flag} ${p}: ${at} is a file, not a folder`), { code: 'ENOTDIR', path: at });
+      throw Object.assign(new Error(`${flag} ${p}: ${at} is a file, not a folder`), { code: 'ENOTDIR', path: at, checked: true });
     }
     accessSync(at, fsConstants.W_OK);
     if (!tried.length && !statSync(at).isDirectory()) accessSync(path.dirname(at), fsConstants.W_OK);
