@@ -107,15 +107,17 @@ export function createProgress(mode: ProgressMode = 'auto'): ProgressSink {
       }
       const secs = (Date.now() - b.start) / 1000;
       const doneHere = e.done - b.offset;
-      const eta = e.total !== undefined && doneHere > 0 ? ((e.total - e.done) * secs) / doneHere : NaN;
-      if (e.total !== undefined) b.bar.setTotal(e.total);
+      // A total of 0 (or below what is done) means the library does not know it yet: no "20/0", no ETA.
+      const known = e.total !== undefined && e.total > 0 && e.total >= e.done;
+      const eta = known && doneHere > 0 ? ((e.total! - e.done) * secs) / doneHere : NaN;
+      if (known) b.bar.setTotal(e.total!);
       b.bar.update(e.done, {
         stage: e.stage.padEnd(9),
         unit,
         rate: fmtRate(doneHere, secs, unit),
         etaf: fmtEta(eta),
         detail: e.detail ?? '',
-        known: e.total !== undefined,
+        known,
       });
     },
     stop: () => {

@@ -208,7 +208,10 @@ const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'layerNorm', 'attenti
 /** Loads the addon once (setting OPENBLAS_CORETYPE first); returns it or the reason it is unavailable. */
 function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeChoice } | { reason: string } {
   if (loaded && loaded.path === p) return loaded;
-  if (!existsSync(p)) return { reason: `native addon not built (${p} missing): plain wasm kernels` };
+  if (!existsSync(p)) {
+    const build = path.resolve(path.dirname(p), '..', '..', '..', 'tools', 'build-native.mjs');
+    return { reason: `native addon not built (${p} missing): plain wasm kernels; to build it: sudo apt-get install -y libopenblas-dev && node ${build}` };
+  }
   const coretype = applyCoretype();
   try {
     const addon = require(p) as UolBlasAddon;
