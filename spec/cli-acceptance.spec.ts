@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { failureReport, nearest } from '../src/cli/main.js';
 import { outputNames } from '../src/pipeline/localize.js';
+import { boxCurves } from '../src/report/run-report.js';
+import type { BoxMetrics } from '../src/evaluate/box-metrics.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -249,6 +251,16 @@ describe('uol as a user runs it (child process, cwd outside the repo)', function
         ['../up.jpg', '_./up'],
       ]),
     );
+  });
+
+  it('the BoxAcc(τ) chart draws the two box rules of each δ differently (identical curves stay visible)', () => {
+    const ys = [80, 80, 40, 0];
+    const curves = { boxAccV2: { '30': ys, '50': ys, '70': ys }, release: { '30': ys, '50': ys, '70': ys } };
+    const svg = boxCurves({ thresholds: [0.1, 0.2, 0.3, 0.4], curves } as unknown as BoxMetrics, 't');
+    const lines = [...svg.matchAll(/<polyline ([^>]*)\/>/g)].map((m) => m[1]!.replace(/ points="[^"]*"/, ''));
+    expect(lines).to.have.length(6);
+    expect(new Set(lines).size, 'six distinct styles').to.equal(6);
+    expect(lines.filter((l) => l.includes('stroke-dasharray'))).to.have.length(3);
   });
 
   it('--help and a usage error answer within 4× the start-up of `node -e 0` (best of 3 each)', () => {
