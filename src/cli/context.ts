@@ -52,7 +52,7 @@ let statusShown = false;
 /** Shows `text` as a transient status line on stderr when progress bars are drawn (TTY); no-op otherwise. */
 export function status(a: Pick<GlobalArgs, 'progress'>, text: string): void {
   if (resolveProgressMode(a.progress) !== 'bar') return;
-  const cols = process.stderr.columns ?? 80;
+  const cols = process.stderr.columns || 80;
   process.stderr.write(`\r\x1b[K${text.length >= cols ? text.slice(0, cols - 2) + '…' : text}`);
   statusShown = true;
 }

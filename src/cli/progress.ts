@@ -51,12 +51,17 @@ interface BarPayload {
  * bars, not by screen lines) and leaves fragments of earlier lines behind.
  */
 export function barLine(value: number, total: number, bar: string, p: BarPayload, columns: number): string {
-  const detail = p.detail.length > 40 ? '…' + p.detail.slice(-39) : p.detail;
-  const s = p.known
-    ? ` ${p.stage} |${bar}| ${value}/${total} ${p.unit} | ${p.rate} | ETA ${p.etaf} ${detail}`
-    : ` ${p.stage} ${value} ${p.unit} | ${p.rate} ${detail}`;
+  const base = p.known ? ` ${p.stage} |${bar}| ${value}/${total} ${p.unit} | ${p.rate} | ETA ${p.etaf}` : ` ${p.stage} ${value} ${p.unit} | ${p.rate}`;
   const max = Math.max(20, columns - 1);
+  const room = max - base.length - 1;
+  const detail = room < 4 || !p.detail ? '' : p.detail.length > room ? '…' + p.detail.slice(-(room - 1)) : p.detail;
+  const s = detail ? `${base} ${detail}` : base;
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
+/** Width of the bar itself for a terminal of `columns` (8–30 characters, leaving room for the counts and rate). */
+export function barWidth(columns: number): number {
+  return Math.max(8, Math.min(30, columns - 64));
 }
 
 /** Creates a progress sink for `mode` (auto = bar on a TTY stderr, else none). */
@@ -81,10 +86,10 @@ export function createProgress(mode: ProgressMode = 'auto'): ProgressSink {
   const multi = new cliProgress.MultiBar(
     {
       format: (options, params, payload: BarPayload) => {
-        const size = options.barsize ?? 40;
+        const size = barWidth(process.stderr.columns || 80);
         const full = Math.round(Math.max(0, Math.min(1, params.progress)) * size);
         const bar = (options.barCompleteString ?? '').slice(0, full) + (options.barIncompleteString ?? '').slice(0, size - full);
-        return barLine(params.value, params.total, bar, payload, process.stderr.columns ?? 80);
+        return barLine(params.value, params.total, bar, payload, process.stderr.columns || 80);
       },
       barsize: 30,
       hideCursor: true,
