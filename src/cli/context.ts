@@ -97,7 +97,14 @@ function nativeHint(a: GlobalArgs, e: EngineInfo): void {
 /** Starts the engine as the global options ask (says what is loading on a terminal). */
 export async function startEngine(a: GlobalArgs): Promise<EngineInfo> {
   status(a, `uol: starting the TF.js engine (--backend ${a.backend})…`);
-  const { initEngine } = await import('../engine/backend.js');
+  // Engine state (chosen backend, installed native kernels) lives in engine/backend.ts and engine/native.ts. Where this
+  // module runs as CommonJS (the test runner's TypeScript loader), import() would load second copies of them with their
+  // own state, so the copy the rest of the process uses is taken with require(); built (ESM) code has no require.
+  const { initEngine } =
+    typeof require === 'function'
+      ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: CommonJS only
+        (require('../engine/backend.js') as typeof import('../engine/backend.js'))
+      : await import('../engine/backend.js');
   const e = await initEngine({ backend: a.backend, native: a.native });
   status(a, `uol: engine ${e.backend}${e.native.enabled ? ' + native kernels' : ''} ready; loading inputs…`);
   nativeHint(a, e);
