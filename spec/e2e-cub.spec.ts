@@ -65,7 +65,8 @@ describe('end to end on tiny-cub (real photos, embedded backbone)', function () 
     const coco = json<{ images: unknown[]; annotations: { bbox: number[] }[]; categories: unknown[] }>(readFileSync(path.join(out, 'coco.json'), 'utf8'));
     expect(coco.images).to.have.length(7);
     expect(coco.annotations.length).to.be.at.least(7);
-    expect(readdirSync(path.join(out, 'overlays'))).to.have.length(7);
+    // ids keep their class folders (001.animal/…): overlays/<class>/<stem>.png
+    expect(readdirSync(path.join(out, 'overlays'), { recursive: true }).filter((f) => String(f).endsWith('.png'))).to.have.length(7);
     expect(readFileSync(path.join(out, 'report.html'), 'utf8')).to.match(/<img/);
   });
 

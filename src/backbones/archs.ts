@@ -5,6 +5,7 @@
  * how to build the tf-ops model. Conversion, loading and the golden tests all go through this table.
  */
 import { UsageError } from '../util/errors.js';
+import { ARCH_NAMES } from './arch-names.js';
 import type { FeatureExtractor, InputContract } from './types.js';
 import type { WeightMap } from './ops.js';
 import { VisionTransformer, vitExpectedShapes, type AttentionMode, type VitConfig } from './vit.js';
@@ -162,6 +163,11 @@ export const ARCH_PRESETS: Record<string, ArchPreset> = {
   },
   vgg16_bn: { family: 'vgg', description: 'VGG16-BN, localization variant (last two max-pools 3×3 stride 1); feature = conv5_3 block, stride 8', config: { cfg: VGG16_LOC, eps: 1e-5 } },
 };
+
+// arch-names.ts (light, for the CLI) must name exactly these presets.
+if (Object.keys(ARCH_PRESETS).join() !== ARCH_NAMES.join()) {
+  throw new Error(`backbones/arch-names.ts lists ${ARCH_NAMES.join(', ')} but the presets are ${Object.keys(ARCH_PRESETS).join(', ')}`);
+}
 
 /**
  * Resolves an arch name plus optional config overrides (JSON object, for non-standard widths/depths) to a preset.

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { engineInfo } from '../engine/backend.js';
-import type { FeatureExtractor, InputContract } from './types.js';
+import type { BackboneIdentity, FeatureExtractor, InputContract } from './types.js';
 import { ARCH_PRESETS, type BuildOptions } from './archs.js';
 import { convertCheckpoint, loadConvertedBackbone, type ConvertResult } from './convert.js';
 import type { AttentionMode } from './vit.js';
@@ -127,8 +127,9 @@ const EMBEDDED: EmbeddedBackbone[] = [
   },
 ];
 
-/** The backbone used when none is named: real weights, offline, no conversion. */
-export const DEFAULT_BACKBONE = 'nsfwjs-mobilenetv2';
+// The backbone used when none is named (declared without TF.js for the CLI's help text).
+import { DEFAULT_BACKBONE } from './defaults.js';
+export { DEFAULT_BACKBONE };
 
 interface BundleModule {
   modelJson: () => Promise<{ default: tf.io.ModelJSON }>;
@@ -274,6 +275,33 @@ function entries(opts: LoadBackboneOptions = {}): Map<string, Entry> {
   return m;
 }
 
+/**
+ * The `loadBackbone` spec that gives back the backbone a predictor was fitted with: its registry name when known, else
+ * the folder it was loaded from (recorded as `location`) when that still holds a converted model, else a converted
+ * model in the models folder with the same weights (sha256).
+ * @throws UsageError naming the flag to add (`--backbone DIR`) when none is found.
+ */
+export function findPredictorBackbone(b: Pick<BackboneIdentity, 'id' | 'weightsSha256' | 'location'>, opts: Pick<LoadBackboneOptions, 'modelsDir' | 'registryFile'> = {}): string {
+  const known = entries(opts);
+  if (known.has(b.id)) return b.id;
+  if (b.location && isConvertedDir(b.location)) return b.location;
+  const mdir = defaultModelsDir(opts.modelsDir);
+  if (b.weightsSha256 && existsSync(mdir)) {
+    for (const name of readdirSync(mdir).sort()) {
+      const dir = path.join(mdir, name);
+      if (!isConvertedDir(dir)) continue;
+      try {
+        if ((readJsonBounded(path.join(dir, 'model.json'), 'converted model') as { weightsSha256?: string }).weightsSha256 === b.weightsSha256) return dir;
+      } catch {
+        /* isConvertedDir read it; a concurrent rewrite is not ours to report */
+      }
+    }
+  }
+  const where = b.location ? `was loaded from ${b.location}, which no longer holds it, and` : 'is not a registry name and';
+  const sha = b.weightsSha256 ? ` (weights sha256 ${b.weightsSha256.slice(0, 12)}…)` : '';
+  throw new UsageError(`backbone "${b.id}" of this predictor ${where} no converted model in ${mdir} has its weights${sha}: add --backbone DIR (the folder \`uol convert\` wrote for it)`);
+}
+
 /** Every known backbone (name, arch, description, source, whether it works offline now). */
 export function listBackbones(opts: Pick<LoadBackboneOptions, 'modelsDir' | 'registryFile'> = {}): BackboneInfo[] {
   return [...entries(opts).values()].map((e) => e.info);
@@ -299,7 +327,9 @@ async function loadFromPath(spec: string, opts: LoadBackboneOptions): Promise<Fe
   const format = (readJsonBounded(json, 'model.json') as { format?: unknown } | null)?.format;
   if (format === 'uol-backbone') {
     if (node) throw new UsageError(`${spec}: a converted backbone has a fixed feature layer; drop "#${node}"`);
-    return loadConvertedBackbone(dir, buildOptions(opts));
+    const fe = await loadConvertedBackbone(dir, buildOptions(opts));
+    fe.identity.location = path.resolve(dir);
+    return fe;
   }
   // A tfjs-converter model: feature node from "#node" or the sidecar uol-backbone.json.
   const sidecarFile = path.join(dir, 'uol-backbone.json');
@@ -367,6 +397,25 @@ function expectedOf(c: KnownCheckpoint): ExpectedChecksum {
   return expected;
 }
 
+const NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'EPIPE']);
+
+/**
+ * A network failure of `uol fetch` rewritten to say what could not be reached and how to proceed offline (the error
+ * keeps its `code`); other errors are returned as they are.
+ */
+function offlineError(e: unknown, c: { name: string; url: string; arch: string; patch?: number }, dest: string, mdir: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const timeout = e instanceof Error && /no response for/.test(e.message);
+  if (!(code && NETWORK_CODES.has(code)) && !timeout) return e;
+  const host = new URL(c.url).host;
+  const why = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `cannot resolve ${host}: the network is unreachable (${code})` : `cannot download from ${host} (${code ?? 'timeout'})`;
+  const convert = `uol convert FILE --arch ${c.arch}${c.patch !== undefined ? ` --patch ${c.patch}` : ''} --name ${c.name} --models-dir ${mdir}`;
+  return Object.assign(
+    new Error(`${why}; ${c.name} comes from ${c.url}. Offline: download that file on another machine, then either put it at ${dest} and run \`uol fetch ${c.name}\` again (it is verified and converted), or run \`${convert}\``, { cause: e }),
+    { code: code ?? 'ETIMEDOUT' },
+  );
+}
+
 /**
  * Downloads (resumable, verified) and converts a known checkpoint into `<modelsDir>/<name>/`.
  * @throws UsageError for an unknown name; IntegrityError for a checksum mismatch; Error for network failures.
@@ -394,7 +443,12 @@ export async function fetchBackbone(name: string, opts: FetchOptions = {}): Prom
   } else if (!c.sha256) {
     warnings.push(`${c.name}: only a checksum prefix is pinned (${verified}), a weak check`);
   }
-  const dl = await download({ url: c.url, dest, expected, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  let dl: Awaited<ReturnType<typeof download>>;
+  try {
+    dl = await download({ url: c.url, dest, expected, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  } catch (e) {
+    throw offlineError(e, c, dest, mdir);
+  }
   const conv = await convertCheckpoint({
     checkpoint: dl.file,
     arch: c.arch,

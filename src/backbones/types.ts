@@ -41,6 +41,11 @@ export interface BackboneIdentity {
   stride: number;
   /** sha256 over the weights (hex), when known: tells two weight sets with the same id apart. */
   weightsSha256?: string;
+  /**
+   * Absolute folder the backbone was loaded from when it was given by path (`--backbone DIR`), recorded so that a
+   * predictor finds it again ({@link findPredictorBackbone} in backbones/registry.ts); absent for registry names.
+   */
+  location?: string;
   /** Input contract. */
   input: InputContract;
 }

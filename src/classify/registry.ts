@@ -30,6 +30,7 @@ import { VisionTransformer } from '../backbones/vit.js';
 import { engineInfo } from '../engine/backend.js';
 import type { Classifier, ClassifierDataset, ClassifierIdentity } from './types.js';
 import { DinoLinearClassifier, ResNetClassifier, type LinearHead } from './models.js';
+import { CLASSIFIER_NAMES } from './names.js';
 
 /** One checkpoint file of a classifier: where its tensors sit and what they hold. */
 export interface ClassifierFileSpec {
@@ -143,8 +144,11 @@ export const CLASSIFIERS: Readonly<Record<string, ClassifierSpec>> = {
   },
 };
 
-/** Names accepted by `--cls-network`. */
-export const CLASSIFIER_NAMES = Object.keys(CLASSIFIERS);
+/** Names accepted by `--cls-network` (declared in classify/names.ts, which must list exactly these entries). */
+export { CLASSIFIER_NAMES };
+if (Object.keys(CLASSIFIERS).join() !== CLASSIFIER_NAMES.join()) {
+  throw new Error(`classify/names.ts lists ${CLASSIFIER_NAMES.join(', ')} but the registry has ${Object.keys(CLASSIFIERS).join(', ')}`);
+}
 
 /**
  * The release's `--cls_network` value → registry name for a dataset (`ResNet50` is the CUB network on CUB, torchvision's

@@ -43,8 +43,9 @@ export type Codec = 'sharp' | 'jimp';
 /** Which resampler resizes: the codec's own (sharp: libvips; jimp: the PIL-exact one) or the PIL-exact JS one. */
 export type Resizer = 'codec' | 'pil';
 
-/** PIL's `Image.MAX_IMAGE_PIXELS` × 2: above this PIL raises DecompressionBombError. */
-export const DEFAULT_MAX_PIXELS = 178_956_970;
+// PIL's `Image.MAX_IMAGE_PIXELS` × 2 (data/limits.ts, light for the CLI).
+import { DEFAULT_MAX_PIXELS } from './limits.js';
+export { DEFAULT_MAX_PIXELS };
 
 /** Options for decoding. */
 export interface DecodeOptions {

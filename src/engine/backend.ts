@@ -15,10 +15,10 @@ import { installNativeKernels, type NativeStatus } from './native.js';
 
 const require = createRequire(import.meta.url);
 
-/** Names accepted by `--backend`. `node-gpu` and `node` both run TF.js's `tensorflow` backend. */
-export const BACKEND_CHOICES = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'] as const;
-/** One of {@link BACKEND_CHOICES}. */
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+// Names accepted by `--backend` (`node-gpu` and `node` both run TF.js's `tensorflow` backend); declared in a module
+// without TF.js so the CLI answers --help and usage errors without loading an engine.
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
+export { BACKEND_CHOICES, type BackendChoice };
 
 /** What happened when one backend was tried. */
 export interface BackendAttempt {

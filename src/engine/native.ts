@@ -149,8 +149,9 @@ export interface NativeOptions {
   threads?: number;
 }
 
-/** Absolute path where node-gyp puts the addon. */
+/** Absolute path where node-gyp puts the addon (`UOL_NATIVE_ADDON` overrides it, e.g. to test the no-addon path). */
 export function addonPath(): string {
+  if (process.env.UOL_NATIVE_ADDON) return path.resolve(process.env.UOL_NATIVE_ADDON);
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '..', '..', 'native', 'build', 'Release', 'uol_blas.node');
 }
@@ -208,7 +209,10 @@ const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'layerNorm', 'attenti
 /** Loads the addon once (setting OPENBLAS_CORETYPE first); returns it or the reason it is unavailable. */
 function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeChoice } | { reason: string } {
   if (loaded && loaded.path === p) return loaded;
-  if (!existsSync(p)) return { reason: `native addon not built (${p} missing): plain wasm kernels` };
+  if (!existsSync(p)) {
+    const build = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'build-native.mjs');
+    return { reason: `native addon not built (${p} missing): plain wasm kernels; to build it: sudo apt-get install -y libopenblas-dev && node ${build}` };
+  }
   const coretype = applyCoretype();
   try {
     const addon = require(p) as UolBlasAddon;

@@ -85,6 +85,11 @@ export interface LocalizeOptions {
   saveMaps?: boolean;
   /** Write `<outDir>/overlays/<safe id>.png`. */
   overlays?: boolean;
+  /**
+   * File name (without extension, `/` for sub-folders) of each record's map and overlay, by id; default
+   * {@link outputNames} of `records`. Give the names of the whole input when `records` is a part of it (a resumed run).
+   */
+  names?: ReadonlyMap<string, string>;
   /** Also load GT masks (records with mask files) and pass them to `onMap`. */
   withMasks?: boolean;
   /** Receives each map (in the input frame) and its result, e.g. for evaluators; the array is reused after return. */
@@ -134,6 +139,53 @@ export function safeName(id: string): string {
   return id.replace(/\.[A-Za-z0-9]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '') || 'image';
 }
 
+/** Output names of records, see {@link outputNames}. */
+export interface OutputNames {
+  /** id → file name without extension (sub-folders as `/`). */
+  names: Map<string, string>;
+  /** `id → name` for ids whose name had to keep its extension or get a `~N` suffix to stay unique. */
+  renamed: string[];
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what no file name may hold
+const UNSAFE = /[\x00-\x1f<>:"\\|?*]/g;
+
+/**
+ * File names for outputs keyed by record id (maps/<name>.npy, overlays/<name>.png): the id without its extension,
+ * sub-folders kept as folders, only characters no file system takes replaced by `_` (and a leading `.` so that no name
+ * is hidden or climbs out with `..`). Ids that would share a name (`photo.jpg`/`photo.png`; names equal but for case)
+ * keep their extension, then get `~2`, `~3`; those are listed in `renamed` so that the caller can say so.
+ */
+export function outputNames(ids: readonly string[]): OutputNames {
+  const clean = (id: string, keepExt: boolean) =>
+    id
+      .split(/[/\\]/)
+      .map((seg, i, all) => {
+        let t = i === all.length - 1 && !keepExt ? seg.replace(/\.[A-Za-z0-9]+$/, '') : seg;
+        t = t.replace(UNSAFE, '_').replace(/^\./, '_');
+        return t || '_';
+      })
+      .join('/');
+  const names = new Map<string, string>();
+  const renamed: string[] = [];
+  const count = new Map<string, number>();
+  for (const id of ids) count.set(clean(id, false).toLowerCase(), (count.get(clean(id, false).toLowerCase()) ?? 0) + 1);
+  const taken = new Set<string>();
+  for (const id of ids) {
+    if (names.has(id)) continue;
+    let name = clean(id, false);
+    const clash = count.get(name.toLowerCase())! > 1;
+    if (clash) name = clean(id, true);
+    let n = 1;
+    const base = name;
+    while (taken.has(name.toLowerCase())) name = `${base}~${++n}`;
+    taken.add(name.toLowerCase());
+    names.set(id, name);
+    if (clash || n > 1) renamed.push(`${id} → ${name}`);
+  }
+  return { names, renamed };
+}
+
 /** Maps an input-frame box [x,y,x+w,y+h] back to original pixels (continuous edges), clipped to the image. */
 export function toOriginal(b: Box, p: Protocol, width: number, height: number): [number, number, number, number] {
   const g = geometry(p, width, height);
@@ -169,6 +221,7 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
   if (p) assertCompatible(p, o.backbone.identity, o.predictorFile);
   const useLabels = o.useLabels ?? !!p?.classwise;
   const [H, W] = outputSize(o.protocol);
+  const names = o.names ?? outputNames(o.records.map((r) => r.id)).names;
   if (o.saveMaps) mkdirSync(path.join(o.outDir!, 'maps'), { recursive: true });
   if (o.overlays) mkdirSync(path.join(o.outDir!, 'overlays'), { recursive: true });
   const C = o.backbone.identity.channels;
@@ -254,7 +307,7 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
         const gt = batch.boxes[i];
         if (gt) r.gtInput = gt;
         if (rows[i]! >= 0) r.classUsed = rec.label!;
-        const name = safeName(rec.id);
+        const name = names.get(rec.id) ?? safeName(rec.id);
         if (o.saveMaps) {
           r.mapFile = path.join('maps', `${name}.npy`);
           await writeNpy(path.join(o.outDir!, r.mapFile), map.slice(), [H, W]);

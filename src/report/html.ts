@@ -14,6 +14,12 @@ export interface Series {
   xs: number[];
   ys: number[];
   color: string;
+  /** SVG stroke-dasharray (e.g. `6 4`); solid when absent. */
+  dash?: string;
+  /** Line width in pixels (default 2). */
+  width?: number;
+  /** Stroke opacity in [0,1] (default 1). */
+  opacity?: number;
 }
 
 /** Options of {@link svgLineChart}. */
@@ -69,8 +75,9 @@ export function svgLineChart(series: Series[], o: ChartOptions = {}): string {
   }
   series.forEach((s, i) => {
     const pts = s.xs.map((x, k) => `${px(x).toFixed(1)},${py(s.ys[k]!).toFixed(1)}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${esc(s.color)}" stroke-width="2" points="${pts}"/>`);
-    parts.push(`<rect x="${W - m.r + 10}" y="${m.t + i * 18}" width="12" height="3" fill="${esc(s.color)}"/><text x="${W - m.r + 26}" y="${m.t + i * 18 + 5}" class="tk">${esc(s.name)}</text>`);
+    const stroke = `stroke="${esc(s.color)}" stroke-width="${s.width ?? 2}"${s.dash ? ` stroke-dasharray="${esc(s.dash)}"` : ''}${s.opacity !== undefined ? ` stroke-opacity="${s.opacity}"` : ''}`;
+    parts.push(`<polyline fill="none" ${stroke} points="${pts}"/>`);
+    parts.push(`<line x1="${W - m.r + 8}" x2="${W - m.r + 30}" y1="${m.t + i * 18 + 1}" y2="${m.t + i * 18 + 1}" ${stroke}/><text x="${W - m.r + 36}" y="${m.t + i * 18 + 5}" class="tk">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('');
@@ -111,7 +118,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #dde1e6;padding:4px 10px;text-align:left}th{background:#f0f3f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
 figure{margin:0;background:#fff;border:1px solid #dde1e6;border-radius:6px;overflow:hidden}figure img{width:100%;display:block}
-figcaption{padding:6px 8px;font-size:12px;color:#333}.chart{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:6px 8px 6px 0}
+figcaption{padding:6px 8px;font-size:12px;color:#333;overflow-wrap:anywhere}.chart{background:#fff;border:1px solid #dde1e6;border-radius:6px;margin:6px 8px 6px 0}
 .chart .grid{stroke:#eceff2}.chart .axis{stroke:#8a949e}.chart .tk{font-size:11px;fill:#4a545e}.chart .lb{font-size:12px;fill:#333}.chart .ct{font-size:13px;font-weight:600}
 .chart .marker{stroke:#c0392b;stroke-dasharray:4 3}.note{background:#fff8e1;border:1px solid #f0d98a;padding:6px 10px;border-radius:4px}`;
 

@@ -62,17 +62,23 @@ export function heatmapOverlay(img: RGBImage, map: ArrayLike<number> | undefined
   return { width: W, height: H, data: out };
 }
 
+const HALO = [20, 20, 20] as const;
+
 function drawRect(px: Uint8Array, W: number, H: number, b: DrawBox): void {
   const t = b.width ?? Math.max(2, Math.round(Math.min(W, H) / 150));
   const [x0, y0, x1, y1] = b.box.map((v) => Math.round(v)) as [number, number, number, number];
+  let color: readonly number[] = b.color;
   const put = (x: number, y: number) => {
     if (x < 0 || y < 0 || x >= W || y >= H) return;
     const i = (y * W + x) * 3;
-    px[i] = b.color[0];
-    px[i + 1] = b.color[1];
-    px[i + 2] = b.color[2];
+    px[i] = color[0]!;
+    px[i + 1] = color[1]!;
+    px[i + 2] = color[2]!;
   };
-  for (let k = 0; k < t; k++) {
+  // A dark one-pixel edge inside and outside the coloured line keeps it visible on any part of the heatmap (the
+  // green ground truth sits on jet's own greens otherwise).
+  for (let k = -1; k <= t; k++) {
+    color = k === -1 || k === t ? HALO : b.color;
     for (let x = x0 - k; x <= x1 + k; x++) {
       put(x, y0 - k);
       put(x, y1 + k);

@@ -23,8 +23,10 @@ export function boxMetricRows(m: BoxMetrics): [string, number][] {
 
 /** τ-curve chart of BoxAcc per δ. */
 export function boxCurves(m: BoxMetrics, title: string, markerTau?: number): string {
-  const series: Series[] = Object.entries(m.curves.boxAccV2).map(([d, ys], i) => ({ name: `IoU ≥ 0.${d.replace(/0$/, '')} (multi)`, xs: m.thresholds, ys, color: COLORS[i % COLORS.length]! }));
-  Object.entries(m.curves.release).forEach(([d, ys], i) => series.push({ name: `IoU ≥ 0.${d.replace(/0$/, '')} (largest)`, xs: m.thresholds, ys, color: COLORS[(i + 3) % COLORS.length]! }));
+  // One colour per δ; the two box rules as a wide pale line (multi) under a thin dashed one (largest), so that both stay
+  // visible where they coincide (one object per image).
+  const series: Series[] = Object.entries(m.curves.boxAccV2).map(([d, ys], i) => ({ name: `IoU ≥ 0.${d.replace(/0$/, '')} (multi)`, xs: m.thresholds, ys, color: COLORS[i % COLORS.length]!, width: 5, opacity: 0.4 }));
+  Object.entries(m.curves.release).forEach(([d, ys], i) => series.push({ name: `IoU ≥ 0.${d.replace(/0$/, '')} (largest)`, xs: m.thresholds, ys, color: COLORS[i % COLORS.length]!, width: 1.6, dash: '6 3' }));
   const o: Parameters<typeof svgLineChart>[1] = { title, xLabel: 'threshold τ', yLabel: 'BoxAcc (%)', yRange: [0, 100] };
   if (markerTau !== undefined) {
     o.markerX = markerTau;

@@ -17,10 +17,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 
-/** Names of the supported losses. */
-export const LOSS_NAMES = ['linear', 'logistic'] as const;
-/** One of {@link LOSS_NAMES}. */
-export type LossName = (typeof LOSS_NAMES)[number];
+import { LOSS_NAMES, type LossName } from './loss-names.js';
+
+// Names of the supported losses (declared without TF.js for the CLI).
+export { LOSS_NAMES, type LossName };
 
 /** Parameters of the soft labels and the loss. */
 export interface LossParams {

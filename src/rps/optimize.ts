@@ -58,17 +58,9 @@ import { alphaModelFromPredictor, collectRepresenters, encodeRepresenters, type 
 
 export type { ClassFit, ClasswiseFit } from './classwise-fit.js';
 
-/** Defaults of the optimisation path (documented in the README and `uol fit --help`). */
-export const OPTIMIZE_DEFAULTS = {
-  loss: 'logistic' as LossName,
-  lambda: 1e-2,
-  scale: 1,
-  kappa: 1,
-  maxPasses: 100,
-  tol: 1e-5,
-  topK: 32,
-  memory: 10,
-} as const;
+// Defaults of the optimisation path, declared without TF.js so `uol fit --help` shows them without an engine.
+export { OPTIMIZE_DEFAULTS } from './optimize-defaults.js';
+import { OPTIMIZE_DEFAULTS } from './optimize-defaults.js';
 
 /** One optimiser iteration, as reported to `onIteration` and kept in the result. */
 export interface OptimizeIteration {

@@ -13,8 +13,25 @@ function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-/** Writes `data` to `file` atomically (sync). Parent directories are created. */
+/**
+ * Marks a file-system error with the file the caller meant to write (`target`): errors raised on the temporary file
+ * or on a descriptor (`write`, `fsync`: ENOSPC, EDQUOT, EIO) do not name it otherwise. The CLI prints `target`.
+ */
+export function withTarget(e: unknown, file: string): unknown {
+  if (e instanceof Error && (e as NodeJS.ErrnoException).code && !(e as { target?: string }).target) Object.assign(e, { target: path.resolve(file) });
+  return e;
+}
+
+/** Writes `data` to `file` atomically (sync). Parent directories are created. Errors carry `target` = file. */
 export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
+  try {
+    writeAtomicSync(file, data);
+  } catch (e) {
+    throw withTarget(e, file);
+  }
+}
+
+function writeAtomicSync(file: string, data: string | Uint8Array): void {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = tempName(file);
   const fd = openSync(tmp, 'w');
@@ -45,8 +62,16 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
   }
 }
 
-/** Writes `data` to `file` atomically (async). Parent directories are created. */
+/** Writes `data` to `file` atomically (async). Parent directories are created. Errors carry `target` = file. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  try {
+    await writeAtomic(file, data);
+  } catch (e) {
+    throw withTarget(e, file);
+  }
+}
+
+async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = tempName(file);
   const fh = await fsp.open(tmp, 'w');

@@ -11,6 +11,7 @@
  * Written here rather than taken from npm: the job is ~80 lines over node:fs, and the journal libraries found are
  * databases (level, lowdb) or loggers (pino) that neither read back nor truncate a torn tail.
  */
+import { withTarget } from './fs.js';
 import { closeSync, existsSync, openSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { readTextBounded } from './safe-read.js';
@@ -92,7 +93,11 @@ export class Journal<T> {
   /** Appends one finished entry (one write call). */
   append(entry: T): void {
     if (this.fd === undefined) throw new Error(`${this.file}: journal is closed`);
-    writeSync(this.fd, JSON.stringify(entry) + '\n');
+    try {
+      writeSync(this.fd, JSON.stringify(entry) + '\n');
+    } catch (e) {
+      throw withTarget(e, this.file);
+    }
   }
 
   /** Closes the file (idempotent). */

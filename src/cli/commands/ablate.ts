@@ -9,17 +9,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
-import { loadBackbone } from '../../backbones/registry.js';
-import { DATASET_NAMES } from '../../data/datasets/index.js';
-import { releaseQuota, selectFitRecords } from '../../data/fit-selection.js';
-import { describeRunProtocol, PROTOCOL_NAMES, protocolRecord, RELEASE_DATASETS, resolveProtocol } from '../../data/protocol.js';
-import { evalProtocol } from '../../data/transforms.js';
+import { DATASET_NAMES } from '../../data/datasets/names.js';
+import type { AblationBackbone } from '../../pipeline/ablate.js';
+import { PROTOCOL_NAMES } from '../../data/protocol.js';
 import { sha256FileSync } from '../../util/fs.js';
-import { resolveInput } from '../../pipeline/input.js';
-import { ABLATION_COLUMNS_NOTE, ablationCsv, ablationMarkdown, ablationTable, runAblation, type AblationBackbone } from '../../pipeline/ablate.js';
-import { RunRecorder } from '../../report/manifest.js';
-import { ablationReportHtml } from '../../report/run-report.js';
-import { datasetFromArgs, metricSummary, protocolFromArgs, releaseSummary, runEvaluation } from './evaluate-predictor.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { readTextBounded } from '../../util/safe-read.js';
 
@@ -86,6 +79,15 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
       .option('map-cache', { type: 'boolean', default: false, describe: "keep each cell's maps in its cache folder (as `uol evaluate --map-cache`): an evaluation killed midway resumes there; costs H·W·4 bytes per image" })
       .option('out', { type: 'string', default: 'uol-ablate', describe: 'run directory (table files, cache/)' }) as Argv<AblateArgs>,
   handler: async (a) => {
+    const { loadBackbone } = await import('../../backbones/registry.js');
+    const { releaseQuota, selectFitRecords } = await import('../../data/fit-selection.js');
+    const { describeRunProtocol, protocolRecord, RELEASE_DATASETS, resolveProtocol } = await import('../../data/protocol.js');
+    const { evalProtocol } = await import('../../data/transforms.js');
+    const { resolveInput } = await import('../../pipeline/input.js');
+    const { ABLATION_COLUMNS_NOTE, ablationCsv, ablationMarkdown, ablationTable, runAblation } = await import('../../pipeline/ablate.js');
+    const { RunRecorder } = await import('../../report/manifest.js');
+    const { ablationReportHtml } = await import('../../report/run-report.js');
+    const { datasetFromArgs, metricSummary, protocolFromArgs, releaseSummary, runEvaluation } = await import('./evaluate-predictor.js');
     const names = a.backbones.split(',').map((s) => s.trim()).filter(Boolean);
     if (!names.length) throw new UsageError('--backbones: give at least one backbone');
     if (new Set(names).size !== names.length) throw new UsageError(`--backbones "${a.backbones}": a backbone is listed twice`);

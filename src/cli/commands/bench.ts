@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
-import { suites } from '../../bench/index.js';
+import { SUITE_NAMES } from '../../bench/suite-names.js';
 import type { BenchResult } from '../../bench/types.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 
@@ -41,12 +41,13 @@ export const benchCommand: CommandModule<GlobalArgs, BenchArgs> = {
   describe: 'measure throughput per stage and per backbone (with references timed in the same run)',
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option('suite', { type: 'string', array: true, describe: `suites to run (default all): ${suites.map((s) => s.name).join(', ')}` })
+      .option('suite', { type: 'string', array: true, describe: `suites to run (default all): ${SUITE_NAMES.join(', ')}` })
       .option('filter', { type: 'string', describe: 'only cases whose name contains this' })
       .option('quick', { type: 'boolean', default: false, describe: 'fewer repetitions' })
       .option('reference', { type: 'boolean', default: true, describe: 'time external references (PyTorch); --no-reference skips' })
       .option('out', { type: 'string', default: 'bench-results', describe: 'directory for bench.json and bench.md' }) as Argv<BenchArgs>,
   handler: async (a) => {
+    const { suites } = await import('../../bench/index.js');
     const chosen = a.suite?.length ? a.suite.map((n) => suites.find((s) => s.name === n) ?? n) : suites;
     const unknown = chosen.filter((s): s is string => typeof s === 'string');
     if (unknown.length) throw new UsageError(`unknown bench suite "${unknown[0]}"; known: ${suites.map((s) => s.name).join(', ')}`);

@@ -7,9 +7,9 @@ import { UsageError } from '../../util/errors.js';
 import type { Dataset, DatasetRecord } from '../../data/datasets/types.js';
 import { sha256FileSync } from '../../util/fs.js';
 import type { ProgressCallback } from '../../util/progress.js';
-import { CLASSIFIER_NAMES, loadClassifier, resolveClassifierName } from '../../classify/registry.js';
-import { readPredictions } from '../../classify/ranks.js';
-import { classifierDatasetOf, classifierRankSource, predictedClasses, predictionsRankSource, type ClassRankSource } from '../../classify/run.js';
+// Only light modules at the top (the CLI declares options without loading models); the rest is imported when used.
+import { CLASSIFIER_NAMES } from '../../classify/names.js';
+import type { ClassRankSource } from '../../classify/run.js';
 import type { Classifier } from '../../classify/types.js';
 
 /** Parsed classifier options. */
@@ -50,6 +50,10 @@ export interface ClassSource {
 export async function classSourceFromArgs(a: ClassifierArgs, dataset: Dataset, onProgress?: ProgressCallback): Promise<ClassSource | undefined> {
   if (a['cls-network'] && a.predictions) throw new UsageError('give either --cls-network (run a classifier) or --predictions CSV (its saved scores), not both');
   if (a['cls-weights']?.length && !a['cls-network']) throw new UsageError('--cls-weights needs --cls-network NAME');
+  if (!a.predictions && !a['cls-network']) return undefined;
+  const { readPredictions } = await import('../../classify/ranks.js');
+  const { classifierDatasetOf, classifierRankSource, predictionsRankSource } = await import('../../classify/run.js');
+  const { loadClassifier, resolveClassifierName } = await import('../../classify/registry.js');
   if (a.predictions) {
     const p = readPredictions(a.predictions);
     return { ranks: predictionsRankSource(p), describe: `predictions ${a.predictions} (${p.kind === 'scores' ? `${p.columns} class scores` : `top-${p.columns} classes`})`, dispose: () => undefined };
@@ -75,6 +79,9 @@ export async function classwiseRelabel(a: ClassifierArgs & { classwise: boolean 
   if (!a['cls-network'] && !a.predictions) return undefined;
   if (!a.classwise) throw new UsageError(`${a['cls-network'] ? '--cls-network' : '--predictions'} in uol fit sets the classes of a class-wise fit: add --classwise`);
   if (a['cls-network'] && a.predictions) throw new UsageError('give either --cls-network (run a classifier) or --predictions CSV (its saved scores), not both');
+  const { readPredictions } = await import('../../classify/ranks.js');
+  const { classifierDatasetOf, predictedClasses } = await import('../../classify/run.js');
+  const { loadClassifier, resolveClassifierName } = await import('../../classify/registry.js');
   let classes: Map<string, number>;
   let tag: string;
   let describe: string;

@@ -7,8 +7,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
-import { ARCH_PRESETS } from '../../backbones/archs.js';
-import { convertCheckpoint, convertReleaseCheckpoint, type ReleaseLoadReport } from '../../backbones/convert.js';
+import { ARCH_NAMES } from '../../backbones/arch-names.js';
+import type { ReleaseLoadReport } from '../../backbones/convert.js';
 import { listReleaseNetworks, releaseByName } from '../../weights/release-layouts.js';
 import { modelsDir } from '../../backbones/paths.js';
 import { KEY_MAPS } from '../../weights/keymaps.js';
@@ -79,7 +79,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y
       .positional('checkpoint', { type: 'string', describe: 'checkpoint file' })
-      .option('arch', { type: 'string', choices: Object.keys(ARCH_PRESETS), describe: 'architecture (required unless --release)' })
+      .option('arch', { type: 'string', choices: ARCH_NAMES as string[], describe: 'architecture (required unless --release)' })
       .option('release', { type: 'string', describe: "a file of the authors' release: its --loc_network (mocov1, detcoAA, ccam, …; see --release-list)" })
       .option('release-list', { type: 'boolean', default: false, alias: 'list-release', describe: "print the release's networks: file, container key, prefix, URL" })
       .option('allow-missing', { type: 'boolean', default: false, describe: 'with --release: convert although the release left tensors at random init' })
@@ -96,6 +96,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
     if (a['release-list']) return listRelease(a);
     if (a.checkpoint === undefined) throw new UsageError('convert: a checkpoint file is required (or --release-list)');
     const checkpoint = a.checkpoint;
+    const { convertCheckpoint, convertReleaseCheckpoint } = await import('../../backbones/convert.js');
     let archConfig: Record<string, unknown> | undefined;
     if (a['arch-config'] !== undefined) {
       try {

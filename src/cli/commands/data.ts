@@ -3,9 +3,10 @@
  * holds and the first problems found. `uol data formats`: the on-disk layouts and line formats each reader parses.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DATASET_NAMES, datasetReaders, openDataset } from '../../data/datasets/index.js';
-import { inspectDataset, type InspectOptions, type Range } from '../../data/inspect.js';
-import { DEFAULT_MAX_PIXELS, type Codec, type DecodeOptions } from '../../data/image-io.js';
+import { DATASET_NAMES } from '../../data/datasets/names.js';
+import type { InspectOptions, Range } from '../../data/inspect.js';
+import type { Codec, DecodeOptions } from '../../data/image-io.js';
+import { DEFAULT_MAX_PIXELS } from '../../data/limits.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 import type { DatasetOptions } from '../../data/datasets/types.js';
 
@@ -38,6 +39,8 @@ const inspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
       .option('codec', { choices: ['sharp', 'jimp'] as const, describe: 'image codec (default sharp, jimp when sharp cannot load)' })
       .option('max-pixels', { type: 'number', default: DEFAULT_MAX_PIXELS, describe: 'refuse images with more pixels (decompression bombs)' }) as Argv<InspectArgs>,
   handler: async (a) => {
+    const { openDataset } = await import('../../data/datasets/index.js');
+    const { inspectDataset } = await import('../../data/inspect.js');
     const opts: DatasetOptions = { dataDir: a['data-dir'] };
     if (a.metadata) opts.metadata = a.metadata;
     if (a['mask-root']) opts.maskRoot = a['mask-root'];
@@ -73,7 +76,8 @@ const inspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
 const formatsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'formats',
   describe: 'on-disk layouts and line formats of every --dataset reader',
-  handler: (a) => {
+  handler: async (a) => {
+    const { datasetReaders } = await import('../../data/datasets/index.js');
     const list = DATASET_NAMES.map((n) => ({ name: n, description: datasetReaders[n]!.description, layout: datasetReaders[n]!.layout }));
     emit(a, { formats: list }, list.flatMap((f) => [`${f.name}: ${f.description}`, ...f.layout.split('\n').map((l) => `  ${l}`), '']));
   },

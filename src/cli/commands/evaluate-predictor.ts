@@ -11,7 +11,7 @@ import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
-import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
+import { DEFAULT_BACKBONE, findPredictorBackbone, loadBackbone } from '../../backbones/registry.js';
 import type { FeatureExtractor } from '../../backbones/types.js';
 import { openDataset } from '../../data/datasets/index.js';
 import type { Dataset, DatasetOptions } from '../../data/datasets/types.js';
@@ -152,7 +152,7 @@ export async function backboneFor(p: Predictor | undefined, name: string | undef
   const stride = downscale ?? (p && [8, 16, 32].includes(p.backbone.stride) ? (p.backbone.stride as 8 | 16 | 32) : undefined);
   if (stride) o.downscale = stride;
   if (onProgress) o.onProgress = onProgress;
-  return loadBackbone(name ?? p?.backbone.id ?? DEFAULT_BACKBONE, o);
+  return loadBackbone(name ?? (p ? findPredictorBackbone(p.backbone) : DEFAULT_BACKBONE), o);
 }
 
 /** Options of {@link runEvaluation}. */

@@ -8,18 +8,16 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
-import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice } from '../../evaluate/box-metrics.js';
-import { MaskEvaluator, type MaskMetrics } from '../../evaluate/mask-metrics.js';
-import { loadGtMask } from '../../evaluate/gt-masks.js';
-import { readWsolMetadata, resizeBox, type WsolMetadata } from '../../evaluate/wsol-metadata.js';
+import type { BoxMetrics, BoxThresholdChoice } from '../../evaluate/box-metrics.js';
+import type { MaskMetrics } from '../../evaluate/mask-metrics.js';
+import type { WsolMetadata } from '../../evaluate/wsol-metadata.js';
 import { npArange, parseThresholds, type GrayPrecision, type ScoreMap } from '../../localize/gray.js';
 import type { Box, BoxEngine } from '../../localize/boxes.js';
-import { readNpy } from '../../io/npy.js';
 import { inFile, UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
-import { runEvaluatePredictor, type EvaluatePredictorArgs } from './evaluate-predictor.js';
-import { DATASET_NAMES } from '../../data/datasets/index.js';
+import type { EvaluatePredictorArgs } from './evaluate-predictor.js';
+import { DATASET_NAMES } from '../../data/datasets/names.js';
 import { predictedRank, readPredictions } from '../../classify/ranks.js';
 import { classifierOptions } from './classifier-args.js';
 import { readJsonBounded } from '../../util/safe-read.js';
@@ -64,6 +62,7 @@ function readRanks(file: string, meta: WsolMetadata): Map<string, number> {
 
 /** Reads a 2-D score map and checks its size. */
 async function readMap(file: string, want: [number, number] | undefined, why: string): Promise<{ map: ScoreMap; h: number; w: number }> {
+  const { readNpy } = await import('../../io/npy.js');
   const a = await readNpy(file);
   if (a.dtype === 'uint8') throw new UsageError(`${file}: score maps must be float32 or float64 in [0, 1], not uint8`);
   if (a.shape.length !== 2) throw new UsageError(`${file}: score map has shape [${a.shape.join(', ')}], expected [H, W]`);
@@ -117,6 +116,11 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('engine', { choices: ['sweep', 'trace'] as const, default: 'sweep' as BoxEngine, describe: 'one-pass threshold sweep, or OpenCV border following per τ (same results)' })
       .option('per-image', { type: 'string', describe: 'write per-image results (box, IoU at the chosen τ) as JSON to this file' }) as Argv<EvaluateArgs>,
   handler: async (a) => {
+    const { BoxEvaluator } = await import('../../evaluate/box-metrics.js');
+    const { MaskEvaluator } = await import('../../evaluate/mask-metrics.js');
+    const { loadGtMask } = await import('../../evaluate/gt-masks.js');
+    const { readWsolMetadata, resizeBox } = await import('../../evaluate/wsol-metadata.js');
+    const { runEvaluatePredictor } = await import('./evaluate-predictor.js');
     if (a.predictor || a.caam || a.dataset) {
       if (a.scoremaps) throw new UsageError('give either --scoremaps (saved maps) or --predictor/--caam with --dataset (full protocol), not both');
       const engine = await startEngine(a);

@@ -12,21 +12,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
-import { readNpy } from '../../io/npy.js';
-import { readImageRGB, type RGBImage } from '../../data/image-io.js';
-import { readImageMap } from '../../io/image-map.js';
-import { readLabelsCsv } from '../../io/features-dir.js';
-import { DATASET_NAMES } from '../../data/datasets/index.js';
-import { checkInputSize } from '../../backbones/extract.js';
+import type { RGBImage } from '../../data/image-io.js';
+import { DATASET_NAMES } from '../../data/datasets/names.js';
 import type { FeatureExtractor } from '../../backbones/types.js';
-import { assertCompatible, loadPredictor, type Predictor } from '../../rps/predictor.js';
-import { featureDirSource, type TrainingSource } from '../../rps/point-source.js';
-import { explain, explainImage, fitInputSize, type ExplainOptions, type ExplainResult, type RegionSpec } from '../../rps/explain.js';
-import { writeExplanation } from '../../report/explain-html.js';
-import { resolveInput } from '../../pipeline/input.js';
-import { imageTrainingSource } from '../../pipeline/feature-cache.js';
+import type { Predictor } from '../../rps/predictor.js';
+import type { TrainingSource } from '../../rps/point-source.js';
+import type { ExplainOptions, ExplainResult, RegionSpec } from '../../rps/explain.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
-import { backboneFor } from './evaluate-predictor.js';
 import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
 
 interface ExplainArgs extends GlobalArgs {
@@ -118,6 +110,18 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       .option('batch-size', { type: 'number', default: 1, describe: 'training images per forward pass (exact mode)' })
       .option('context', { type: 'number', default: 1, describe: 'cells of context around each training patch crop' }) as Argv<ExplainArgs>,
   handler: async (a) => {
+    const { readNpy } = await import('../../io/npy.js');
+    const { readImageRGB } = await import('../../data/image-io.js');
+    const { readImageMap } = await import('../../io/image-map.js');
+    const { readLabelsCsv } = await import('../../io/features-dir.js');
+    const { checkInputSize } = await import('../../backbones/extract.js');
+    const { assertCompatible, loadPredictor } = await import('../../rps/predictor.js');
+    const { featureDirSource } = await import('../../rps/point-source.js');
+    const { explain, explainImage, fitInputSize } = await import('../../rps/explain.js');
+    const { writeExplanation } = await import('../../report/explain-html.js');
+    const { resolveInput } = await import('../../pipeline/input.js');
+    const { imageTrainingSource } = await import('../../pipeline/feature-cache.js');
+    const { backboneFor } = await import('./evaluate-predictor.js');
     if (!a.image) throw new UsageError('uol explain: give the test IMAGE');
     if (!Number.isInteger(a.top) || a.top < 1) throw new UsageError(`--top ${a.top}: expected an integer ≥ 1`);
     if (!Number.isInteger(a.context) || a.context < 0) throw new UsageError(`--context ${a.context}: expected an integer ≥ 0`);

@@ -2,8 +2,7 @@
  * `uol extract [--backbone B] IMAGES... [--size S] --out DIR`: feature maps as `<stem>.npy` float32 `[h,w,C]`.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
-import { expandImageArgs, extractToDir } from '../../backbones/extract.js';
+import { DEFAULT_BACKBONE } from '../../backbones/defaults.js';
 import type { Downscale } from '../../backbones/resnet.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 
@@ -28,6 +27,8 @@ export const extractCommand: CommandModule<GlobalArgs, ExtractArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
       .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' }) as Argv<ExtractArgs>,
   handler: async (a) => {
+    const { loadBackbone } = await import('../../backbones/registry.js');
+    const { expandImageArgs, extractToDir } = await import('../../backbones/extract.js');
     await startEngine(a);
     const images = expandImageArgs(a.images);
     const prog = progressFor(a);

@@ -3,8 +3,6 @@
  * checksum, convert it into `<models-dir>/NAME/`.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { fetchBackbone, readRegistry, registryVerification } from '../../backbones/registry.js';
-import { registryFile } from '../../backbones/paths.js';
 import { UsageError } from '../../util/errors.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
@@ -29,6 +27,8 @@ export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'download and convert again' })
       .option('keep-download', { type: 'boolean', default: false, describe: 'keep the checkpoint file after conversion' }) as Argv<FetchArgs>,
   handler: async (a) => {
+    const { fetchBackbone, readRegistry, registryVerification } = await import('../../backbones/registry.js');
+    const { registryFile } = await import('../../backbones/paths.js');
     if (a.list) {
       const rows = readRegistry(registryFile(a.registry)).map((c) => ({ name: c.name, url: c.url, verified: registryVerification(c) }));
       emit(a, { checkpoints: rows }, rows.map((r) => `${r.name}\n  ${r.url}\n  verified: ${r.verified}`));

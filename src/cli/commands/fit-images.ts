@@ -21,7 +21,7 @@ import { fitFingerprint, fitOnRecords } from '../../pipeline/fit-run.js';
 import { recordSource, trainingSourceFrom } from '../../pipeline/sources.js';
 import { resolveInput } from '../../pipeline/input.js';
 import { RunRecorder } from '../../report/manifest.js';
-import { progressFor } from '../context.js';
+import { notice, progressFor } from '../context.js';
 import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
 import { imageTrainingSource } from '../../pipeline/feature-cache.js';
 import type { TrainingSource } from '../../rps/point-source.js';
@@ -44,6 +44,7 @@ export async function runFitImages(a: FitArgs, engine: EngineInfo): Promise<void
   if (a.split) spec.split = a.split;
   if (a.images?.length) spec.images = a.images;
   const input = await resolveInput(spec, ['train', 'all']);
+  for (const n of input.notes ?? []) notice(n);
   const run = resolveProtocol(a.protocol !== undefined ? parseProtocolName(a.protocol) : undefined, input.dataset, a.downscale ? { downscale: a.downscale } : {});
   const sel: Parameters<typeof selectFitRecords>[1] = { samplingRatio: a['sampling-ratio'], seed: a.seed, classwise: a.classwise, release: releaseQuota(run, a.protocol, a['sampling-ratio']) };
   if (a['train-list']) sel.trainList = a['train-list'];

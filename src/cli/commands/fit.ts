@@ -7,22 +7,16 @@ import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
 import { TOOL } from '../../version.js';
-import { listFeatureFiles, readLabelsCsv } from '../../io/features-dir.js';
-import { fitFromFeatures, externalIdentity, statisticsFromFeatures } from '../../rps/features-pipeline.js';
-import { savePredictor, type Predictor } from '../../rps/predictor.js';
-import { readImageMap } from '../../io/image-map.js';
-import { featureDirSource } from '../../rps/point-source.js';
-import { addRepresenters, fitOptimized, OPTIMIZE_DEFAULTS } from '../../rps/optimize.js';
-import { LOSS_NAMES } from '../../rps/losses.js';
+import type { Predictor } from '../../rps/predictor.js';
+import { OPTIMIZE_DEFAULTS } from '../../rps/optimize-defaults.js';
+import { LOSS_NAMES } from '../../rps/loss-names.js';
 import { parseSize } from './localize.js';
-import { parseShard, saveStatistics, shardRange } from '../../rps/statistics-file.js';
 import { progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
-import { runFitImages } from './fit-images.js';
+import { DATASET_NAMES } from '../../data/datasets/names.js';
+import { DEFAULT_BACKBONE } from '../../backbones/defaults.js';
 import { classifierOptions } from './classifier-args.js';
-import { DATASET_NAMES } from '../../data/datasets/index.js';
 import { PROTOCOL_NAMES } from '../../data/protocol.js';
-import { DEFAULT_BACKBONE } from '../../backbones/registry.js';
 
 export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
   command: 'fit',
@@ -70,6 +64,14 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('checkpoint-every', { type: 'number', default: 256, describe: 'checkpoint the statistics every N images (resumable; rerun the same command to continue)' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the manifest) instead of stopping' }) as Argv<FitArgs>,
   handler: async (a) => {
+    const { listFeatureFiles, readLabelsCsv } = await import('../../io/features-dir.js');
+    const { fitFromFeatures, externalIdentity, statisticsFromFeatures } = await import('../../rps/features-pipeline.js');
+    const { savePredictor } = await import('../../rps/predictor.js');
+    const { readImageMap } = await import('../../io/image-map.js');
+    const { featureDirSource } = await import('../../rps/point-source.js');
+    const { addRepresenters, fitOptimized } = await import('../../rps/optimize.js');
+    const { parseShard, saveStatistics, shardRange } = await import('../../rps/statistics-file.js');
+    const { runFitImages } = await import('./fit-images.js');
     checkNumber('--lambda', a.lambda, 0);
     checkNumber('--scale', a.scale, 0);
     checkNumber('--kappa', a.kappa, 0);

@@ -1,7 +1,11 @@
 /**
  * The list of `uol` commands (one module each).
+ *
+ * Command modules must stay light at import time (no TF.js, codecs or models: they import what they run inside their
+ * handlers), so that `uol --help` and usage errors answer at once; spec/cli-acceptance.spec.ts checks it.
  */
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import { EXAMPLES } from '../examples.js';
 import type { GlobalArgs } from '../context.js';
 import { infoCommand } from './info.js';
 import { fitCommand } from './fit.js';
@@ -38,3 +42,22 @@ export const commands: CommandModule<GlobalArgs, any>[] = [
   dataCommand,
   benchCommand,
 ];
+
+/** `c` with its examples (cli/examples.ts) added to its help. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as `commands`
+export function withExamples(c: CommandModule<GlobalArgs, any>): CommandModule<GlobalArgs, any> {
+  const name = String(c.command).split(' ')[0]!;
+  const ex = EXAMPLES[name];
+  if (!ex?.length) return c;
+  const builder = c.builder;
+  return {
+    ...c,
+    builder: (y: Argv<GlobalArgs>) => {
+      const built = typeof builder === 'function' ? builder(y) : builder ? y.options(builder) : y;
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs builders return differently typed Argv
+      const argv = built as Argv<any>;
+      for (const [cmd, what] of ex) argv.example(cmd, what);
+      return argv;
+    },
+  };
+}

@@ -4,13 +4,14 @@
 import type { CommandModule } from 'yargs';
 import { TOOL } from '../../version.js';
 import { emit, startEngine, type GlobalArgs } from '../context.js';
-import { DEFAULT_BACKBONE, listBackbones } from '../../backbones/registry.js';
+import { DEFAULT_BACKBONE } from '../../backbones/defaults.js';
 import { PROTOCOL_NAMES, releaseDefaultsTable } from '../../data/protocol.js';
 
 export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'info',
   describe: 'show the engine: active backend and why, native kernels, versions',
   handler: async (a) => {
+    const { listBackbones } = await import('../../backbones/registry.js');
     const e = await startEngine(a);
     const backbones = listBackbones();
     const protocols = { names: PROTOCOL_NAMES, default: "release for cub, wsol, cars, aircraft, dogs, cifar*; wsoleval otherwise", release: Object.fromEntries(releaseDefaultsTable().map((r) => [r.dataset, r.defaults])) };

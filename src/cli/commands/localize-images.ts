@@ -18,7 +18,7 @@ import type { EngineInfo } from '../../engine/backend.js';
 import { checkInputSize } from '../../backbones/extract.js';
 import { evalProtocol, wholeProtocol, describeProtocol, type Protocol } from '../../data/transforms.js';
 import { loadPredictor, type Predictor } from '../../rps/predictor.js';
-import { localizeRecords, type ImageResult } from '../../pipeline/localize.js';
+import { localizeRecords, outputNames, type ImageResult } from '../../pipeline/localize.js';
 import { resolveInput } from '../../pipeline/input.js';
 import { hashFile, RunRecorder } from '../../report/manifest.js';
 import { toCoco } from '../../report/coco.js';
@@ -26,6 +26,7 @@ import { localizationReportHtml } from '../../report/run-report.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { backboneFor } from './evaluate-predictor.js';
 import { claimOutDir } from '../../util/run-owner.js';
+import { notice } from '../context.js';
 
 /** Arguments of the image path of `uol localize`. */
 export interface LocalizeImagesArgs {
@@ -104,6 +105,9 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
   if (a.metadata) spec.metadata = a.metadata;
   if (a.split) spec.split = a.split;
   const input = await resolveInput(spec, ['test', 'all']);
+  for (const n of input.notes ?? []) notice(n);
+  const names = outputNames(input.records.map((r) => r.id));
+  if (names.renamed.length && (a.maps || a.overlays)) notice(`${names.renamed.length} inputs would share an output name; written as: ${names.renamed.slice(0, 4).join(', ')}${names.renamed.length > 4 ? ', …' : ''}`);
   const backbone = await backboneFor(predictor, a.backbone, a.downscale, onProgress);
   try {
     let protocol: Protocol;
@@ -150,6 +154,7 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
       backbone,
       caam: a.caam,
       records: todo,
+      names: names.names,
       protocol,
       threshold,
       allBoxes: a['all-boxes'],

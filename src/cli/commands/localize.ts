@@ -9,12 +9,9 @@ import { sha256FileSync, sha256Hex } from '../../util/fs.js';
 import { claimOutDir } from '../../util/run-owner.js';
 import { TOOL } from '../../version.js';
 import { UsageError } from '../../util/errors.js';
-import { readLabelsCsv } from '../../io/features-dir.js';
-import { localizeFromFeatures } from '../../rps/features-pipeline.js';
-import { loadPredictor } from '../../rps/predictor.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
-import { runLocalizeImages, type LocalizeImagesArgs } from './localize-images.js';
-import { DATASET_NAMES } from '../../data/datasets/index.js';
+import type { LocalizeImagesArgs } from './localize-images.js';
+import { DATASET_NAMES } from '../../data/datasets/names.js';
 
 interface LocalizeArgs extends GlobalArgs, LocalizeImagesArgs {
   'from-features'?: string;
@@ -55,6 +52,10 @@ export const localizeCommand: CommandModule<GlobalArgs, LocalizeArgs> = {
       .option('caam', { type: 'boolean', default: false, describe: 'CAAM baseline: channel sum of the features, no w*' })
       .option('labels', { type: 'string', describe: 'CSV "stem,classIndex": use the class-wise w of a class-wise predictor' }) as Argv<LocalizeArgs>,
   handler: async (a) => {
+    const { readLabelsCsv } = await import('../../io/features-dir.js');
+    const { localizeFromFeatures } = await import('../../rps/features-pipeline.js');
+    const { loadPredictor } = await import('../../rps/predictor.js');
+    const { runLocalizeImages } = await import('./localize-images.js');
     if (!a['from-features']) {
       const engine = await startEngine(a);
       const prog = progressFor(a);

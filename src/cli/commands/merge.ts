@@ -5,8 +5,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
 import { TOOL } from '../../version.js';
-import { predictorFromStatistics, savePredictor } from '../../rps/predictor.js';
-import { loadStatistics, mergeStatisticsFiles, saveStatistics } from '../../rps/statistics-file.js';
 import { emit, startEngine, type GlobalArgs } from '../context.js';
 
 interface MergeArgs extends GlobalArgs {
@@ -26,6 +24,8 @@ export const mergeCommand: CommandModule<GlobalArgs, MergeArgs> = {
       .option('statistics', { type: 'boolean', default: false, describe: 'write merged statistics instead of a predictor' })
       .option('classwise', { type: 'boolean', describe: 'fit class-wise w* too (default: as the shards were fitted)' }) as Argv<MergeArgs>,
   handler: async (a) => {
+    const { predictorFromStatistics, savePredictor } = await import('../../rps/predictor.js');
+    const { loadStatistics, mergeStatisticsFiles, saveStatistics } = await import('../../rps/statistics-file.js');
     if (!a.stats.length) throw new UsageError('uol merge: give statistics files');
     await startEngine(a);
     const merged = mergeStatisticsFiles(a.stats.map((file) => ({ file, content: loadStatistics(file) })));

@@ -10,7 +10,7 @@ import { UsageError } from '../../util/errors.js';
 import { readFileSync } from 'node:fs';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { listExperiments, parseExperimentName, type ReleaseExperiment } from '../../reproduce/experiments.js';
-import { runReleaseExperiment } from '../../reproduce/run.js';
+import type { runReleaseExperiment as RunReleaseExperiment } from '../../reproduce/run.js';
 import { describeRunProtocol } from '../../data/protocol.js';
 
 interface ReproduceArgs extends GlobalArgs {
@@ -59,6 +59,7 @@ export const reproduceCommand: CommandModule<GlobalArgs, ReproduceArgs> = {
       .option('seed', { type: 'number', default: 0, describe: 'seed of the training order when no --train-list is given' })
       .option('batch-size', { type: 'number', default: 1, describe: "uol's images per forward pass" }) as Argv<ReproduceArgs>,
   handler: async (a) => {
+    const { runReleaseExperiment } = await import('../../reproduce/run.js');
     if (a.list) {
       const all = listExperiments().filter((e) => !a.filter || e.name.includes(a.filter.toLowerCase()));
       emit(
@@ -76,7 +77,7 @@ export const reproduceCommand: CommandModule<GlobalArgs, ReproduceArgs> = {
     await startEngine(a);
     const prog = progressFor(a);
     try {
-      const o: Parameters<typeof runReleaseExperiment>[0] = { experiment: e, dataDir: a['data-dir'], weightsDir: a['weights-dir'], outDir, seed: a.seed, batchSize: a['batch-size'], onProgress: prog.callback };
+      const o: Parameters<typeof RunReleaseExperiment>[0] = { experiment: e, dataDir: a['data-dir'], weightsDir: a['weights-dir'], outDir, seed: a.seed, batchSize: a['batch-size'], onProgress: prog.callback };
       if (a.metadata) o.metadataDir = a.metadata;
       if (a['cifar-dir']) o.cifarDir = a['cifar-dir'];
       if (a['models-dir']) o.modelsDir = a['models-dir'];

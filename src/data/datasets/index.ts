@@ -18,8 +18,12 @@ export const datasetReaders: Readonly<Record<string, DatasetReader>> = Object.fr
   Object.fromEntries([cubReader, wsolReader, carsReader, aircraftReader, dogsReader, cifar10Reader, cifar100Reader, cifar100cReader, folderReader].map((r) => [r.name, r])),
 );
 
-/** Dataset names, in help order. */
-export const DATASET_NAMES: readonly string[] = Object.keys(datasetReaders);
+// Dataset names, in help order (names.ts, light for the CLI): they must name exactly the readers above.
+import { DATASET_NAMES } from './names.js';
+export { DATASET_NAMES };
+if (Object.keys(datasetReaders).join() !== DATASET_NAMES.join()) {
+  throw new Error(`datasets/names.ts lists ${DATASET_NAMES.join(', ')} but the readers are ${Object.keys(datasetReaders).join(', ')}`);
+}
 
 /** Opens a dataset by registry name. @throws UsageError for an unknown name or a folder not in the format's layout. */
 export async function openDataset(name: string, opts: DatasetOptions): Promise<Dataset> {
