@@ -15,7 +15,7 @@
  * `--classwise` crashes there — so uol uses the dataset's own class count). The release's loader order is an unseeded
  * shuffle; uol uses the `--train-list` order when given, else a permutation seeded by `--seed`.
  */
-import { readFileSync } from 'node:fs';
+import { readTextBounded } from '../util/safe-read.js';
 import { UsageError } from '../util/errors.js';
 import { seededRandom, sampleRecords } from './loader.js';
 import type { DatasetRecord } from './datasets/types.js';
@@ -25,12 +25,7 @@ import type { DatasetRecord } from './datasets/types.js';
  * order. @throws UsageError naming the file and line for an id the split does not have or a repeated id.
  */
 export function orderByTrainList<T extends Pick<DatasetRecord, 'id'>>(records: readonly T[], file: string): T[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read the training list: ${(e as Error).message}`);
-  }
+  const text = readTextBounded(file, 'textBytes', 'training list');
   const byId = new Map(records.map((r) => [r.id, r]));
   const seen = new Set<string>();
   const out: T[] = [];

@@ -4,4 +4,4 @@
  */
 
 /** Dataset names, in help order. */
-export const DATASET_NAMES: readonly string[] = Object.freeze(['cub', 'wsol', 'cars', 'aircraft', 'dogs', 'cifar10', 'cifar100', 'folder']);
+export const DATASET_NAMES: readonly string[] = Object.freeze(['cub', 'wsol', 'cars', 'aircraft', 'dogs', 'cifar10', 'cifar100', 'cifar100c', 'folder']);
