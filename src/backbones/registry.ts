@@ -101,7 +101,7 @@ const EMBEDDED: EmbeddedBackbone[] = [
   {
     name: 'nsfwjs-mobilenetv2',
     arch: 'mobilenetv2',
-    description: 'MobileNetV2 from the npm package nsfwjs 4.4.0 (ImageNet-pretrained, upper blocks fine-tuned on 5 classes; supervised). Feature out_relu, 1280 ch, stride 32, input RGB/255',
+    description: 'MobileNetV2 from the npm package nsfwjs 4.3.0 (ImageNet-pretrained, upper blocks fine-tuned on 5 classes; supervised). Feature out_relu, 1280 ch, stride 32, input RGB/255',
     module: 'nsfwjs/models/mobilenet_v2',
     exportName: 'MobileNetV2Model',
     featureNode: 'out_relu',
@@ -110,7 +110,7 @@ const EMBEDDED: EmbeddedBackbone[] = [
   {
     name: 'nsfwjs-mobilenetv2-mid',
     arch: 'mobilenetv2-1.4',
-    description: 'MobileNetV2-1.4 GraphModel from nsfwjs 4.4.0. Feature MobilenetV2/Conv_1/Relu6, 1792 ch, stride 32, input RGB/255',
+    description: 'MobileNetV2-1.4 GraphModel from nsfwjs 4.3.0. Feature MobilenetV2/Conv_1/Relu6, 1792 ch, stride 32, input RGB/255',
     module: 'nsfwjs/models/mobilenet_v2_mid',
     exportName: 'MobileNetV2MidModel',
     featureNode: 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/Conv_1/Relu6',
@@ -119,7 +119,7 @@ const EMBEDDED: EmbeddedBackbone[] = [
   {
     name: 'nsfwjs-inceptionv3',
     arch: 'inceptionv3',
-    description: 'InceptionV3 from nsfwjs 4.4.0. Feature mixed10, 2048 ch, input RGB/255, default 299',
+    description: 'InceptionV3 from nsfwjs 4.3.0. Feature mixed10, 2048 ch, input RGB/255, default 299',
     module: 'nsfwjs/models/inception_v3',
     exportName: 'InceptionV3Model',
     featureNode: 'mixed10',
