@@ -19,6 +19,20 @@ import { classRank } from '../src/classify/ranks.js';
 const CUB = path.join('data', 'tiny-cub');
 const FIX = path.join('spec', 'fixtures', 'classify');
 
+
+/** A class-score CSV (header + one row per record: the classifier's logits, in the release's transform for CUB). */
+async function scoreLines(c: Awaited<ReturnType<typeof loadClassifier>>, records: Parameters<typeof loadBatches>[0]['records']): Promise<string[]> {
+  const lines = [['image_id', ...Array.from({ length: 10 }, (_, k) => `score_${k}`)].join(',')];
+  const loader = loadBatches({ records, protocol: c.inputTransform('cub'), contract: c.identity.input, batchSize: 1 });
+  for await (const b of loader) {
+    const y = c.classify(b.input);
+    lines.push([b.records[0]!.id, ...Array.from(await y.data()).map(String)].join(','));
+    y.dispose();
+    b.input.dispose();
+  }
+  return lines;
+}
+
 describe('classifiers end to end (tiny-cub)', function () {
   this.timeout(300_000);
   const dir = tmpDir('uol-e2e-cls-');
@@ -71,15 +85,9 @@ describe('classifiers end to end (tiny-cub)', function () {
     const ds = await openDataset('cub', { dataDir: CUB });
     const recs = await ds.records('test');
     const c = await loadClassifier('cub_resnet50', cls);
-    const lines = [['image_id', ...Array.from({ length: 10 }, (_, k) => `score_${k}`)].join(',')];
+    let lines: string[];
     try {
-      const loader = loadBatches({ records: recs, protocol: c.inputTransform('cub'), contract: c.identity.input, batchSize: 1 });
-      for await (const b of loader) {
-        const y = c.classify(b.input);
-        lines.push([b.records[0]!.id, ...Array.from(await y.data()).map(String)].join(','));
-        y.dispose();
-        b.input.dispose();
-      }
+      lines = await scoreLines(c, recs);
     } finally {
       c.dispose();
     }
@@ -99,16 +107,10 @@ describe('classifiers end to end (tiny-cub)', function () {
     const train = await ds.records('train');
     const c = await loadClassifier('cub_resnet50', cls);
     let predicted: Map<string, { predicted: number }>;
-    const lines = [['image_id', ...Array.from({ length: 10 }, (_, k) => `score_${k}`)].join(',')];
+    let lines: string[];
     try {
       predicted = (await classifyRecords({ classifier: c, records: train, dataset: 'cub' })).results;
-      const loader = loadBatches({ records: train, protocol: c.inputTransform('cub'), contract: c.identity.input, batchSize: 1 });
-      for await (const b of loader) {
-        const y = c.classify(b.input);
-        lines.push([b.records[0]!.id, ...Array.from(await y.data()).map(String)].join(','));
-        y.dispose();
-        b.input.dispose();
-      }
+      lines = await scoreLines(c, train);
     } finally {
       c.dispose();
     }

@@ -11,7 +11,7 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import { DATASET_NAMES } from '../../data/datasets/names.js';
 import type { AblationBackbone } from '../../pipeline/ablate.js';
-import { PROTOCOL_NAMES } from '../../data/protocol.js';
+import { protocolOptions, selectionOptions } from './protocol-args.js';
 import { sha256FileSync } from '../../util/fs.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { readTextBounded } from '../../util/safe-read.js';
@@ -50,7 +50,7 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
   command: 'ablate',
   describe: 'paper-style table across backbones (RPS vs CAAM), cached per backbone and resumable',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    selectionOptions(protocolOptions(y, { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for the fine-grained sets", evalSizes: true }))
       .option('backbones', { type: 'string', demandOption: true, describe: 'comma-separated backbone names or converted-model directories' })
       .option('caam', { type: 'boolean', default: false, describe: 'also evaluate the CAAM baseline per backbone' })
       .option('dataset', { type: 'string', demandOption: true, choices: DATASET_NAMES as string[], describe: 'evaluation dataset format' })
@@ -66,12 +66,6 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
       .option('classwise', { type: 'boolean', default: false, describe: 'class-wise w* (ground-truth class at inference)' })
       .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) training images' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of --sampling-ratio' })
-      .option('downscale', { choices: [8, 16, 32] as const, alias: 'resnet-downscale', describe: "ResNet output stride (main.py --resnet_downscale; default the protocol's: release 16 for ImageNet, 32 for the fine-grained sets)" })
-      .option('protocol', { choices: PROTOCOL_NAMES, describe: "release (the authors' code; default for cub/wsol/cars/aircraft/dogs) or wsoleval (uol's general defaults)" })
-      .option('image-size', { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's)" })
-      .option('crop-size', { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's)" })
-      .option('train-list', { type: 'string', describe: 'fit on exactly these training image ids (one per line), in this order' })
-      .option('release-batch-size', { type: 'number', describe: "release protocol, --classwise: main.py --batch_size (default 64) for the release's per-class quota" })
       .option('size', { type: 'number', default: 224, describe: 'fit input side (training images resized whole)' })
       .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images' })

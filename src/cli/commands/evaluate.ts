@@ -21,7 +21,7 @@ import { DATASET_NAMES } from '../../data/datasets/names.js';
 import { predictedRank, readPredictions } from '../../classify/ranks.js';
 import { classifierOptions } from './classifier-args.js';
 import { readJsonBounded } from '../../util/safe-read.js';
-import { PROTOCOL_NAMES } from '../../data/protocol.js';
+import { protocolOptions } from './protocol-args.js';
 
 interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
   scoremaps?: string;
@@ -82,7 +82,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
   command: 'evaluate',
   describe: 'WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, …) of saved score maps against wsolevaluation metadata',
   builder: (y: Argv<GlobalArgs>) =>
-    classifierOptions(y)
+    protocolOptions(classifierOptions(y), { downscaleDefault: "the predictor's; for --caam the protocol's", evalSizes: true })
       .option('scoremaps', { type: 'string', describe: 'saved maps mode: directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
       .option('metadata', { type: 'string', describe: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …): with --scoremaps, or for --dataset wsol' })
       .option('predictor', { type: 'string', describe: 'full-protocol mode: predictor file from `uol fit` (the chosen τ is stored back into it)' })
@@ -99,10 +99,6 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('limit', { type: 'number', describe: 'only the first N images of each split (quick looks)' })
       .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the report) instead of stopping' })
-      .option('downscale', { choices: [8, 16, 32] as const, alias: 'resnet-downscale', describe: "ResNet output stride (main.py --resnet_downscale; default: the predictor's, for --caam the protocol's)" })
-      .option('protocol', { choices: PROTOCOL_NAMES, describe: "release (the authors' code: bilinear PIL-exact resizes, per-dataset sizes, stride, split and τ rule; default for cub/wsol/cars/aircraft/dogs) or wsoleval (uol's general defaults)" })
-      .option('image-size', { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's: 480 fine-grained, 256 ImageNet)" })
-      .option('crop-size', { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's: 448 / 224)" })
       .option('whole-size', { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' })
       .option('export-scoremaps', { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' })
       .option('map-cache', { type: 'string', describe: 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass' })

@@ -16,13 +16,13 @@ import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type
 import { DATASET_NAMES } from '../../data/datasets/names.js';
 import { DEFAULT_BACKBONE } from '../../backbones/defaults.js';
 import { classifierOptions } from './classifier-args.js';
-import { PROTOCOL_NAMES } from '../../data/protocol.js';
+import { protocolOptions, selectionOptions } from './protocol-args.js';
 
 export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
   command: 'fit',
   describe: 'fit the foreground predictor w* (closed form, or loss optimisation with α and representer points)',
   builder: (y: Argv<GlobalArgs>) =>
-    classifierOptions(y)
+    selectionOptions(protocolOptions(classifierOptions(y), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for fine-grained sets and CIFAR", evalSizes: false }))
       .option('predictions', { type: 'string', describe: 'with --classwise: class of each image = the top class of this CSV (image_id = dataset record id; docs/classifiers.md)' })
       .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
       .option('labels', { type: 'string', describe: 'CSV of "stem,classIndex" lines (class-wise fits)' })
@@ -57,10 +57,6 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass (1 is fastest on wasm)' })
       .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) images' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of --sampling-ratio' })
-      .option('downscale', { choices: [8, 16, 32] as const, alias: 'resnet-downscale', describe: "ResNet output stride (main.py --resnet_downscale; default the protocol's: release 16 for ImageNet, 32 for fine-grained sets and CIFAR)" })
-      .option('protocol', { choices: PROTOCOL_NAMES, describe: "release (bilinear PIL-exact resize for every backbone, per-dataset stride, the release's class-wise quota; default for the paper's datasets) or wsoleval (the backbone's own filter, sharp)" })
-      .option('train-list', { type: 'string', describe: 'fit on exactly these training image ids (one per line), in this order (e.g. the order the release drew)' })
-      .option('release-batch-size', { type: 'number', describe: "release protocol, --classwise: main.py --batch_size (default 64), where the release's per-class quota loop may stop" })
       .option('checkpoint-every', { type: 'number', default: 256, describe: 'checkpoint the statistics every N images (resumable; rerun the same command to continue)' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the manifest) instead of stopping' }) as Argv<FitArgs>,
   handler: async (a) => {
