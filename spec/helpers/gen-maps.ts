@@ -2,6 +2,7 @@
 // clamp-to-edge integer box blurs, an optional integer bump, quantisation, then value = float32(num / den) with
 // num, den < 2^24 (the double quotient rounded to float32 equals numpy's float32 division). Committed fixtures hold
 // only the parameters and a sha256 of each map, which proves the two generators agree.
+import { xorshift32 } from '../../src/util/random.js';
 import { createHash } from 'node:crypto';
 
 /** Generator parameters (as committed in spec/fixtures/boxes/maps.json). */
@@ -19,17 +20,6 @@ export interface GenParams {
   scale: number;
 }
 
-function xorshift32(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 function blur(v: Float64Array, h: number, w: number, r: number, horizontal: boolean): Float64Array {
   if (r === 0) return v;

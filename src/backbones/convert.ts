@@ -6,6 +6,7 @@
  * an error naming the key), convert to float32 in TF layout, and write `model.json` + ≤ 4 MB shards with provenance.
  * `buildBackbone` makes the tf-ops model from TF-layout weights (a converted directory or tensors in memory).
  */
+import { mulberry32 } from '../util/random.js';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { inFile, UsageError } from '../util/errors.js';
@@ -360,14 +361,8 @@ function defaultInit(key: string, shape: number[]): Float32Array {
   if (shape.length < 2 && leaf !== 'cls_token' && leaf !== 'pos_embed') return out; // biases, running means: 0
   const fanIn = shape.length >= 2 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
   const bound = leaf === 'cls_token' || leaf === 'pos_embed' ? 0.02 : 1 / Math.sqrt(fanIn);
-  let st = fnv1a(key);
-  for (let i = 0; i < n; i++) {
-    st = (st + 0x6d2b79f5) >>> 0; // mulberry32
-    let t = st;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 * bound - bound;
-  }
+  const rnd = mulberry32(fnv1a(key));
+  for (let i = 0; i < n; i++) out[i] = rnd() * 2 * bound - bound;
   return out;
 }
 

@@ -15,20 +15,14 @@ import { BoxEvaluator } from '../evaluate/box-metrics.js';
 import { analyzeCuts, BoxWorkspace, type BoxEngine } from '../localize/boxes.js';
 import { grayCut, maxGray, releaseThresholds, toGray } from '../localize/gray.js';
 import { uniqueCuts } from '../localize/sweep.js';
+import { xorshift32 } from '../util/random.js';
 import { writeNpySync } from '../io/npy.js';
 import type { BenchResult, BenchSuite } from './types.js';
 
 /** Deterministic xorshift32 in [0, 1). */
 function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
+  const next = xorshift32(seed, 1);
+  return () => next() / 4294967296;
 }
 
 /**

@@ -2,6 +2,7 @@
  * Benchmark: the representer optimisation path (rps/optimize.ts) on synthetic ReLU'd feature maps held in memory —
  * throughput of one objective pass (points/s) and of a whole logistic fit, streamed (cache off) and cached.
  */
+import { mulberry32 } from '../util/random.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { fitOptimized } from '../rps/optimize.js';
 import type { TrainingSource } from '../rps/point-source.js';
@@ -10,8 +11,7 @@ import type { BenchResult, BenchSuite } from './types.js';
 
 function syntheticSource(images: number, h: number, w: number, c: number, seed: number): TrainingSource {
   const maps: Float32Array[] = [];
-  let s = seed >>> 0;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rnd = mulberry32(seed);
   for (let i = 0; i < images; i++) {
     const f = new Float32Array(h * w * c);
     for (let j = 0; j < f.length; j++) f[j] = Math.max(0, rnd() - 0.6) * (1 + 3 * rnd());

@@ -11,6 +11,7 @@
  * - A corrupt or missing image stops the run with a UsageError naming the file — or, with `skipBad`, is recorded in
  *   `loader.skipped` (and `onSkip`) and left out; nothing is dropped silently.
  */
+import { mulberry32 } from '../util/random.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { cpus } from 'node:os';
 import type { InputContract } from '../backbones/types.js';
@@ -262,20 +263,8 @@ export function loadBatches(o: LoaderOptions): Loader {
   return new Loader(o);
 }
 
-/**
- * mulberry32: a 32-bit seeded PRNG (integer arithmetic only, identical on every platform). Returns floats in [0,1).
- * Hand-written: eight lines; a dependency would only add risk of a changed sequence across versions.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of sub-sampling: mulberry32 (src/util/random.ts), floats in [0,1). */
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /**
  * Deterministic subset for `--sampling-ratio r` (the release fits on floor(N·r) images): a seeded partial Fisher–Yates
