@@ -301,12 +301,8 @@ export function sweepCuts(
   }
 }
 
-/**
- * Unites the set containing pixel `a` (present) with root `r` (−1: none yet) in the 8-connected sweep: path halving
- * from `a`, union by size, records merged. Returns the root of the union.
- */
-function join8(w: SweepWorkspace, a: number, r: number): number {
-  const { parent, rd } = w;
+/** Root of `a`'s set, halving the path on the way (both sweeps). */
+function findRoot(parent: Int32Array, a: number): number {
   let up = parent[a]!;
   while (up !== a) {
     const g = parent[up]!;
@@ -314,6 +310,33 @@ function join8(w: SweepWorkspace, a: number, r: number): number {
     a = g;
     up = parent[a]!;
   }
+  return a;
+}
+
+/** Removes root `gone` from the list of live sets (swap with the last). */
+function dropLive(w: SweepWorkspace, gone: number): void {
+  const { live, livePos } = w;
+  const lp = livePos[gone]!;
+  const moved = live[--w.nLive]!;
+  live[lp] = moved;
+  livePos[moved] = lp;
+}
+
+/** Grows the box of the record at offset `keep` of `rd` by the box of the record at offset `gone`. */
+function mergeBox(rd: Int32Array, keep: number, gone: number): void {
+  if (rd[gone + R_MINX]! < rd[keep + R_MINX]!) rd[keep + R_MINX] = rd[gone + R_MINX]!;
+  if (rd[gone + R_MAXX]! > rd[keep + R_MAXX]!) rd[keep + R_MAXX] = rd[gone + R_MAXX]!;
+  if (rd[gone + R_MINY]! < rd[keep + R_MINY]!) rd[keep + R_MINY] = rd[gone + R_MINY]!;
+  if (rd[gone + R_MAXY]! > rd[keep + R_MAXY]!) rd[keep + R_MAXY] = rd[gone + R_MAXY]!;
+}
+
+/**
+ * Unites the set containing pixel `a` (present) with root `r` (−1: none yet) in the 8-connected sweep: path halving
+ * from `a`, union by size, records merged. Returns the root of the union.
+ */
+function join8(w: SweepWorkspace, a: number, r: number): number {
+  const { rd } = w;
+  a = findRoot(w.parent, a);
   if (a === r || r < 0) return a;
   let keep = r * 8;
   let gone = a * 8;
@@ -322,20 +345,13 @@ function join8(w: SweepWorkspace, a: number, r: number): number {
     gone = r * 8;
   }
   const root = keep >> 3;
-  parent[gone >> 3] = root;
+  w.parent[gone >> 3] = root;
   rd[keep + R_COUNT] += rd[gone + R_COUNT]!;
-  if (rd[gone + R_MINX]! < rd[keep + R_MINX]!) rd[keep + R_MINX] = rd[gone + R_MINX]!;
-  if (rd[gone + R_MAXX]! > rd[keep + R_MAXX]!) rd[keep + R_MAXX] = rd[gone + R_MAXX]!;
-  if (rd[gone + R_MINY]! < rd[keep + R_MINY]!) rd[keep + R_MINY] = rd[gone + R_MINY]!;
-  if (rd[gone + R_MAXY]! > rd[keep + R_MAXY]!) rd[keep + R_MAXY] = rd[gone + R_MAXY]!;
+  mergeBox(rd, keep, gone);
   if (rd[gone + R_START]! < rd[keep + R_START]!) rd[keep + R_START] = rd[gone + R_START]!;
   rd[keep + R_AREA2] += rd[gone + R_AREA2]!;
   rd[keep + R_EULER4] += rd[gone + R_EULER4]!;
-  const { live, livePos } = w;
-  const lp = livePos[gone >> 3]!;
-  const moved = live[--w.nLive]!;
-  live[lp] = moved;
-  livePos[moved] = lp;
+  dropLive(w, gone >> 3);
   return root;
 }
 
@@ -520,13 +536,7 @@ function sweepRuns8(
  */
 function join4(w: SweepWorkspace, a: number, r: number, j: number): number {
   const { parent, rd, runNext, runLeave } = w;
-  let up = parent[a]!;
-  while (up !== a) {
-    const g = parent[up]!;
-    parent[a] = g;
-    a = g;
-    up = parent[a]!;
-  }
+  a = findRoot(parent, a);
   if (a === r || r < 0) return a;
   let keep = r;
   let gone = a;
@@ -535,20 +545,13 @@ function join4(w: SweepWorkspace, a: number, r: number, j: number): number {
     gone = r;
   }
   parent[gone] = keep;
-  const { live, livePos } = w;
-  const lp = livePos[gone]!;
-  const moved = live[--w.nLive]!;
-  live[lp] = moved;
-  livePos[moved] = lp;
+  dropLive(w, gone);
   const og = gone * 8;
   if (keep === 0) {
     for (let e = rd[og + R_FIRST_RUN]!; e !== -1; e = runNext[e]!) runLeave[e] = j;
   } else {
     const ok = keep * 8;
-    if (rd[og + R_MINX]! < rd[ok + R_MINX]!) rd[ok + R_MINX] = rd[og + R_MINX]!;
-    if (rd[og + R_MAXX]! > rd[ok + R_MAXX]!) rd[ok + R_MAXX] = rd[og + R_MAXX]!;
-    if (rd[og + R_MINY]! < rd[ok + R_MINY]!) rd[ok + R_MINY] = rd[og + R_MINY]!;
-    if (rd[og + R_MAXY]! > rd[ok + R_MAXY]!) rd[ok + R_MAXY] = rd[og + R_MAXY]!;
+    mergeBox(rd, ok, og);
     runNext[rd[ok + R_LAST_RUN]!] = rd[og + R_FIRST_RUN]!;
     rd[ok + R_LAST_RUN] = rd[og + R_LAST_RUN]!;
   }
