@@ -217,16 +217,24 @@ export function findContoursIn(ws: ContourWorkspace, cut: number, opts: FindCont
     return l !== 0 ? l : gray[i]! > cut ? 1 : 0;
   };
 
+  /**
+   * The border-following start (OpenCV's icvTraceContour / icvFetchContourEx prologue): from direction `sEnd0` (4 for
+   * an outer border, 0 for a hole) turn clockwise to the first non-zero neighbour of `i0`; `sEnd0` itself when there is
+   * none (a single-pixel border).
+   */
+  const firstNeighbour = (i0: number, sEnd0: number): number => {
+    let s = sEnd0;
+    do s = (s - 1) & 7;
+    while (val(i0 + deltas[s]!) === 0 && s !== sEnd0);
+    return s;
+  };
+
   /** icvTraceContour: follows the border from contour c's origin; 1 when it proves (stop) is on it as the last border. */
   const traceReaches = (c: number, stop: number): boolean => {
     const i0 = t.originIdx[c]!;
-    let s = t.isHole[c] ? 0 : 4;
-    const sEnd0 = s;
-    let i1: number;
-    do {
-      s = (s - 1) & 7;
-      i1 = i0 + deltas[s]!;
-    } while (val(i1) === 0 && s !== sEnd0);
+    const sEnd0 = t.isHole[c] ? 0 : 4;
+    let s = firstNeighbour(i0, sEnd0);
+    const i1 = i0 + deltas[s]!;
     let i3 = i0;
     if (s === sEnd0) return i3 === stop;
     for (;;) {
@@ -255,13 +263,9 @@ export function findContoursIn(ws: ContourWorkspace, cut: number, opts: FindCont
   const fetch = (c: number, ox: number, oy: number, isHole: number, nbd: number): void => {
     const i0 = oy * W2 + ox;
     const right = (nbd | 0x80) << 24 >> 24; // schar(nbd | 0x80)
-    let s = isHole ? 0 : 4;
-    const sEnd0 = s;
-    let i1: number;
-    do {
-      s = (s - 1) & 7;
-      i1 = i0 + deltas[s]!;
-    } while (val(i1) === 0 && s !== sEnd0);
+    const sEnd0 = isHole ? 0 : 4;
+    let s = firstNeighbour(i0, sEnd0);
+    const i1 = i0 + deltas[s]!;
     let minx = ox;
     let maxx = ox;
     let miny = oy;
