@@ -2,6 +2,7 @@
 // residual adds fused. Reference: tfjs-layers' own execution of the same model (`model.predict`, layer by layer, on plain
 // wasm kernels). Tolerance: relative L2 ≤ 5e-5 (folding changes the rounding of each conv's products; errors of a
 // wrong fold are O(1)). Runs with and without the native kernels (the fused ops fall back to TF.js ops).
+import { resetSettings } from '../src/util/settings.js';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -117,12 +118,14 @@ describe('backbones: LayersModel folding (BN into conv, fused activations/paddin
     expect((fe as unknown as { plan?: unknown }).plan).to.not.equal(undefined);
     fe.dispose();
     process.env.UOL_FOLD_LAYERS = '0';
+    resetSettings();
     try {
       const plain = await loadBackbone('nsfwjs-mobilenetv2');
       expect((plain as unknown as { plan?: unknown }).plan).to.equal(undefined);
       plain.dispose();
     } finally {
       delete process.env.UOL_FOLD_LAYERS;
+      resetSettings();
     }
   });
 });

@@ -1,5 +1,6 @@
 // The matmul benchmark suite's plumbing, the PyTorch reference runner's failure path, and the resource monitor.
 // (No timing assertions: performance is measured by `uol bench`, not by tests.)
+import { resetSettings } from '../src/util/settings.js';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -48,6 +49,7 @@ describe('bench: matmul suite', () => {
   it('the PyTorch reference is skipped with a reason when its Python is missing', async () => {
     const prev = process.env.UOL_TORCH_PYTHON;
     process.env.UOL_TORCH_PYTHON = '/nonexistent/python3';
+    resetSettings();
     try {
       const r = await runTorch(['ops']);
       expect(r.ok).to.equal(false);
@@ -55,6 +57,7 @@ describe('bench: matmul suite', () => {
     } finally {
       if (prev === undefined) delete process.env.UOL_TORCH_PYTHON;
       else process.env.UOL_TORCH_PYTHON = prev;
+      resetSettings();
     }
   });
 });

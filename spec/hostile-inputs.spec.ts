@@ -1,6 +1,7 @@
 // Issue 17: hostile inputs and faults. Every input is generated here (spec/helpers/hostile.ts), small on disk; the
 // memory-hungry cases run the CLI in a child (spec/helpers/child.ts) whose peak RSS and wall time are checked against
 // the caps below. What each reader guarantees is listed in docs/security.md.
+import { resetSettings } from '../src/util/settings.js';
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -113,6 +114,7 @@ describe('hostile inputs (issue 17): bounded memory and time, a clear error, not
       expectRefused(r, file, /integer of 1048576 bytes exceeds the 4096-byte cap/);
       const prev = process.env.UOL_LIMIT_PICKLE_LONG_BYTES;
       process.env.UOL_LIMIT_PICKLE_LONG_BYTES = String(2 << 20);
+      resetSettings();
       try {
         const t0 = Date.now();
         const v = unpickle(long4Pickle(1 << 20), { globals: torchGlobals() }).value;
@@ -122,6 +124,7 @@ describe('hostile inputs (issue 17): bounded memory and time, a clear error, not
       } finally {
         if (prev === undefined) delete process.env.UOL_LIMIT_PICKLE_LONG_BYTES;
         else process.env.UOL_LIMIT_PICKLE_LONG_BYTES = prev;
+        resetSettings();
       }
     });
 

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { settings } from '../util/settings.js';
 
 /** The package root (two levels above this module, in src/ and in dist/ alike). */
 export function packageRoot(): string {
@@ -13,10 +14,10 @@ export function packageRoot(): string {
 
 /** Directory holding converted models. */
 export function modelsDir(override?: string): string {
-  return path.resolve(override ?? process.env.UOL_MODELS_DIR ?? path.join(packageRoot(), 'converted-models'));
+  return path.resolve(override ?? settings().modelsDir ?? path.join(packageRoot(), 'converted-models'));
 }
 
 /** The committed registry of known checkpoints. */
 export function registryFile(override?: string): string {
-  return path.resolve(override ?? process.env.UOL_REGISTRY ?? path.join(packageRoot(), 'converted-models', 'registry.json'));
+  return path.resolve(override ?? settings().registry ?? path.join(packageRoot(), 'converted-models', 'registry.json'));
 }

@@ -12,6 +12,7 @@ import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor, InputContract } from './types.js';
 import { fileIOHandler, modelJsonPath } from '../weights/tfjs-format.js';
 import { compileFoldedLayers, type FoldedPlan } from './layers-fold.js';
+import { settings } from '../util/settings.js';
 
 /** How to use a tfjs model as a backbone. */
 export interface TfjsBackboneSpec {
@@ -140,7 +141,7 @@ class TfjsModelBackbone implements FeatureExtractor {
    */
   fold(probeSize: number): string | undefined {
     if (!this.layers) return 'not a LayersModel';
-    if (process.env.UOL_FOLD_LAYERS === '0') return 'UOL_FOLD_LAYERS=0';
+    if (!settings().foldLayers) return 'UOL_FOLD_LAYERS=0';
     const plan = compileFoldedLayers(this.layers);
     if (typeof plan === 'string') return plan;
     const err = tf.tidy(() => {

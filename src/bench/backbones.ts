@@ -26,6 +26,7 @@ import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { nativeStatus, restoreNativeKernels, uninstallNativeKernels } from '../engine/native.js';
 import type { BenchResult, BenchSuite } from './types.js';
 import { TorchServer, type TorchModelRequest } from './torch.js';
+import { settings } from '../util/settings.js';
 
 /** One benchmark case. */
 export interface BackboneCase {
@@ -99,11 +100,11 @@ export const backbonesSuite: BenchSuite = {
     const out: BenchResult[] = [];
     const cases = backboneCases().filter((c) => (!opts.quick || c.quick) && (!opts.filter || c.name.includes(opts.filter)));
     const rounds = opts.quick ? 1 : 4;
-    const torchThreads = Number(process.env.UOL_BENCH_TORCH_THREADS ?? 2);
+    const torchThreads = settings().bench.torchThreads ?? 2;
     const torch = new TorchServer();
     let torchSkip = opts.noReference ? '--no-reference' : await torch.start(torchThreads);
     const tuned = new TorchServer();
-    let tunedSkip = opts.noReference || process.env.UOL_BENCH_TORCH_TUNED === '0' ? 'skipped' : await tuned.start(torchThreads, { OMP_WAIT_POLICY: 'PASSIVE' });
+    let tunedSkip = opts.noReference || !settings().bench.torchTuned ? 'skipped' : await tuned.start(torchThreads, { OMP_WAIT_POLICY: 'PASSIVE' });
     const before = nativeStatus();
     const backend = tf.getBackend();
     const ours = backend === 'wasm' ? (before?.enabled ? 'wasm+native' : 'wasm') : backend;

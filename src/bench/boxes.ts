@@ -18,6 +18,7 @@ import { uniqueCuts } from '../localize/sweep.js';
 import { xorshift32 } from '../util/random.js';
 import { writeNpySync } from '../io/npy.js';
 import type { BenchResult, BenchSuite } from './types.js';
+import { childProcessEnv } from '../util/settings.js';
 
 /** Deterministic xorshift32 in [0, 1). */
 function rng(seed: number): () => number {
@@ -103,7 +104,7 @@ function cv2Reference(maps: Float32Array[], size: number, repeat: number): numbe
   const dir = mkdtempSync(path.join(os.tmpdir(), 'uol-bench-boxes-'));
   try {
     maps.forEach((m, i) => writeNpySync(path.join(dir, `${String(i).padStart(4, '0')}.npy`), m, [size, size]));
-    const r = spawnSync(py, [script, '--dir', dir, '--repeat', String(repeat)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    const r = spawnSync(py, [script, '--dir', dir, '--repeat', String(repeat)], { encoding: 'utf8', env: childProcessEnv({ OMP_NUM_THREADS: '1' }) });
     if (r.status !== 0) return undefined;
     return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_per_map: number }).ms_per_map;
   } catch {

@@ -28,6 +28,7 @@ import { backboneCases } from './backbones.js';
 import { bucketMeans, samplesCsv, samplesSvg, sparkline } from './curve.js';
 import { ResourceMonitor } from './monitor.js';
 import type { BenchResult, BenchSuite } from './types.js';
+import { settings } from '../util/settings.js';
 
 const MB = 1024 * 1024;
 const STAGES: PipelineStage[] = ['decode', 'wait', 'preprocess', 'backbone', 'map', 'boxes', 'write'];
@@ -121,7 +122,7 @@ export const localizeSuite: BenchSuite = {
       }
 
       // 2. Long run with the resource monitor.
-      const long = Number(process.env.UOL_BENCH_LONG_RUN ?? (opts.quick ? 60 : 1000));
+      const long = settings().bench.longRun ?? (opts.quick ? 60 : 1000);
       const name = `${long}-image run (${DEFAULT_BACKBONE}@224): tensors and RSS per image`;
       if (!opts.filter || name.includes(opts.filter)) {
         const fe = await loadBackbone(DEFAULT_BACKBONE);
@@ -136,7 +137,7 @@ export const localizeSuite: BenchSuite = {
           await localizeRecords({
             backbone: fe, predictor, protocol: wholeProtocol(224), threshold: 0.5, records: records(files, long),
             // As `uol localize` runs it: results go to the journal, not into a growing array.
-            collectResults: process.env.UOL_BENCH_COLLECT === '1',
+            collectResults: settings().bench.collect,
             onMap: () => {
               mon.sample(++done);
               if (done % 50 === 0) opts.onProgress?.({ stage: 'bench localize (long run)', done, total: long, unit: 'img' });

@@ -9,10 +9,11 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseCoretype, cpuFlags } from '../engine/native.js';
+import { childProcessEnv, settings } from '../util/settings.js';
 
 /** Python used for references (Debian's, with torch 1.13); env `UOL_TORCH_PYTHON` overrides. */
 export function torchPython(): string {
-  return process.env.UOL_TORCH_PYTHON ?? '/usr/bin/python3';
+  return settings().bench.torchPython ?? '/usr/bin/python3';
 }
 
 /** Absolute path of tools/bench_torch.py. */
@@ -46,7 +47,7 @@ export interface TorchEnv {
 export type TorchReply<T> = { ok: true; value: T & TorchEnv } | { ok: false; reason: string };
 
 function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+  const env = childProcessEnv();
   if (!env.OPENBLAS_CORETYPE) {
     const ct = chooseCoretype(cpuFlags());
     if (ct) env.OPENBLAS_CORETYPE = ct;

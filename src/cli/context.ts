@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/choices.js';
 import type { EngineInfo } from '../engine/backend.js';
 import { createProgress, resolveProgressMode, type ProgressMode, type ProgressSink } from './progress.js';
+import { settings } from '../util/settings.js';
 
 /** Options every command accepts. */
 export interface GlobalArgs {
@@ -79,8 +80,8 @@ function packageRoot(): string {
  * wasm kernels because the native addon is not built: the exact commands that build it.
  */
 function nativeHint(a: GlobalArgs, e: EngineInfo): void {
-  if (a.json || process.env.UOL_NO_HINTS === '1' || e.backend !== 'wasm' || e.native.enabled || !/not built/.test(e.native.reason)) return;
-  const cache = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
+  if (a.json || settings().noHints || e.backend !== 'wasm' || e.native.enabled || !/not built/.test(e.native.reason)) return;
+  const cache = settings().cacheHome || path.join(homedir(), '.cache');
   const marker = path.join(cache, 'uol-rps', 'native-hint-shown');
   if (existsSync(marker)) return;
   try {

@@ -45,6 +45,7 @@ export type Resizer = 'codec' | 'pil';
 
 // PIL's `Image.MAX_IMAGE_PIXELS` × 2 (data/limits.ts, light for the CLI).
 import { DEFAULT_MAX_PIXELS } from './limits.js';
+import { settings } from '../util/settings.js';
 export { DEFAULT_MAX_PIXELS };
 
 /** Options for decoding. */
@@ -111,7 +112,7 @@ export function setImageCodec(codec: Codec | undefined): void {
 /** The codec used when a call does not name one. */
 export async function getImageCodec(): Promise<Codec> {
   if (chosenCodec) return chosenCodec;
-  const env = process.env.UOL_IMAGE_CODEC;
+  const env = settings().imageCodec;
   if (env === 'sharp' || env === 'jimp') return env;
   if (env) throw new UsageError(`UOL_IMAGE_CODEC=${env}: expected sharp or jimp`);
   return (await loadSharp()) instanceof Error ? 'jimp' : 'sharp';

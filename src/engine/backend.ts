@@ -18,6 +18,7 @@ const require = createRequire(import.meta.url);
 // Names accepted by `--backend` (`node-gpu` and `node` both run TF.js's `tensorflow` backend); declared in a module
 // without TF.js so the CLI answers --help and usage errors without loading an engine.
 import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
+import { settings } from '../util/settings.js';
 export { BACKEND_CHOICES, type BackendChoice };
 
 /** What happened when one backend was tried. */
@@ -89,12 +90,12 @@ async function tryNode(pkg: string): Promise<string | undefined> {
  * @throws UsageError for an unknown backend name or a forced backend that cannot load.
  */
 export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
-  const envChoice = process.env.UOL_BACKEND as BackendChoice | undefined;
+  const envChoice = settings().backend as BackendChoice | undefined;
   const choice: BackendChoice = opts.backend ?? envChoice ?? 'auto';
   if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
     throw new UsageError(`unknown backend "${choice}"; expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
-  const nativeMode: 'auto' | 'off' = opts.native === 'off' || process.env.UOL_NATIVE === '0' ? 'off' : 'auto';
+  const nativeMode: 'auto' | 'off' = opts.native === 'off' || !settings().native ? 'off' : 'auto';
   if (current && (choice === 'auto' || choice === current.choice)) {
     if (current.native.requested !== nativeMode) current.native = installNativeKernels(current.backend, nativeMode);
     return current;

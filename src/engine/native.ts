@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { exportToNativeLibraries, settings } from '../util/settings.js';
 
 const require = createRequire(import.meta.url);
 
@@ -151,7 +152,8 @@ export interface NativeOptions {
 
 /** Absolute path where node-gyp puts the addon (`UOL_NATIVE_ADDON` overrides it, e.g. to test the no-addon path). */
 export function addonPath(): string {
-  if (process.env.UOL_NATIVE_ADDON) return path.resolve(process.env.UOL_NATIVE_ADDON);
+  const override = settings().nativeAddon;
+  if (override) return path.resolve(override);
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '..', '..', 'native', 'build', 'Release', 'uol_blas.node');
 }
@@ -186,13 +188,13 @@ export function cpuFlags(cpuinfo?: string): Set<string> {
 
 /** Sets OPENBLAS_CORETYPE (before the addon, hence OpenBLAS, loads) when the user has not. */
 function applyCoretype(): CoretypeChoice {
-  const env = process.env.OPENBLAS_CORETYPE;
+  const env = settings().openblasCoretype;
   if (env) return { value: env, source: 'env', note: 'OPENBLAS_CORETYPE set by the user' };
   if (process.arch !== 'x64') return { source: 'unset', note: `OpenBLAS detects the core (${process.arch})` };
   const flags = cpuFlags();
   const pick = chooseCoretype(flags);
   if (!pick) return { source: 'unset', note: 'no AVX2/AVX-512 flags: OpenBLAS detects the core' };
-  process.env.OPENBLAS_CORETYPE = pick;
+  exportToNativeLibraries('OPENBLAS_CORETYPE', pick);
   return { value: pick, source: 'auto', note: `from CPU flags (${pick === 'SKYLAKEX' ? 'AVX-512' : 'AVX2+FMA'})` };
 }
 
@@ -669,7 +671,7 @@ let installed: NativeStatus | undefined;
 let last: NativeStatus | undefined;
 
 function pickKernels(opts: NativeOptions): string[] | string {
-  const env = process.env.UOL_NATIVE_KERNELS;
+  const env = settings().nativeKernels;
   let names: string[];
   if (opts.kernels) names = opts.kernels;
   else if (env && env !== 'default') names = env === 'all' ? NATIVE_KERNELS.map((k) => k.name) : env.split(',').map((s) => s.trim()).filter(Boolean);
@@ -743,7 +745,7 @@ function tryInstall(backend: string, mode: 'auto' | 'off', opts: NativeOptions):
   if (typeof names === 'string') return { enabled: false, requested: 'auto', reason: names, kernels: [] };
   const r = loadAddon(p);
   if ('reason' in r) return { enabled: false, requested: 'auto', reason: r.reason, kernels: [] };
-  const threads = opts.threads ?? (process.env.UOL_NATIVE_THREADS ? Number(process.env.UOL_NATIVE_THREADS) : undefined);
+  const threads = opts.threads ?? settings().nativeThreads;
   if (threads !== undefined && Number.isInteger(threads) && threads >= 1) r.addon.setThreads(threads);
   const done: string[] = [];
   for (const spec of NATIVE_KERNELS) {

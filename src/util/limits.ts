@@ -6,6 +6,7 @@
  * Each cap can be raised (or lowered) without code changes through the environment: `UOL_LIMIT_<NAME>` with NAME in
  * upper snake case, e.g. `UOL_LIMIT_JSON_BYTES=1073741824`. Values are positive integers (bytes unless stated).
  */
+import { settings } from './settings.js';
 
 /** Default caps (bytes unless stated). */
 export const DEFAULT_LIMITS = {
@@ -47,7 +48,7 @@ function envName(n: LimitName): string {
  * @throws Error when the environment variable is set to something else (a typo must not lift a cap silently).
  */
 export function limit(name: LimitName): number {
-  const v = process.env[envName(name)];
+  const v = settings().limits[envName(name)];
   if (v === undefined || v === '') return DEFAULT_LIMITS[name];
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${envName(name)}="${v}": expected a positive integer`);
