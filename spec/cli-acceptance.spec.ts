@@ -230,7 +230,7 @@ describe('uol as a user runs it (child process, cwd outside the repo)', function
   });
 
   it('without the native addon, the first run says once, in one line, how to build it', () => {
-    const env = { UOL_NO_HINTS: '', UOL_NATIVE_ADDON: path.join(cwd, 'no-addon.node'), XDG_CACHE_HOME: path.join(cwd, 'cache') };
+    const env = { UOL_NO_HINTS: '', UOL_NATIVE: '', UOL_NATIVE_ADDON: path.join(cwd, 'no-addon.node'), XDG_CACHE_HOME: path.join(cwd, 'cache') };
     const first = uol(cwd, ['info', '--backend', 'wasm'], env);
     expect(first.code, first.stderr).to.equal(0);
     const tips = first.stderr.split('\n').filter((l) => l.startsWith('uol: tip:'));
