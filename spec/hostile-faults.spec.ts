@@ -189,10 +189,12 @@ describe('hostile faults (issue 17): downloads, replaced models, shared --out, r
         w.close();
         // Whatever the moment of the kill: a complete, self-consistent model is in place.
         const { json } = await readConvertedModel(model);
-        if (code === null && stage && snapshot(model).size === before.size) {
-          expect(snapshot(model)).to.deep.equal(before);
-          killedMidway++;
-        } else expect(json.provenance.sourceFormat).to.equal('safetensors'); // finished before the kill landed
+        // Either the previous model byte for byte (the kill landed while the new one was staged) or the complete new
+        // one (the swap's renames finished before the signal arrived) — never a mixture.
+        const now = snapshot(model);
+        const intact = now.size === before.size && [...before].every(([k, v]) => now.get(k) === v);
+        if (code === null && stage && intact) killedMidway++;
+        else expect(json.provenance.sourceFormat, 'not the previous model, so the complete new one').to.equal('safetensors');
       }
       expect(killedMidway, 'a kill landed while the new model was being written').to.be.greaterThan(0);
       // A finished --force replaces the model and keeps the unrelated file.
