@@ -21,6 +21,7 @@ import { activationMaps } from '../rps/activation.js';
 import { assertCompatible, classRow, type Predictor } from '../rps/predictor.js';
 import { boxesFromMap, type Box } from '../localize/boxes.js';
 import { COLORS, renderOverlay, type DrawBox } from '../report/overlay.js';
+import { checkThreshold } from '../rps/threshold.js';
 
 /** A predicted box. */
 export interface PredictedBox {
@@ -215,7 +216,7 @@ function meanInside(map: Float32Array, W: number, H: number, b: Box): number {
  */
 export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSummary> {
   if (!o.caam && !o.predictor) throw new UsageError('a predictor is required (or --caam)');
-  if (!(o.threshold > 0 && o.threshold < 1)) throw new UsageError(`--threshold ${o.threshold}: must be in (0,1)`);
+  checkThreshold(o.threshold);
   if ((o.saveMaps || o.overlays) && !o.outDir) throw new Error('localizeRecords: outDir is required for maps or overlays');
   const p = o.predictor;
   if (p) assertCompatible(p, o.backbone.identity, o.predictorFile);

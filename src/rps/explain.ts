@@ -43,6 +43,7 @@ import { assertCompatible, classRow, type Predictor } from './predictor.js';
 import { normalizeMaps, rawScores, upsampleMaps } from './activation.js';
 import { PointStream, type HostFeatureMap, type TrainingSource } from './point-source.js';
 import { alphaModelFromPredictor, scanPoints, storedRepresenters, type RepresenterPoint } from './representers.js';
+import { resolveThreshold } from './threshold.js';
 
 /** Which test cells to explain. Coordinates are pixels of the original test image. */
 export type RegionSpec =
@@ -300,8 +301,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
   } finally {
     tf.dispose([rawT, mapT]);
   }
-  const tau = (o.region && 'threshold' in o.region ? o.region.threshold : undefined) ?? p.threshold?.value ?? 0.5;
-  if (!(tau >= 0 && tau <= 1)) throw new UsageError(`--threshold ${tau}: expected a number in [0,1]`);
+  const tau = resolveThreshold(p, o.region && 'threshold' in o.region ? o.region.threshold : undefined).value;
   const inputSize = o.test.inputSize ?? o.test.imageSize;
   const region = await selectRegion(o.region ?? { kind: 'box' }, map, [h, w], o.test.imageSize, inputSize, tau, o.test.id);
   // m_R = mean f̂ over the region (float64 on the host: |R|·C values).

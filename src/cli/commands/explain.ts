@@ -20,6 +20,7 @@ import type { TrainingSource } from '../../rps/point-source.js';
 import type { ExplainOptions, ExplainResult, RegionSpec } from '../../rps/explain.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
+import { checkThreshold } from '../../rps/threshold.js';
 
 interface ExplainArgs extends GlobalArgs {
   image?: string;
@@ -126,7 +127,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
     if (!Number.isInteger(a.top) || a.top < 1) throw new UsageError(`--top ${a.top}: expected an integer ≥ 1`);
     if (!Number.isInteger(a.context) || a.context < 0) throw new UsageError(`--context ${a.context}: expected an integer ≥ 0`);
     if (!Number.isInteger(a['batch-size']) || a['batch-size'] < 1) throw new UsageError(`--batch-size ${a['batch-size']}: expected an integer ≥ 1`);
-    if (a.threshold !== undefined && !(a.threshold >= 0 && a.threshold <= 1)) throw new UsageError(`--threshold ${a.threshold}: expected a number in [0,1]`);
+    if (a.threshold !== undefined) checkThreshold(a.threshold, '--threshold');
     const trainImages = a['train-images'] ?? [];
     const scanImages = !a['train-features'] && !a.features && trainImages.length > 0;
     if (a['train-dataset'] && !a['train-data-dir']) throw new UsageError(`--train-dataset ${a['train-dataset']} needs --train-data-dir DIR`);

@@ -27,6 +27,7 @@ import type { ProgressCallback } from '../../util/progress.js';
 import { backboneFor } from './evaluate-predictor.js';
 import { claimOutDir } from '../../util/run-owner.js';
 import { notice } from '../context.js';
+import { resolveThreshold } from '../../rps/threshold.js';
 
 /** Arguments of the image path of `uol localize`. */
 export interface LocalizeImagesArgs {
@@ -80,24 +81,14 @@ function boxesEntry(r: ImageResult): BoxesEntry {
   return e;
 }
 
-/** Default τ when neither --threshold nor a stored one is available. */
-export const DEFAULT_THRESHOLD = 0.5;
-
 /** Runs the image path; returns what the CLI prints. */
 export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInfo, onProgress: ProgressCallback): Promise<{ json: Record<string, unknown>; text: string[] }> {
   if (!a.predictor && !a.caam) throw new UsageError('uol localize: give --predictor FILE (or --caam)');
   const predictor: Predictor | undefined = a.predictor ? loadPredictor(a.predictor) : undefined;
-  let threshold = a.threshold;
-  let thresholdSource = '--threshold';
-  if (threshold === undefined && predictor?.threshold) {
-    threshold = predictor.threshold.value;
-    thresholdSource = `stored in the predictor (${predictor.threshold.source})`;
-  }
-  if (threshold === undefined) {
-    threshold = DEFAULT_THRESHOLD;
-    thresholdSource = `default ${DEFAULT_THRESHOLD} (no τ stored: run \`uol evaluate\` on annotated data to choose one)`;
-  }
-  if (!(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold ${threshold}: must be in (0,1)`);
+  const tau = resolveThreshold(predictor, a.threshold, '--threshold');
+  const threshold = tau.value;
+  const thresholdSource =
+    tau.origin === 'given' ? '--threshold' : tau.origin === 'stored' ? `stored in the predictor (${tau.source})` : `${tau.source} (no τ stored: run \`uol evaluate\` on annotated data to choose one)`;
   const spec: Parameters<typeof resolveInput>[0] = {};
   if (a.images?.length) spec.images = a.images;
   if (a.dataset) spec.dataset = a.dataset;
