@@ -8,6 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
 import { readFileSync } from 'node:fs';
+import { selectionOptions } from './protocol-args.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { listExperiments, parseExperimentName, type ReleaseExperiment } from '../../reproduce/experiments.js';
 import type { runReleaseExperiment as RunReleaseExperiment } from '../../reproduce/run.js';
@@ -41,7 +42,7 @@ export const reproduceCommand: CommandModule<GlobalArgs, ReproduceArgs> = {
   command: 'reproduce [name]',
   describe: "run an experiment of the authors' release (UOLwRPS main.py) under its protocol; --list shows them all",
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    selectionOptions(y)
       .positional('name', { type: 'string', describe: 'experiment, e.g. cub-mocov1, aircraft-vgg-caam, cub-dinovit-sr0.5, cub-mocov1-ds16 (see --list)' })
       .option('list', { type: 'boolean', default: false, describe: 'list every experiment with its main.py command' })
       .option('filter', { type: 'string', describe: '--list: only names containing STR' })
@@ -53,8 +54,6 @@ export const reproduceCommand: CommandModule<GlobalArgs, ReproduceArgs> = {
       .option('out', { type: 'string', describe: 'output folder (resultval.json, resulttest.json, results.json, report.html, param.npy, predictor.json)' })
       .option('image-size', { type: 'number', describe: "override main.py --image_size (default the experiment's: 480 fine-grained, 256 ImageNet)" })
       .option('crop-size', { type: 'number', describe: "override main.py --crop_size (default 448 / 224)" })
-      .option('train-list', { type: 'string', describe: 'training ids in the order the release drew them (its DataLoader shuffle is unseeded), one per line ("id" or "id,label")' })
-      .option('release-batch-size', { type: 'number', describe: 'main.py --batch_size (default 64; matters for --classwise quotas)' })
       .option('map-cache', { type: 'string', describe: 'keep every map here (<split>/<id>.npy, as uol evaluate --map-cache): a killed run resumes' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of the training order when no --train-list is given' })
       .option('batch-size', { type: 'number', default: 1, describe: "uol's images per forward pass" }) as Argv<ReproduceArgs>,
