@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { readNpySync } from '../src/io/npy.js';
 import { DEFAULT_BACKBONE, embeddedArtifacts } from '../src/backbones/registry.js';
 import { tfjsBackboneFromArtifacts } from '../src/backbones/tfjs-model.js';
-import { expandImageArgs, extractToDir } from '../src/backbones/extract.js';
+import { extractToDir } from '../src/pipeline/extract.js';
+import { expandImageArgs } from '../src/data/image-list.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
 import { expectNoLeak } from './helpers/leak.js';
@@ -88,8 +89,9 @@ describe('acceptance: the embedded default backbone localizes real objects offli
     const { artifacts, spec } = await embeddedArtifacts(DEFAULT_BACKBONE);
     const ctrlFe = await tfjsBackboneFromArtifacts({ ...artifacts, weightData: permuteWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs!) }, { ...spec, id: 'control' });
     const cdir = tmpDir();
+    const images = await expandImageArgs(['data']);
     try {
-      await expectNoLeak(() => extractToDir({ backbone: ctrlFe, images: expandImageArgs(['data']), outDir: path.join(cdir, 'feats') }), 'extractToDir');
+      await expectNoLeak(() => extractToDir({ backbone: ctrlFe, images, outDir: path.join(cdir, 'feats') }), 'extractToDir');
     } finally {
       ctrlFe.dispose();
     }

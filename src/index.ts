@@ -21,6 +21,11 @@ export type { NativeStatus } from './engine/native.js';
 
 // Backbones and weights
 export * from './backbones/index.js';
+export { checkInputSize } from './data/input-contract.js';
+export { expandImageArgs, listImages, isImageFile, IMAGE_EXTENSIONS } from './data/image-list.js';
+export type { ImageListing, StemmedImage } from './data/image-list.js';
+export { extractToDir } from './pipeline/extract.js';
+export type { ExtractOptions, ExtractResult } from './pipeline/extract.js';
 
 // The method: statistics, closed form, maps, predictor file, optimisation and representers
 export { FitStatistics, StatsBlock, batchSums, NORMALIZE_EPS } from './rps/statistics.js';

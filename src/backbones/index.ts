@@ -1,6 +1,6 @@
 /**
  * Public API of the backbones area: the registry (load by name or path, list, fetch), the feature-extractor interface,
- * conversion of PyTorch checkpoints, and feature extraction for image files.
+ * and conversion of PyTorch checkpoints (feature extraction for image files: pipeline/extract.ts).
  */
 export type { BackboneIdentity, FeatureExtractor, InputContract, Interpolation } from './types.js';
 export { runExtractor } from './types.js';
@@ -9,7 +9,6 @@ export type { BackboneInfo, BackboneSource, LoadBackboneOptions, FetchOptions, F
 export { convertCheckpoint, loadConvertedBackbone, prepareWeights, buildBackbone } from './convert.js';
 export type { ConvertOptions, ConvertResult } from './convert.js';
 export { ARCH_PRESETS, IMAGENET_MEAN, IMAGENET_STD } from './archs.js';
-export { extractToDir, expandImageArgs, checkInputSize } from './extract.js';
 export { loadTfjsModelBackbone, tfjsBackboneFromArtifacts } from './tfjs-model.js';
 export type { TfjsBackboneSpec } from './tfjs-model.js';
 export type { Downscale } from './resnet.js';

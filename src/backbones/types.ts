@@ -3,29 +3,10 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 
-/** Resampling filter used to resize images for a backbone (PIL/torchvision names). */
-export type Interpolation = 'bilinear' | 'bicubic' | 'nearest';
-
-/**
- * How images must be prepared for a backbone. Pixel values x ∈ [0,255] become (x/255 − mean[c]) / std[c].
- * (For a model that wants raw 0..255 input use mean 0 and std 1/255; for [0,1] input mean 0 and std 1.)
- */
-export interface InputContract {
-  /** Per-channel mean in [0,1] units, RGB order. */
-  mean: [number, number, number];
-  /** Per-channel std in [0,1] units, RGB order. */
-  std: [number, number, number];
-  /** Resize filter (torchvision `interpolation`). */
-  interpolation: Interpolation;
-  /** Input height and width must be multiples of this (patch size for ViTs; 1 when any size works). */
-  sizeMultiple: number;
-  /** Smallest accepted input side in pixels. */
-  minSize: number;
-  /** Training/inference side used by default (224 in the release). */
-  defaultSize: number;
-  /** True when only `defaultSize`×`defaultSize` inputs work (graph with a fixed input shape). */
-  fixedSize?: boolean;
-}
+// The input contract lives with the images it describes (data/input-contract.ts): data decodes and normalises per it
+// without importing backbones. Re-exported here because every backbone declares one.
+export type { InputContract, Interpolation } from '../data/input-contract.js';
+import type { InputContract } from '../data/input-contract.js';
 
 /** Identity of a backbone as stored in a predictor file. */
 export interface BackboneIdentity {

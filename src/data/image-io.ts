@@ -25,7 +25,7 @@ import { readFileBoundedAsync } from '../util/safe-read.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as SharpNS from 'sharp';
 import { UsageError } from '../util/errors.js';
-import type { InputContract, Interpolation } from '../backbones/types.js';
+import type { InputContract, Interpolation } from './input-contract.js';
 import { pilResize } from './pil-resample.js';
 import { withoutOrientation } from './exif.js';
 

@@ -14,7 +14,7 @@
 import { mulberry32 } from '../util/random.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { cpus } from 'node:os';
-import type { InputContract } from '../backbones/types.js';
+import type { InputContract } from './input-contract.js';
 import type { ProgressCallback } from '../util/progress.js';
 import type { TimingCallback } from '../util/timing.js';
 import { isUsageError, UsageError } from '../util/errors.js';

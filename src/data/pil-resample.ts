@@ -10,7 +10,7 @@
  * an accumulated affine step exactly as ImagingScaleAffine does. It is the resizer of the jimp codec (pure JS) and an
  * opt-in exact resizer for the sharp codec. Runs on the calling thread.
  */
-import type { Interpolation } from '../backbones/types.js';
+import type { Interpolation } from './input-contract.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;

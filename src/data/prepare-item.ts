@@ -2,7 +2,7 @@
  * One record → its network input and GT in the input frame. Shared by the loader's in-process path and its decode
  * worker threads (plain data in, plain data out: no closures, no tensors).
  */
-import type { Interpolation } from '../backbones/types.js';
+import type { Interpolation } from './input-contract.js';
 import type { DecodeOptions, RGBImage, ResizeOptions } from './image-io.js';
 import { prepareImage, prepareMask, transformBoxes, type Box, type MaskKind, type PreparedMask, type Protocol } from './transforms.js';
 

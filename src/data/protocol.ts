@@ -13,7 +13,7 @@
  *   the codec's resizer (sharp), ResNet stride 32 unless told, the dataset's test split with τ from its val split when
  *   it has one, GT boxes scaled from the decoded image size. The default for every other input (folders, CIFAR).
  */
-import type { Interpolation } from '../backbones/types.js';
+import type { Interpolation } from './input-contract.js';
 import { UsageError } from '../util/errors.js';
 import type { Resizer } from './image-io.js';
 import type { Dataset } from './datasets/types.js';

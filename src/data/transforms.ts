@@ -18,7 +18,7 @@
  * Masks (the release): CUB soft masks → float /255, `cv2.resize(INTER_LINEAR)` to the resize size, crop, > 0.5;
  * OpenImages masks → `cv2.resize(INTER_NEAREST)`, crop, > 0.5, with the ignore mask (ignore box minus foreground) as 255.
  */
-import type { Interpolation } from '../backbones/types.js';
+import type { Interpolation } from './input-contract.js';
 import { readImageResized, type DecodeOptions, type RGBImage, type ResizeOptions, resizeRGB, readImageRGB } from './image-io.js';
 
 /** A box in pixel coordinates, [x0, y0, x1, y1] (inclusive corner pixels in the wsolevaluation convention). */

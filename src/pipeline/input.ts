@@ -7,7 +7,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { openDataset } from '../data/datasets/index.js';
 import type { Dataset, DatasetOptions, DatasetRecord } from '../data/datasets/types.js';
-import { IMAGE_EXTENSIONS } from '../data/datasets/folder.js';
+import { checkImageFile, isGlob } from '../data/image-list.js';
 import { hashListing, type InputHash } from '../report/manifest.js';
 
 /** Where images come from. */
@@ -108,17 +108,14 @@ export async function resolveInput(spec: InputSpec, preferredSplits: string[]): 
       records.push({ ...extra, id, file });
     };
     for (const item of spec.images) {
-      if (/[*?[\]{}]/.test(item) || (existsSync(item) && statSync(item).isDirectory())) {
+      if (isGlob(item) || (existsSync(item) && statSync(item).isDirectory())) {
         const ds = await openDataset('folder', { dataDir: item });
         for (const r of await ds.records(ds.splits[0]!)) {
           const { id, file, ...extra } = r;
           add(id, path.resolve(file!), extra);
         }
       } else {
-        if (!existsSync(item)) throw new UsageError(`${item}: file not found`);
-        if (!IMAGE_EXTENSIONS.includes(path.extname(item).toLowerCase())) {
-          throw new UsageError(`${item}: not an image file name (${IMAGE_EXTENSIONS.join(' ')})`);
-        }
+        checkImageFile(item);
         add(path.basename(item), path.resolve(item));
       }
     }

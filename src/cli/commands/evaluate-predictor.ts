@@ -16,7 +16,7 @@ import type { FeatureExtractor } from '../../backbones/types.js';
 import { openDataset } from '../../data/datasets/index.js';
 import type { Dataset, DatasetOptions } from '../../data/datasets/types.js';
 import { describeProtocol, wholeProtocol, type Protocol } from '../../data/transforms.js';
-import { checkInputSize } from '../../backbones/extract.js';
+import { checkInputSize } from '../../data/input-contract.js';
 import type { BoxMetrics } from '../../evaluate/box-metrics.js';
 import type { MaskMetrics } from '../../evaluate/mask-metrics.js';
 import { parseThresholds } from '../../localize/gray.js';

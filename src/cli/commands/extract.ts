@@ -28,9 +28,10 @@ export const extractCommand: CommandModule<GlobalArgs, ExtractArgs> = {
       .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' }) as Argv<ExtractArgs>,
   handler: async (a) => {
     const { loadBackbone } = await import('../../backbones/registry.js');
-    const { expandImageArgs, extractToDir } = await import('../../backbones/extract.js');
+    const { extractToDir } = await import('../../pipeline/extract.js');
+    const { expandImageArgs } = await import('../../data/image-list.js');
     await startEngine(a);
-    const images = expandImageArgs(a.images);
+    const images = await expandImageArgs(a.images);
     const prog = progressFor(a);
     const opts: Parameters<typeof loadBackbone>[1] = { onProgress: prog.callback };
     if (a.downscale) opts.downscale = a.downscale as Downscale;

@@ -8,7 +8,7 @@ import { UsageError } from '../../util/errors.js';
 import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
 import { DEFAULT_BACKBONE, loadBackbone } from '../../backbones/registry.js';
-import { checkInputSize } from '../../backbones/extract.js';
+import { checkInputSize } from '../../data/input-contract.js';
 import { releaseQuota, selectFitRecords } from '../../data/fit-selection.js';
 import { parseProtocolName, protocolRecord, RELEASE_DATASETS, resolveProtocol } from '../../data/protocol.js';
 import { sha256FileSync } from '../../util/fs.js';

@@ -15,7 +15,7 @@ import { sha256Hex, writeFileAtomicSync } from '../../util/fs.js';
 import { Journal } from '../../util/journal.js';
 import { TOOL } from '../../version.js';
 import type { EngineInfo } from '../../engine/backend.js';
-import { checkInputSize } from '../../backbones/extract.js';
+import { checkInputSize } from '../../data/input-contract.js';
 import { evalProtocol, wholeProtocol, describeProtocol, type Protocol } from '../../data/transforms.js';
 import { loadPredictor, type Predictor } from '../../rps/predictor.js';
 import { localizeRecords, outputNames, type ImageResult } from '../../pipeline/localize.js';

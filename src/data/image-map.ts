@@ -1,15 +1,13 @@
 /**
  * Which image file belongs to which feature stem: for crops of training patches in explanations. Either a directory
- * (every image file `<stem>.<ext>` in it, ext one of {@link IMAGE_EXTENSIONS}) or a CSV of `stem,file` lines (relative
+ * (every image file `<stem>.<ext>` in it, listed by data/image-list.ts, not recursive) or a CSV of `stem,file` lines (relative
  * paths are taken relative to the CSV's directory).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../util/errors.js';
 import { readTextBounded } from '../util/safe-read.js';
-
-/** Image file extensions recognised in a directory (lower case). */
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.gif'];
+import { imageExtensionsText, listImageFolder } from './image-list.js';
 
 /**
  * Reads a stem → image file map from a directory or a CSV.
@@ -24,14 +22,12 @@ export function readImageMap(p: string): Map<string, string> {
   }
   const out = new Map<string, string>();
   if (st.isDirectory()) {
-    for (const n of readdirSync(p).sort()) {
-      const ext = path.extname(n).toLowerCase();
-      if (!IMAGE_EXTENSIONS.includes(ext)) continue;
-      const stem = n.slice(0, -ext.length);
+    for (const n of listImageFolder(p, { recursive: false })) {
+      const stem = n.slice(0, -path.extname(n).length);
       if (out.has(stem)) throw new UsageError(`${p}: two images for stem "${stem}" (${path.basename(out.get(stem)!)} and ${n})`);
       out.set(stem, path.resolve(p, n));
     }
-    if (out.size === 0) throw new UsageError(`${p}: no image files (${IMAGE_EXTENSIONS.join(' ')})`);
+    if (out.size === 0) throw new UsageError(`${p}: no image files (${imageExtensionsText()})`);
     return out;
   }
   const base = path.dirname(path.resolve(p));
