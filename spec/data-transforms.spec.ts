@@ -1,12 +1,13 @@
 // GT box and mask transforms against the release's formulas computed with numpy / cv2 (tools/ref_images.py): exact.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { transformBoxes, prepareMask, roundHalfEven, geometry, shorterSideSize, cropRGB, type Box, type MaskKind } from '../src/data/transforms.js';
+import { transformBoxes, prepareMask, roundHalfEven, geometry, shorterSideSize, cropRGB, type MaskKind } from '../src/data/transforms.js';
+import type { CornerBox } from '../src/util/box.js';
 
 const FIX = 'spec/fixtures/data/images';
 
 describe('transforms: boxes (release formula)', () => {
-  const cases = JSON.parse(readFileSync(`${FIX}/boxes.json`, 'utf8')) as { box: Box; width: number; height: number; resize: number; crop: number; expected: Box }[];
+  const cases = JSON.parse(readFileSync(`${FIX}/boxes.json`, 'utf8')) as { box: CornerBox; width: number; height: number; resize: number; crop: number; expected: CornerBox }[];
   it(`${cases.length} random boxes equal numpy's result exactly (round half to even, clip)`, () => {
     let n = 0;
     for (const c of cases) {

@@ -12,7 +12,7 @@ import { boxIoU, npSum } from '../src/evaluate/iou.js';
 import { combineMasks, nearestIndices, readGrayImage, resizeNearest } from '../src/evaluate/gt-masks.js';
 import { resizeBox } from '../src/evaluate/wsol-metadata.js';
 import { npArange } from '../src/localize/gray.js';
-import type { Box } from '../src/localize/boxes.js';
+import type { CornerBox } from '../src/util/box.js';
 import { loadReference, refMap, refMask, type RefImage } from './helpers/metrics-ref.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -25,7 +25,7 @@ function compareBox(got: BoxMetrics, exp: Record<string, unknown>, what: string)
   for (const k of ['images', 'MaxBoxAcc', 'MaxBoxAccV2', 'IoU', 'MaxBoxAccV2_release', 'bestThreshold', 'release', 'chosen', 'top1Loc', 'top5Loc', 'curves']) {
     expect(got[k as keyof BoxMetrics], `${what}: ${k}`).to.deep.equal(exp[k]);
   }
-  const per = exp.perImage as { id: string; threshold: number; box: Box | null; iou: number; iouMulti: number }[];
+  const per = exp.perImage as { id: string; threshold: number; box: CornerBox | null; iou: number; iouMulti: number }[];
   expect(got.perImage!.length).to.equal(per.length);
   got.perImage!.forEach((p, i) => {
     const e = per[i]!;

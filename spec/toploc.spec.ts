@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { BoxEvaluator, type BoxMetrics } from '../src/evaluate/box-metrics.js';
 import { classRank, classRanks, parsePredictions, predictedRank } from '../src/classify/ranks.js';
 import { writeNpySync } from '../src/io/npy.js';
-import type { Box } from '../src/localize/boxes.js';
+import type { CornerBox } from '../src/util/box.js';
 import { genMap, type GenParams } from './helpers/gen-maps.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -20,7 +20,7 @@ interface Img {
   w: number;
   params?: GenParams;
   values?: number[];
-  gt: Box[];
+  gt: CornerBox[];
   label: number;
   logits: number[];
 }

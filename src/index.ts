@@ -60,7 +60,10 @@ export { compareFits, scorePredictor } from './pipeline/compare-fits.js';
 
 // Boxes and metrics
 export { boxesFromMap, boxesAtThresholds } from './localize/boxes.js';
-export type { Box } from './localize/boxes.js';
+export type { CornerBox, EdgeBox, HalfOpenBox, XYWHBox, NormalizedBox } from './util/box.js';
+/** The box `boxesFromMap` returns (cv2 corners): the name before util/box.ts gave each convention its own. */
+export type { CornerBox as Box } from './util/box.js';
+export { cornerToImageEdges, edgesToXYWH, normalizeBox, denormalizeBox } from './util/box.js';
 export { BoxEvaluator } from './evaluate/box-metrics.js';
 export type { BoxMetrics, BoxSample, BoxThresholdChoice, ImageBoxResult } from './evaluate/box-metrics.js';
 export { MaskEvaluator } from './evaluate/mask-metrics.js';

@@ -2,7 +2,7 @@
 // evaluate-CLI specs.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Box } from '../../src/localize/boxes.js';
+import type { CornerBox } from '../../src/util/box.js';
 import { genMap, type GenParams } from './gen-maps.js';
 
 const DIR = path.join('spec', 'fixtures', 'metrics');
@@ -14,8 +14,8 @@ export interface RefImage {
   w: number;
   params?: GenParams;
   values?: number[];
-  gt?: Box[];
-  gtOrig?: Box[];
+  gt?: CornerBox[];
+  gtOrig?: CornerBox[];
   size?: [number, number];
   rank?: number;
   fg?: GenParams;

@@ -19,6 +19,7 @@ import { xorshift32 } from '../util/random.js';
 import { writeNpySync } from '../io/npy.js';
 import type { BenchResult, BenchSuite } from './types.js';
 import { childProcessEnv } from '../util/settings.js';
+import type { CornerBox } from '../util/box.js';
 
 /** Deterministic xorshift32 in [0, 1). */
 function rng(seed: number): () => number {
@@ -155,7 +156,7 @@ export const boxesSuite: BenchSuite = {
         for (let i = 1; i < m.length; i++) if (m[i]! > m[k]!) k = i;
         const y = Math.floor(k / 448);
         const x = k % 448;
-        return [[Math.max(0, x - 60), Math.max(0, y - 60), Math.min(447, x + 60), Math.min(447, y + 60)] as [number, number, number, number]];
+        return [[Math.max(0, x - 60), Math.max(0, y - 60), Math.min(447, x + 60), Math.min(447, y + 60)] as CornerBox];
       });
       const run = (engine: BoxEngine): number =>
         cpuMs(opts.quick ? 2 : 5, () => {

@@ -13,16 +13,17 @@ import sharp from 'sharp';
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
-import type { Box } from './transforms.js';
+import type { CornerBox } from '../util/box.js';
 import type { DatasetRecord } from './datasets/types.js';
 import { readJsonBounded } from '../util/safe-read.js';
+import { roundBox } from '../util/box.js';
 
 /** An annotated source photo. */
 export interface CompositeObject {
   /** Image file. */
   file: string;
   /** Its boxes [x0,y0,x1,y1] in pixels; the first is cut out. */
-  boxes: readonly Box[];
+  boxes: readonly CornerBox[];
 }
 
 /** Options of {@link makeComposites}. */
@@ -57,7 +58,7 @@ export async function makeComposites(objects: readonly CompositeObject[], backgr
   for (const obj of objects) {
     const box = obj.boxes[0];
     if (!box) throw new UsageError(`composites: ${obj.file} has no box`);
-    const [x0, y0, x1, y1] = box.map(Math.round) as [number, number, number, number];
+    const [x0, y0, x1, y1] = roundBox(box);
     if (!(x1 > x0 && y1 > y0 && x0 >= 0 && y0 >= 0)) throw new UsageError(`composites: ${obj.file}: box [${box.join(', ')}] is empty or negative`);
     for (let rep = 0; rep < copies; rep++, k++) {
       const bg = backgrounds[k % backgrounds.length]!;
@@ -82,7 +83,7 @@ export async function makeComposites(objects: readonly CompositeObject[], backgr
  */
 export async function sampleComposites(photoDir: string, outDir: string): Promise<DatasetRecord[]> {
   const file = path.join(photoDir, 'manifest.json');
-  let entries: { file: string; approx_boxes: Box[] }[];
+  let entries: { file: string; approx_boxes: CornerBox[] }[];
   try {
     entries = readJsonBounded(file, 'photo manifest') as typeof entries;
   } catch (e) {

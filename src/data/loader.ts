@@ -19,7 +19,8 @@ import type { ProgressCallback } from '../util/progress.js';
 import type { TimingCallback } from '../util/timing.js';
 import { isUsageError, UsageError } from '../util/errors.js';
 import { toInputBatch, type DecodeOptions, type RGBImage, type ResizeOptions } from './image-io.js';
-import type { Box, PreparedMask, Protocol } from './transforms.js';
+import type { PreparedMask, Protocol } from './transforms.js';
+import type { CornerBox } from '../util/box.js';
 import { prepareItem, type PrepareTask } from './prepare-item.js';
 import { DecodePool } from './decode-pool.js';
 import type { DatasetRecord } from './datasets/types.js';
@@ -43,7 +44,7 @@ export interface Batch {
   /** Decoded (stored) size of each original image. */
   originalSizes: { width: number; height: number }[];
   /** GT boxes in the input frame (release transform), per record; undefined where the record has none. */
-  boxes: (Box[] | undefined)[];
+  boxes: (CornerBox[] | undefined)[];
   /** GT masks in the input frame (0/1/255), when `withMasks` and the record has mask files. */
   masks?: (PreparedMask | undefined)[];
 }
@@ -89,7 +90,7 @@ interface Item {
   record: DatasetRecord;
   image: RGBImage;
   original: { width: number; height: number };
-  boxes?: Box[];
+  boxes?: CornerBox[];
   mask?: PreparedMask;
 }
 

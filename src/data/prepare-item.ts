@@ -4,7 +4,8 @@
  */
 import type { Interpolation } from './input-contract.js';
 import type { DecodeOptions, RGBImage, ResizeOptions } from './image-io.js';
-import { prepareImage, prepareMask, transformBoxes, type Box, type MaskKind, type PreparedMask, type Protocol } from './transforms.js';
+import { prepareImage, prepareMask, transformBoxes, type MaskKind, type PreparedMask, type Protocol } from './transforms.js';
+import type { CornerBox } from '../util/box.js';
 
 /** What to prepare. */
 export interface PrepareTask {
@@ -13,7 +14,7 @@ export interface PrepareTask {
   protocol: Protocol;
   interpolation: Interpolation;
   decode?: DecodeOptions & ResizeOptions;
-  boxes?: Box[];
+  boxes?: CornerBox[];
   /** Size the boxes are scaled from (the annotations' stated size, the release's rule); default the decoded size. */
   boxSize?: { width: number; height: number };
   mask?: { files: string[]; ignoreFile?: string; kind: MaskKind };
@@ -23,7 +24,7 @@ export interface PrepareTask {
 export interface PreparedItem {
   image: RGBImage;
   original: { width: number; height: number };
-  boxes?: Box[];
+  boxes?: CornerBox[];
   mask?: PreparedMask;
   /** Wall milliseconds prepareItem took (decode, resize, crop, mask). */
   ms?: number;

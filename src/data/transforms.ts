@@ -20,9 +20,7 @@
  */
 import type { Interpolation } from './input-contract.js';
 import { readImageResized, type DecodeOptions, type RGBImage, type ResizeOptions, resizeRGB, readImageRGB } from './image-io.js';
-
-/** A box in pixel coordinates, [x0, y0, x1, y1] (inclusive corner pixels in the wsolevaluation convention). */
-export type Box = [number, number, number, number];
+import type { CornerBox } from '../util/box.js';
 
 /** How an image becomes the network input. */
 export type Protocol =
@@ -171,7 +169,7 @@ export async function prepareImage(src: ImageSource, p: Protocol, interpolation:
  * @param size original width and height (as decoded).
  * @returns integer boxes inside [0, out−1].
  */
-export function transformBoxes(boxes: readonly Box[], size: { width: number; height: number }, p: Protocol): Box[] {
+export function transformBoxes(boxes: readonly CornerBox[], size: { width: number; height: number }, p: Protocol): CornerBox[] {
   const g = geometry(p, size.width, size.height);
   const sx = g.resize.width / size.width;
   const sy = g.resize.height / size.height;

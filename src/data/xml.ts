@@ -5,14 +5,14 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import { UsageError } from '../util/errors.js';
-import type { Box } from './transforms.js';
+import type { CornerBox } from '../util/box.js';
 import { readTextBoundedAsync } from '../util/safe-read.js';
 
 /** One annotated object. */
 export interface VocObject {
   name: string;
   /** [xmin, ymin, xmax, ymax] as written. */
-  box: Box;
+  box: CornerBox;
 }
 
 /** A parsed annotation file. */

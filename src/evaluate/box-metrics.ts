@@ -17,7 +17,8 @@
  * `count*100/n` vs `(count/n)*100`), so results equal them bit for bit. The chosen τ of every metric is reported and
  * can be fed to a second evaluator with the same grid (`compute({ chosen })`: val → test protocol).
  */
-import { analyzeCuts, BoxWorkspace, type Box, type BoxEngine } from '../localize/boxes.js';
+import { analyzeCuts, BoxWorkspace, type BoxEngine } from '../localize/boxes.js';
+import type { CornerBox } from '../util/box.js';
 import { grayCut, releaseThresholds, toGrayMax, type GrayPrecision, type ScoreMap } from '../localize/gray.js';
 import { uniqueCuts } from '../localize/sweep.js';
 import { UsageError } from '../util/errors.js';
@@ -30,7 +31,7 @@ export interface BoxSample {
   height: number;
   width: number;
   /** Ground-truth boxes [x0, y0, x1, y1], inclusive integer pixel coordinates in the map's frame (≥ 1 box). */
-  gtBoxes: readonly Readonly<Box>[];
+  gtBoxes: readonly Readonly<CornerBox>[];
   /** 1-based rank of the true class in the classifier's scores (1 = top-1). Give it for all images or none. */
   classRank?: number;
   /** Image id, kept in per-image results. */
@@ -67,7 +68,7 @@ export interface ImageBoxResult {
   /** The τ the values below are read at. */
   threshold: number;
   /** Largest contour's raw cv2 box [x, y, x + w, y + h], null when nothing is above τ. */
-  box: Box | null;
+  box: CornerBox | null;
   /** Best IoU of that box against the GT boxes (0 when no box); float32 precision. */
   iou: number;
   /** Best IoU over every contour's clipped box (wsolevaluation multi-contour); float32 precision. */
@@ -241,7 +242,7 @@ export class BoxEvaluator {
       let iouRel = -1;
       let iouLargest = emptyIoU;
       if (hasLargest[j]) {
-        const b: Box = [largest[4 * j]!, largest[4 * j + 1]!, largest[4 * j + 2]!, largest[4 * j + 3]!];
+        const b: CornerBox = [largest[4 * j]!, largest[4 * j + 1]!, largest[4 * j + 2]!, largest[4 * j + 3]!];
         iouRel = bestIoU(b, gts);
         iouLargest = bestIoU([b[0], b[1], Math.min(b[2], W - 1), Math.min(b[3], H - 1)], gts);
         if (rec) rec.boxes.set(b, 4 * k);

@@ -2,7 +2,7 @@
  * Box IoU with inclusive pixel boxes (wsolevaluation `calculate_multiple_iou`, the release's `calculate_IOU`), and the
  * summation order numpy uses, so floating-point results match the references to the last bit.
  */
-import type { Box } from '../localize/boxes.js';
+import type { CornerBox } from '../util/box.js';
 
 /**
  * IoU of two inclusive boxes [x0, y0, x1, y1]: area = (x1 − x0 + 1)(y1 − y0 + 1). A non-positive union gives 0
@@ -17,7 +17,7 @@ export function boxIoU(ax0: number, ay0: number, ax1: number, ay1: number, bx0: 
 }
 
 /** Best IoU of `box` against any of `gts` (an image with several GT boxes scores its best match); 0 for no GT. */
-export function bestIoU(box: Readonly<Box>, gts: readonly Readonly<Box>[]): number {
+export function bestIoU(box: Readonly<CornerBox>, gts: readonly Readonly<CornerBox>[]): number {
   let best = 0;
   for (const g of gts) {
     const v = boxIoU(box[0], box[1], box[2], box[3], g[0], g[1], g[2], g[3]);

@@ -11,9 +11,9 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Box } from '../localize/boxes.js';
 import { UsageError } from '../util/errors.js';
 import { readTextBounded } from '../util/safe-read.js';
+import type { CornerBox } from '../util/box.js';
 
 /** Masks of one image (paths relative to the mask root). */
 export interface MaskEntry {
@@ -32,7 +32,7 @@ export interface WsolMetadata {
   /** Original image size per image id (image_sizes.txt), when the file exists and is not empty. */
   imageSizes?: Map<string, { width: number; height: number }>;
   /** GT boxes per image id, inclusive [x0, y0, x1, y1] in original image pixels (box localization.txt). */
-  boxes?: Map<string, Box[]>;
+  boxes?: Map<string, CornerBox[]>;
   /** GT masks per image id (mask localization.txt). */
   masks?: Map<string, MaskEntry>;
 }
@@ -124,7 +124,7 @@ export function readWsolMetadata(dir: string): WsolMetadata {
       meta.boxes = new Map();
       for (const l of lines) {
         const [id, ...v] = fields(locFile, l, 5, '<image_id>,<x0>,<y0>,<x1>,<y1>');
-        const b = v.map((s, k) => int(locFile, l, s, ['x0', 'y0', 'x1', 'y1'][k]!, 0)) as Box;
+        const b = v.map((s, k) => int(locFile, l, s, ['x0', 'y0', 'x1', 'y1'][k]!, 0)) as CornerBox;
         if (b[2] < b[0] || b[3] < b[1]) throw new UsageError(`${locFile}:${l.no}: box [${b.join(', ')}] has x1 < x0 or y1 < y0`);
         const list = meta.boxes.get(id!);
         if (list) list.push(b);
@@ -155,7 +155,7 @@ export function readWsolMetadata(dir: string): WsolMetadata {
  * wsolevaluation's `resize_bbox`: scales an inclusive box from an image of size (w, h) to (newW, newH), truncating
  * each coordinate (`int(x0 * new_w / w)`).
  */
-export function resizeBox(box: Readonly<Box>, width: number, height: number, newWidth: number, newHeight: number): Box {
+export function resizeBox(box: Readonly<CornerBox>, width: number, height: number, newWidth: number, newHeight: number): CornerBox {
   return [
     Math.trunc((box[0] * newWidth) / width),
     Math.trunc((box[1] * newHeight) / height),

@@ -10,9 +10,7 @@
 import { ContourWorkspace, findContoursIn, largestContourIndex } from './contours.js';
 import { grayCut, maxGray, toGray, type GrayPrecision, type ScoreMap } from './gray.js';
 import { SweepWorkspace, sweepCuts, uniqueCuts } from './sweep.js';
-
-/** A box [x0, y0, x1, y1] in pixels (cv2 convention x1 = x + w; inclusive when clipped as wsolevaluation does). */
-export type Box = [number, number, number, number];
+import type { CornerBox } from '../util/box.js';
 
 /** Which implementation computes boxes at many thresholds. */
 export type BoxEngine = 'sweep' | 'trace';
@@ -35,14 +33,14 @@ export interface BoxesFromMapOptions {
  *   cv2's order with `multi`.
  * @throws UsageError for a map with NaN or values outside [0, 1], or a size mismatch.
  */
-export function boxesFromMap(map: ScoreMap, height: number, width: number, tau: number, opts: BoxesFromMapOptions = {}): Box[] {
+export function boxesFromMap(map: ScoreMap, height: number, width: number, tau: number, opts: BoxesFromMapOptions = {}): CornerBox[] {
   if (!(tau >= 0 && tau <= 1)) throw new RangeError(`boxesFromMap: tau ${tau} is outside [0, 1]`);
   const gray = toGray(map, height, width, opts.precision);
   return boxesFromGray(gray, height, width, grayCut(tau, maxGray(gray)), opts);
 }
 
 /** {@link boxesFromMap} on an 8-bit gray image and an integer cut (foreground = gray > cut). */
-export function boxesFromGray(gray: Uint8Array, height: number, width: number, cut: number, opts: BoxesFromMapOptions = {}): Box[] {
+export function boxesFromGray(gray: Uint8Array, height: number, width: number, cut: number, opts: BoxesFromMapOptions = {}): CornerBox[] {
   const contours = findContoursIn(new ContourWorkspace(gray, height, width), cut);
   const pick = opts.multi ? contours : contours.length ? [contours[largestContourIndex(contours)]!] : [];
   return pick.map((c) => {
@@ -99,9 +97,9 @@ export interface ThresholdBoxes {
   /** The integer cut int(τ·max(gray)) per threshold. */
   cuts: Int32Array;
   /** Largest contour's box per threshold, or null when nothing is above the threshold. */
-  largest: (Box | null)[];
+  largest: (CornerBox | null)[];
   /** Every contour's box per threshold (with `multi`; order unspecified for the sweep engine). */
-  all?: Box[][];
+  all?: CornerBox[][];
 }
 
 /**
@@ -124,8 +122,8 @@ export function boxesAtThresholds(
     cutsPerTau[k] = grayCut(t, mg);
   }
   const cuts = uniqueCuts(cutsPerTau);
-  const largest: (Box | null)[] = new Array<Box | null>(cuts.length).fill(null);
-  const all: Box[][] | undefined = opts.multi ? cuts.length ? Array.from({ length: cuts.length }, () => []) : [] : undefined;
+  const largest: (CornerBox | null)[] = new Array<CornerBox | null>(cuts.length).fill(null);
+  const all: CornerBox[][] | undefined = opts.multi ? cuts.length ? Array.from({ length: cuts.length }, () => []) : [] : undefined;
   const visitor: CutVisitor = {
     largest: (j, x0, y0, x1, y1) => {
       largest[j] = [x0, y0, x1, y1];

@@ -13,22 +13,23 @@ import type { TimingCallback } from '../util/timing.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
 import { loadBatches, type SkippedImage } from '../data/loader.js';
-import { geometry, outputSize, type PreparedMask, type Protocol, type Box as GtBox } from '../data/transforms.js';
+import { geometry, outputSize, type PreparedMask, type Protocol } from '../data/transforms.js';
+import { cornerToImageEdges, type CornerBox, type EdgeBox } from '../util/box.js';
 import { readImageRGB, type Resizer, type RGBImage } from '../data/image-io.js';
 import type { Interpolation } from '../backbones/types.js';
 import { writeNpy } from '../io/npy.js';
 import { activationMaps } from '../rps/activation.js';
 import { assertCompatible, classRow, type Predictor } from '../rps/predictor.js';
-import { boxesFromMap, type Box } from '../localize/boxes.js';
+import { boxesFromMap } from '../localize/boxes.js';
 import { COLORS, renderOverlay, type DrawBox } from '../report/overlay.js';
 import { checkThreshold } from '../rps/threshold.js';
 
 /** A predicted box. */
 export interface PredictedBox {
   /** [x0,y0,x1,y1] in original image pixels, continuous edges (x1,y1 exclusive), clipped to the image. */
-  box: [number, number, number, number];
+  box: EdgeBox;
   /** The same box in the input frame as cv2.boundingRect gives it: [x, y, x+w, y+h]. */
-  inputBox: Box;
+  inputBox: CornerBox;
   /** Mean map value (in [0,1]) inside the box in the input frame. */
   score: number;
 }
@@ -47,7 +48,7 @@ export interface ImageResult {
   /** Every contour's box (with `allBoxes`). */
   allBoxes?: PredictedBox[];
   /** GT boxes in the input frame, when the record has them. */
-  gtInput?: GtBox[];
+  gtInput?: CornerBox[];
   /** Map file written (relative to the output directory). */
   mapFile?: string;
   /** Overlay PNG written (relative to the output directory). */
@@ -188,17 +189,12 @@ export function outputNames(ids: readonly string[]): OutputNames {
 }
 
 /** Maps an input-frame box [x,y,x+w,y+h] back to original pixels (continuous edges), clipped to the image. */
-export function toOriginal(b: Box, p: Protocol, width: number, height: number): [number, number, number, number] {
+export function toOriginal(b: CornerBox, p: Protocol, width: number, height: number): EdgeBox {
   const g = geometry(p, width, height);
-  const sx = width / g.resize.width;
-  const sy = height / g.resize.height;
-  const r = (v: number) => Math.round(v * 100) / 100;
-  const cx = (v: number) => r(Math.min(width, Math.max(0, (v + g.crop.left) * sx)));
-  const cy = (v: number) => r(Math.min(height, Math.max(0, (v + g.crop.top) * sy)));
-  return [cx(b[0]), cy(b[1]), cx(b[2]), cy(b[3])];
+  return cornerToImageEdges(b, { left: g.crop.left, top: g.crop.top, scaleX: width / g.resize.width, scaleY: height / g.resize.height, width, height });
 }
 
-function meanInside(map: Float32Array, W: number, H: number, b: Box): number {
+function meanInside(map: Float32Array, W: number, H: number, b: CornerBox): number {
   let s = 0;
   let n = 0;
   for (let y = Math.max(0, b[1]); y < Math.min(H, b[3]); y++) {
@@ -296,7 +292,7 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
         const rec = batch.records[i]!;
         const map = data.subarray(i * H * W, (i + 1) * H * W);
         const orig = batch.originalSizes[i]!;
-        const mk = (b: Box): PredictedBox => ({ box: toOriginal(b, o.protocol, orig.width, orig.height), inputBox: b, score: meanInside(map, W, H, b) });
+        const mk = (b: CornerBox): PredictedBox => ({ box: toOriginal(b, o.protocol, orig.width, orig.height), inputBox: b, score: meanInside(map, W, H, b) });
         const largest = boxesFromMap(map, H, W, o.threshold);
         const r: ImageResult = { id: rec.id, width: orig.width, height: orig.height, threshold: o.threshold, box: largest.length ? mk(largest[0]!) : null };
         if (rec.file !== undefined) r.file = rec.file;

@@ -2,20 +2,21 @@
  * COCO-format export of predicted boxes (pseudo-labels for training detectors): one category ("object" by default),
  * `bbox` as [x, y, width, height] in original image pixels, `score` per box.
  */
+import { edgeArea, edgesToXYWH, roundCenti, type EdgeBox, type XYWHBox } from '../util/box.js';
 
 /** One image's predictions in original pixels; boxes are [x0,y0,x1,y1] with x1,y1 exclusive edges. */
 export interface CocoImagePrediction {
   fileName: string;
   width: number;
   height: number;
-  boxes: { box: [number, number, number, number]; score: number }[];
+  boxes: { box: EdgeBox; score: number }[];
 }
 
 /** The COCO document (images, annotations, categories). */
 export interface CocoDocument {
   info: { description: string; version: string; date_created: string };
   images: { id: number; file_name: string; width: number; height: number }[];
-  annotations: { id: number; image_id: number; category_id: number; bbox: [number, number, number, number]; area: number; score: number; iscrowd: 0 }[];
+  annotations: { id: number; image_id: number; category_id: number; bbox: XYWHBox; area: number; score: number; iscrowd: 0 }[];
   categories: { id: number; name: string; supercategory: string }[];
 }
 
@@ -32,11 +33,7 @@ export function toCoco(preds: CocoImagePrediction[], tool: string, category = 'o
     const id = i + 1;
     doc.images.push({ id, file_name: p.fileName, width: p.width, height: p.height });
     for (const b of p.boxes) {
-      const [x0, y0, x1, y1] = b.box;
-      const w = Math.max(0, x1 - x0);
-      const h = Math.max(0, y1 - y0);
-      const r = (v: number) => Math.round(v * 100) / 100;
-      doc.annotations.push({ id: ++ann, image_id: id, category_id: 1, bbox: [r(x0), r(y0), r(w), r(h)], area: r(w * h), score: Math.round(b.score * 1e4) / 1e4, iscrowd: 0 });
+      doc.annotations.push({ id: ++ann, image_id: id, category_id: 1, bbox: edgesToXYWH(b.box), area: roundCenti(edgeArea(b.box)), score: Math.round(b.score * 1e4) / 1e4, iscrowd: 0 });
     }
   });
   return doc;

@@ -5,9 +5,7 @@
  */
 import sharp from 'sharp';
 import type { RGBImage } from '../data/image-io.js';
-
-/** An integer pixel box [x0, y0, x1, y1) (exclusive ends). */
-export type PixelBox = [number, number, number, number];
+import type { HalfOpenBox } from '../util/box.js';
 
 /** An RGB colour, 0..255. */
 export type RGB = [number, number, number];
@@ -18,7 +16,7 @@ export function cloneRGB(img: RGBImage): RGBImage {
 }
 
 /** The pixels of `box` (clipped to the image) as a new image. @throws Error when the clipped box is empty. */
-export function cropRGB(img: RGBImage, box: PixelBox): RGBImage {
+export function cropRGB(img: RGBImage, box: HalfOpenBox): RGBImage {
   const x0 = Math.max(0, box[0]);
   const y0 = Math.max(0, box[1]);
   const x1 = Math.min(img.width, box[2]);
@@ -32,7 +30,7 @@ export function cropRGB(img: RGBImage, box: PixelBox): RGBImage {
 }
 
 /** Draws the outline of `box` (clipped) with `thickness` pixels inside the box, in place. */
-export function drawRect(img: RGBImage, box: PixelBox, color: RGB, thickness = 2): void {
+export function drawRect(img: RGBImage, box: HalfOpenBox, color: RGB, thickness = 2): void {
   const x0 = Math.max(0, box[0]);
   const y0 = Math.max(0, box[1]);
   const x1 = Math.min(img.width, box[2]);

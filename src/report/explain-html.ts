@@ -4,13 +4,12 @@
  * representer values; `explain.json` with every number and geometry beside it; the PNGs also as files.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../util/fs.js';
 import { readImageRGB, resizeRGB, type RGBImage } from '../data/image-io.js';
-import { upsampleMaps } from '../rps/activation.js';
-import { cellBox, contextBox, type ExplainedPoint, type ExplainResult } from '../rps/explain.js';
+import { cellBox, contextBox, upsampledCellMap, type ExplainedPoint, type ExplainResult } from '../rps/explain.js';
+import { relativeTo, scaleToPixels, type HalfOpenBox } from '../util/box.js';
 import type { Predictor } from '../rps/predictor.js';
-import { cloneRGB, cropRGB, dimOutside, drawRect, encodePNG, fitSize, heatmapOverlay, pngDataUrl, type PixelBox } from './draw.js';
+import { cloneRGB, cropRGB, dimOutside, drawRect, encodePNG, fitSize, heatmapOverlay, pngDataUrl } from './draw.js';
 import { COLORS } from './overlay.js';
 
 /** Options of {@link writeExplanation}. */
@@ -35,9 +34,9 @@ export interface WriteExplanationOptions {
 export interface ExplainedPointJSON extends ExplainedPoint {
   side: 'excitatory' | 'inhibitory';
   /** Cell rectangle [x0,y0,x1,y1) in the training image's pixels. */
-  cellBox?: PixelBox;
+  cellBox?: HalfOpenBox;
   /** Crop rectangle (cell plus context) in the training image's pixels. */
-  cropBox?: PixelBox;
+  cropBox?: HalfOpenBox;
   /** Crop PNG (cell plus context, cell outlined, scaled to fit the page), relative to the output directory. */
   crop?: string;
   /** The cell's own pixels at the training image's resolution (unscaled, unmarked) PNG, relative to the output directory. */
@@ -69,10 +68,6 @@ function fmt(x: number | undefined, digits = 4): string {
   return String(Number(x.toPrecision(digits)));
 }
 
-function scaleBox(b: PixelBox, sx: number, sy: number): PixelBox {
-  return [Math.floor(b[0] * sx), Math.floor(b[1] * sy), Math.ceil(b[2] * sx), Math.ceil(b[3] * sy)];
-}
-
 async function testPanels(r: ExplainResult, img: RGBImage, side: number): Promise<{ region: RGBImage; overlay: RGBImage }> {
   const [dw, dh] = fitSize(img.width, img.height, side);
   const disp = await resizeRGB(img, dw, dh, 'bilinear');
@@ -81,22 +76,14 @@ async function testPanels(r: ExplainResult, img: RGBImage, side: number): Promis
   const sy = dh / img.height;
   const region = cloneRGB(disp);
   dimOutside(region, (x, y) => r.region.mask[Math.min(h - 1, Math.floor((y * h) / dh)) * w + Math.min(w - 1, Math.floor((x * w) / dw))] === 1);
-  drawRect(region, scaleBox(r.region.bounds, sx, sy), REGION_COLOR, 2);
-  const up = tf.tidy(() => upsampleMaps(tf.tensor3d(r.map, [1, h, w]), [dh, dw]));
-  let m: Float32Array;
-  try {
-    m = (await up.data()) as Float32Array;
-  } finally {
-    up.dispose();
-  }
-  const overlay = heatmapOverlay(disp, m, 0.5);
+  drawRect(region, scaleToPixels(r.region.bounds, sx, sy), REGION_COLOR, 2);
+  const overlay = heatmapOverlay(disp, await upsampledCellMap(r.map, [h, w], [dh, dw]), 0.5);
   if (r.region.box) {
     // The given or predicted box (red, as `uol localize` overlays draw predictions) on both panels.
-    const b = r.region.box;
-    const pb: PixelBox = [Math.floor(b[0] * sx), Math.floor(b[1] * sy), Math.ceil(b[2] * sx), Math.ceil(b[3] * sy)];
+    const pb = scaleToPixels(r.region.box, sx, sy);
     drawRect(region, pb, COLORS.predicted, 2);
     drawRect(overlay, pb, COLORS.predicted, 2);
-  } else drawRect(overlay, scaleBox(r.region.bounds, sx, sy), REGION_COLOR, 2);
+  } else drawRect(overlay, scaleToPixels(r.region.bounds, sx, sy), REGION_COLOR, 2);
   return { region, overlay };
 }
 
@@ -150,13 +137,13 @@ export async function writeExplanation(outDir: string, r: ExplainResult, o: Writ
           const disp = await resizeRGB(crop, cw, ch, 'bilinear');
           const sx = cw / crop.width;
           const sy = ch / crop.height;
-          drawRect(disp, scaleBox([cb[0] - xb[0], cb[1] - xb[1], cb[2] - xb[0], cb[3] - xb[1]], sx, sy), CELL_COLOR, 2);
+          drawRect(disp, scaleToPixels(relativeTo(cb, xb[0], xb[1]), sx, sy), CELL_COLOR, 2);
           const rel = `crops/${side}_${String(p.rank).padStart(2, '0')}.png`;
           await writePng(rel, disp);
           // The whole training photo, small, with the cell outlined: where the patch sits.
           const [tw, th] = fitSize(img.width, img.height, 112);
           const thumb = await resizeRGB(img, tw, th, 'bilinear');
-          drawRect(thumb, scaleBox(cb, tw / img.width, th / img.height), CELL_COLOR, 2);
+          drawRect(thumb, scaleToPixels(cb, tw / img.width, th / img.height), CELL_COLOR, 2);
           const thumbRel = `crops/${side}_${String(p.rank).padStart(2, '0')}_where.png`;
           await writePng(thumbRel, thumb);
           e.thumb = thumbRel;

@@ -3,10 +3,11 @@
  */
 import sharp from 'sharp';
 import { resizeRGB, type RGBImage } from '../data/image-io.js';
+import { roundBox, type CornerBox, type EdgeBox } from '../util/box.js';
 
 /** A box to draw: [x0,y0,x1,y1] in the image's pixels (x1,y1 inclusive), RGB colour, line width in pixels. */
 export interface DrawBox {
-  box: [number, number, number, number];
+  box: CornerBox | EdgeBox;
   color: [number, number, number];
   width?: number;
   label?: string;
@@ -66,7 +67,7 @@ const HALO = [20, 20, 20] as const;
 
 function drawRect(px: Uint8Array, W: number, H: number, b: DrawBox): void {
   const t = b.width ?? Math.max(2, Math.round(Math.min(W, H) / 150));
-  const [x0, y0, x1, y1] = b.box.map((v) => Math.round(v)) as [number, number, number, number];
+  const [x0, y0, x1, y1] = roundBox(b.box);
   let color: readonly number[] = b.color;
   const put = (x: number, y: number) => {
     if (x < 0 || y < 0 || x >= W || y >= H) return;

@@ -36,7 +36,7 @@ import { UsageError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { readImageRGB, resizeRGB, toInputTensor, type RGBImage } from '../data/image-io.js';
-import type { PixelBox } from '../report/draw.js';
+import { cornerToImageEdges, spanBox, type EdgeBox, type HalfOpenBox } from '../util/box.js';
 import { grayCut, toGrayMax } from '../localize/gray.js';
 import { boxesFromMap } from '../localize/boxes.js';
 import { assertCompatible, classRow, type Predictor } from './predictor.js';
@@ -56,7 +56,7 @@ export type RegionSpec =
    * Cells whose centre lies in `box` [x0,x1) × [y0,y1) of the test image. Without `box`: the box `uol localize` predicts
    * at τ (map upsampled to the input frame, largest contour, mapped back to the image), default τ as for `pixel`.
    */
-  | { kind: 'box'; box?: [number, number, number, number]; threshold?: number }
+  | { kind: 'box'; box?: EdgeBox; threshold?: number }
   /** The single cell containing pixel (x, y). */
   | { kind: 'at'; x: number; y: number };
 
@@ -112,7 +112,7 @@ export interface ExplainedRegion {
   /** Threshold τ used (foreground cells, or the predicted box). */
   threshold?: number;
   /** The box given or predicted (box regions), image pixels [x0,y0,x1,y1) (continuous edges). */
-  box?: [number, number, number, number];
+  box?: EdgeBox;
   /** True when `box` is the predicted box (not given). */
   predicted?: boolean;
   /** Number of cells. */
@@ -120,7 +120,7 @@ export interface ExplainedRegion {
   /** 1 for cells in the region, row-major [h·w]. */
   mask: Uint8Array;
   /** Bounding box of the region's cells in image pixels [x0,y0,x1,y1) (integers). */
-  bounds: PixelBox;
+  bounds: HalfOpenBox;
 }
 
 /** Result of {@link explain}. */
@@ -149,7 +149,7 @@ export interface ExplainResult {
 }
 
 /** Pixel rectangle [x0,y0,x1,y1) of cell (row, col) of a `grid` over a width×height image (integers, clipped). */
-export function cellBox(grid: [number, number], row: number, col: number, width: number, height: number): PixelBox {
+export function cellBox(grid: [number, number], row: number, col: number, width: number, height: number): HalfOpenBox {
   const [h, w] = grid;
   return [
     Math.max(0, Math.floor((col * width) / w)),
@@ -160,10 +160,10 @@ export function cellBox(grid: [number, number], row: number, col: number, width:
 }
 
 /** Cell box grown by `context` cells on every side (clipped): the crop shown for a training patch. */
-export function contextBox(grid: [number, number], row: number, col: number, width: number, height: number, context = 1): PixelBox {
+export function contextBox(grid: [number, number], row: number, col: number, width: number, height: number, context = 1): HalfOpenBox {
   const a = cellBox(grid, Math.max(0, row - context), Math.max(0, col - context), width, height);
   const b = cellBox(grid, Math.min(grid[0] - 1, row + context), Math.min(grid[1] - 1, col + context), width, height);
-  return [a[0], a[1], b[2], b[3]];
+  return spanBox(a, b);
 }
 
 function hostFeatures(t: TestInput): Promise<HostFeatureMap> | HostFeatureMap {
@@ -178,29 +178,32 @@ function hostFeatures(t: TestInput): Promise<HostFeatureMap> | HostFeatureMap {
  * contour at τ (localize/boxes.ts), cv2 box [x, y, x+w, y+h] scaled back to the image (continuous edges, rounded to
  * 1/100 px as pipeline/localize.ts `toOriginal` does). Undefined when nothing passes τ.
  */
-async function predictedBox(map: Float32Array, grid: [number, number], frame: [number, number], size: [number, number], tau: number): Promise<[number, number, number, number] | undefined> {
+async function predictedBox(map: Float32Array, grid: [number, number], frame: [number, number], size: [number, number], tau: number): Promise<EdgeBox | undefined> {
   const [Hs, Ws] = frame;
-  const up = tf.tidy(() => upsampleMaps(tf.tensor3d(map, [1, grid[0], grid[1]]), frame));
-  let m: Float32Array;
+  const b = boxesFromMap(await upsampledCellMap(map, grid, frame), Hs, Ws, tau)[0];
+  if (!b) return undefined;
+  const [H, W] = size;
+  return cornerToImageEdges(b, { left: 0, top: 0, scaleX: W / Ws, scaleY: H / Hs, width: W, height: H });
+}
+
+/**
+ * A cell map `[h·w]` (row-major, values in [0,1]) upsampled bilinearly (align_corners, as `activationMaps`) to
+ * `size` = [H, W]: `[H·W]` in [0,1]. For the predicted box and the explanation page's map panel.
+ */
+export async function upsampledCellMap(map: Float32Array, grid: [number, number], size: [number, number]): Promise<Float32Array> {
+  const up = tf.tidy(() => upsampleMaps(tf.tensor3d(map, [1, grid[0], grid[1]]), size));
   try {
-    m = (await up.data()) as Float32Array;
+    return (await up.data()) as Float32Array;
   } finally {
     up.dispose();
   }
-  const b = boxesFromMap(m, Hs, Ws, tau)[0];
-  if (!b) return undefined;
-  const [H, W] = size;
-  const r = (v: number) => Math.round(v * 100) / 100;
-  const cx = (v: number) => r(Math.min(W, Math.max(0, (v * W) / Ws)));
-  const cy = (v: number) => r(Math.min(H, Math.max(0, (v * H) / Hs)));
-  return [cx(b[0]), cy(b[1]), cx(b[2]), cy(b[3])];
 }
 
 async function selectRegion(spec: RegionSpec, map: Float32Array, grid: [number, number], size: [number, number], frame: [number, number], tau: number, id: string): Promise<ExplainedRegion> {
   const [h, w] = grid;
   const [H, W] = size;
   const mask = new Uint8Array(h * w);
-  const boundsOf = (m: Uint8Array): PixelBox => {
+  const boundsOf = (m: Uint8Array): HalfOpenBox => {
     let r0 = h;
     let r1 = -1;
     let c0 = w;
@@ -214,9 +217,7 @@ async function selectRegion(spec: RegionSpec, map: Float32Array, grid: [number, 
       c0 = Math.min(c0, c);
       c1 = Math.max(c1, c);
     }
-    const a = cellBox(grid, r0, c0, W, H);
-    const b = cellBox(grid, r1, c1, W, H);
-    return [a[0], a[1], b[2], b[3]];
+    return spanBox(cellBox(grid, r0, c0, W, H), cellBox(grid, r1, c1, W, H));
   };
   const cellAt = (x: number, y: number): number => Math.min(h - 1, Math.floor((y * h) / H)) * w + Math.min(w - 1, Math.floor((x * w) / W));
   const region: ExplainedRegion = { kind: spec.kind, cells: 0, mask, bounds: [0, 0, 0, 0] };

@@ -12,7 +12,8 @@ import type { BoxMetrics, BoxThresholdChoice } from '../../evaluate/box-metrics.
 import type { MaskMetrics } from '../../evaluate/mask-metrics.js';
 import type { WsolMetadata } from '../../evaluate/wsol-metadata.js';
 import { npArange, parseThresholds, type GrayPrecision, type ScoreMap } from '../../localize/gray.js';
-import type { Box, BoxEngine } from '../../localize/boxes.js';
+import type { BoxEngine } from '../../localize/boxes.js';
+import type { CornerBox } from '../../util/box.js';
 import { inFile, UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
@@ -160,7 +161,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
           const why = a.resize ? `--resize ${a.resize}` : `image size ${size.width}×${size.height} in image_sizes.txt`;
           const file = mapFile(id);
           const { map, h, w } = await readMap(file, want, why);
-          const boxes: Box[] = a.resize ? gt.map((b) => resizeBox(b, size.width, size.height, a.resize!, a.resize!)) : gt;
+          const boxes: CornerBox[] = a.resize ? gt.map((b) => resizeBox(b, size.width, size.height, a.resize!, a.resize!)) : gt;
           let rank: number | undefined;
           if (ranks) {
             rank = ranks.get(id);

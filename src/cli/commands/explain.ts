@@ -21,6 +21,7 @@ import type { ExplainOptions, ExplainResult, RegionSpec } from '../../rps/explai
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
 import { checkThreshold } from '../../rps/threshold.js';
+import type { EdgeBox } from '../../util/box.js';
 
 interface ExplainArgs extends GlobalArgs {
   image?: string;
@@ -77,7 +78,7 @@ function regionFrom(a: ExplainArgs): RegionSpec {
     return r;
   }
   const r: RegionSpec = { kind: 'box' };
-  if (a.box) r.box = parseNumbers(a.box, 4, '--box') as [number, number, number, number];
+  if (a.box) r.box = parseNumbers(a.box, 4, '--box') as EdgeBox;
   if (a.threshold !== undefined) r.threshold = a.threshold;
   return r;
 }

@@ -28,6 +28,7 @@ import { backboneFor } from './evaluate-predictor.js';
 import { claimOutDir } from '../../util/run-owner.js';
 import { notice } from '../context.js';
 import { resolveThreshold } from '../../rps/threshold.js';
+import type { CornerBox, EdgeBox } from '../../util/box.js';
 
 /** Arguments of the image path of `uol localize`. */
 export interface LocalizeImagesArgs {
@@ -63,10 +64,10 @@ interface BoxesEntry {
   height: number;
   threshold: number;
   /** [x0,y0,x1,y1] in original pixels (continuous edges), or null. */
-  box: [number, number, number, number] | null;
+  box: EdgeBox | null;
   score: number | null;
-  inputBox: [number, number, number, number] | null;
-  allBoxes?: { box: [number, number, number, number]; score: number; inputBox: [number, number, number, number] }[];
+  inputBox: CornerBox | null;
+  allBoxes?: { box: EdgeBox; score: number; inputBox: CornerBox }[];
   map?: string;
   overlay?: string;
   class?: number;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import type { Dataset, DatasetReader, DatasetRecord } from './types.js';
 import { checkSplit, fields, mustExist, num, readLines } from './util.js';
+import type { CornerBox } from '../../util/box.js';
 
 const LAYOUT = `fgvc-aircraft-2013b/data/ (--data-dir; or its parent), space-separated:
   images_<split>.txt          <image_id>                      split ∈ train, val, trainval, test
@@ -33,8 +34,8 @@ export const aircraftReader: DatasetReader = {
     const classNames = existsSync(variantsFile) ? readLines(variantsFile).map((l) => l.text.trim()) : undefined;
     const classIndex = new Map(classNames?.map((n, i) => [n, i]));
     const boxesFile = path.join(root, 'images_box.txt');
-    let boxes: Map<string, [number, number, number, number]> | undefined;
-    const loadBoxes = (): Map<string, [number, number, number, number]> => {
+    let boxes: Map<string, CornerBox> | undefined;
+    const loadBoxes = (): Map<string, CornerBox> => {
       if (boxes) return boxes;
       boxes = new Map();
       for (const l of readLines(boxesFile)) {

@@ -3,7 +3,8 @@
  * listed in the registry (index.ts).
  */
 import type { RGBImage } from '../image-io.js';
-import type { Box, MaskKind } from '../transforms.js';
+import type { MaskKind } from '../transforms.js';
+import type { CornerBox } from '../../util/box.js';
 
 /** One image of a split. */
 export interface DatasetRecord {
@@ -21,7 +22,7 @@ export interface DatasetRecord {
    * GT boxes [x0, y0, x1, y1] in original pixel coordinates, exactly as the format defines them (see each reader's
    * `boxConvention`); the release feeds them to the box transform unchanged.
    */
-  boxes?: Box[];
+  boxes?: CornerBox[];
   /** GT mask files (CUB segmentations, OpenImages instance masks + ignore mask). */
   mask?: { files: string[]; ignoreFile?: string; kind: MaskKind };
   /** Image size as the annotations state it (image_sizes.txt, XML <size>), when they do. */

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
-import type { Box } from '../transforms.js';
+import type { CornerBox } from '../../util/box.js';
 import type { Dataset, DatasetReader, DatasetRecord } from './types.js';
 import { checkSplit, fields, mustExist, num, readLines } from './util.js';
 
@@ -57,7 +57,7 @@ function readSplit(meta: string, split: string, dataDir: string, maskRoot: strin
         const [id, ...v] = parts;
         const r = records.get(id!);
         if (!r) continue;
-        const box = v.map((s, i) => num(loc, l, s, ['x0', 'y0', 'x1', 'y1'][i]!)) as Box;
+        const box = v.map((s, i) => num(loc, l, s, ['x0', 'y0', 'x1', 'y1'][i]!)) as CornerBox;
         (r.boxes ??= []).push(box);
       } else if (parts.length === 3) {
         const [id, mask, ignore] = parts as [string, string, string];
