@@ -42,7 +42,8 @@ import { boxesFromMap } from '../localize/boxes.js';
 import { assertCompatible, classRow, type Predictor } from './predictor.js';
 import { normalizeMaps, rawScores, upsampleMaps } from './activation.js';
 import { PointStream, type HostFeatureMap, type TrainingSource } from './point-source.js';
-import { alphaModelFromPredictor, scanPoints, storedRepresenters, type RepresenterPoint } from './representers.js';
+import { alphaModelFromPredictor, scanPoints, type RepresenterPoint } from './representers.js';
+import { storedRepresenters } from './representers-file.js';
 import { resolveThreshold } from './threshold.js';
 
 /** Which test cells to explain. Coordinates are pixels of the original test image. */

@@ -54,7 +54,8 @@ import { checkLossParams, getLoss, type LossName, type LossParams } from './loss
 import { minimizeLbfgs, type LbfgsStop } from './lbfgs.js';
 import { PointStream, type TrainingSource } from './point-source.js';
 import { CLASSWISE_EXTRA, encodeClasswise, fitClasswise, type ClasswiseFit } from './classwise-fit.js';
-import { alphaModelFromPredictor, collectRepresenters, encodeRepresenters, type AlphaModel, type RepresenterSet } from './representers.js';
+import { alphaModelFromPredictor, collectRepresenters, type AlphaModel, type RepresenterSet } from './representers.js';
+import { encodeRepresenters } from './representers-file.js';
 
 export type { ClassFit, ClasswiseFit } from './classwise-fit.js';
 
