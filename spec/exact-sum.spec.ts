@@ -2,14 +2,7 @@
 // order or split, while naive float32 accumulation drifts (the error is printed).
 import { expect } from 'chai';
 import { ExactSumVector } from '../src/rps/exact-sum.js';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { mulberry32 } from '../src/util/random.js';
 
 /** Exact sum of float32 values via BigInt (each value = m·2^e exactly, scaled by 2^150). */
 function bigExact(values: Float32Array): number {
@@ -32,7 +25,7 @@ describe('ExactSumVector', () => {
   it('sums 4M float32 values of mixed magnitude exactly; naive float32 does not', function () {
     this.timeout(60000);
     const n = 4_000_000;
-    const rnd = lcg(7);
+    const rnd = mulberry32(7);
     const vals = new Float32Array(n);
     for (let i = 0; i < n; i++) vals[i] = (rnd() * 100) * 2 ** Math.floor(rnd() * 12 - 6) * (rnd() < 0.1 ? -1 : 1);
     const acc = new ExactSumVector(1);
@@ -53,7 +46,7 @@ describe('ExactSumVector', () => {
 
   it('is order- and split-independent (merge of 7 parts equals one pass, bit for bit)', () => {
     const C = 33;
-    const rnd = lcg(11);
+    const rnd = mulberry32(11);
     const rows = Array.from({ length: 500 }, () => Float32Array.from({ length: C }, () => (rnd() - 0.3) * 10 ** Math.floor(rnd() * 8 - 3)));
     const one = new ExactSumVector(C);
     rows.forEach((r) => one.add(r));
