@@ -41,7 +41,7 @@
  * With `classwise`, K more classifiers follow the global one: w_k minimises J_k over the N_k points of class-k images
  * with the class's own threshold c_k = ‖v_k‖/‖u_k‖, so its α live on class-k points only (α_i = −L'_i/(2λN_k)) and the
  * linear loss reproduces the class-wise closed form. Σ_k J_k is separable, so one L-BFGS over the stacked [K,C] vector
- * minimises every J_k, and one streamed pass evaluates all of them (see fitClasswise).
+ * minimises every J_k, and one streamed pass evaluates all of them (see fitClasswise in classwise-fit.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';

@@ -71,7 +71,7 @@ export function alphaModelFromPredictor(p: Predictor, file = '<predictor>', clas
       throw new UsageError(`${file}: class ${classIndex} has no w (classes: ${p.classes.map((c) => (c.name ? `${c.index}=${c.name}` : String(c.index))).join(', ')})`);
     }
     if (p.method.name === 'optimize') {
-      // Class-wise optimised fit: class k's classifier, its c_k, N_k and ‖w_opt,k‖ (optimize.ts fitClasswise).
+      // Class-wise optimised fit: class k's classifier, its c_k, N_k and ‖w_opt,k‖ (fitClasswise, classwise-fit.ts).
       const cw = decodeClasswise(p.extras, file);
       const fit = cw?.classes.find((c) => c.index === classIndex);
       if (!fit) throw new UsageError(`${file}: no class-wise fit parameters for class ${classIndex} (extras.${CLASSWISE_EXTRA})`);
