@@ -31,3 +31,16 @@ export function xorshift32(seed: number, zeroSeed = 0x9e3779b9): () => number {
     return x;
   };
 }
+
+/**
+ * A 32-bit linear congruential generator (multiplier 1103515245, increment 12345, the ANSI C example constants):
+ * uniform floats in [0, 1). Statistically weak; kept because the permuted-weights control of the acceptance specs
+ * (spec/helpers/control.ts) shuffles with this sequence and its stated margins were measured on that shuffle.
+ */
+export function lcg32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 4294967296;
+  };
+}
