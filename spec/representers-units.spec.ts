@@ -21,6 +21,7 @@ import { expectNoLeak } from './helpers/leak.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
 import { relL2 } from './helpers/compare.js';
+import { mulberry32 } from '../src/util/random.js';
 
 const SMALL = path.resolve('spec/fixtures/representers/small/features');
 
@@ -50,8 +51,7 @@ describe('representer path: building blocks', () => {
   });
 
   it('TopK keeps exactly the K largest keys, earlier entries winning ties', () => {
-    let s = 3;
-    const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = mulberry32(3);
     const keys = Array.from({ length: 500 }, () => Math.round(rand() * 50) / 10);
     const t = new TopK<number>(17);
     keys.forEach((k, i) => t.offer(k, i, () => i));
