@@ -11,7 +11,7 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import { DATASET_NAMES } from '../../data/datasets/names.js';
 import type { AblationBackbone } from '../../pipeline/ablate.js';
-import { protocolOptions, selectionOptions } from './protocol-args.js';
+import { datasetSpec, protocolFromArgs, protocolOptions, selectionOptions } from './protocol-args.js';
 import { sha256FileSync } from '../../util/fs.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { readTextBounded } from '../../util/safe-read.js';
@@ -81,13 +81,14 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
     const { ABLATION_COLUMNS_NOTE, ablationCsv, ablationMarkdown, ablationTable, runAblation } = await import('../../pipeline/ablate.js');
     const { RunRecorder } = await import('../../report/manifest.js');
     const { ablationReportHtml } = await import('../../report/run-report.js');
-    const { datasetFromArgs, metricSummary, protocolFromArgs, releaseSummary, runEvaluation } = await import('./evaluate-predictor.js');
+    const { metricSummary, releaseSummary, runEvaluation } = await import('../../pipeline/evaluation-run.js');
+    const { openDatasetSpec } = await import('../../pipeline/dataset-spec.js');
     const names = a.backbones.split(',').map((s) => s.trim()).filter(Boolean);
     if (!names.length) throw new UsageError('--backbones: give at least one backbone');
     if (new Set(names).size !== names.length) throw new UsageError(`--backbones "${a.backbones}": a backbone is listed twice`);
     if (a['base-dataset'] && !a['base-data-dir']) throw new UsageError('--base-dataset needs --base-data-dir');
     const engine = await startEngine(a);
-    const evalDs = await datasetFromArgs(a);
+    const evalDs = await openDatasetSpec(datasetSpec(a));
     const fitSpec: Parameters<typeof resolveInput>[0] = { dataset: a['base-dataset'] ?? a.dataset, dataDir: a['base-data-dir'] ?? a['data-dir'] };
     const baseMeta = a['base-dataset'] ? a['base-metadata'] : a.metadata;
     if (baseMeta) fitSpec.metadata = baseMeta;
@@ -148,26 +149,25 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
         tool: TOOL,
         onProgress: prog.callback,
         evaluate: async (backbone, predictor, cellDir) => {
-          const ro: Parameters<typeof runEvaluation>[0] = {
+          const r = await runEvaluation({
             backbone,
+            predictor,
             caam: !predictor,
             dataset: evalDs,
             outDir: cellDir,
+            run,
+            protocol: evalProtocol(run.eval.resize, run.eval.crop),
+            testSplit: run.testSplit,
+            valSplit: run.valSplit,
+            limit: a.limit,
+            mapCacheDir: a['map-cache'] ? path.join(cellDir, 'maps') : undefined,
             batchSize: a['batch-size'],
             skipBad: a['skip-bad'],
             examples: 4,
             title: `${a.dataset} — ${backbone.identity.id} — ${predictor ? 'RPS' : 'CAAM'}`,
             meta: { tool: TOOL, backend: engine.backend },
             onProgress: prog.callback,
-          };
-          if (predictor) ro.predictor = predictor;
-          ro.run = run;
-          ro.protocol = evalProtocol(run.eval.resize, run.eval.crop);
-          ro.testSplit = run.testSplit;
-          if (run.valSplit !== undefined) ro.valSplit = run.valSplit;
-          if (a.limit) ro.limit = a.limit;
-          if (a['map-cache']) ro.mapCacheDir = path.join(cellDir, 'maps');
-          const r = await runEvaluation(ro);
+          });
           const wsol = Object.fromEntries(Object.entries(metricSummary(r.test.boxes, r.test.masks)).map(([k, v]) => [`wsol.${k}`, v]));
           return { metrics: { ...(releaseSummary(r.test) ?? {}), ...wsol }, protocol: r.protocol };
         },

@@ -122,7 +122,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
     const { writeExplanation } = await import('../../report/explain-html.js');
     const { resolveInput } = await import('../../pipeline/input.js');
     const { imageTrainingSource } = await import('../../pipeline/feature-cache.js');
-    const { backboneFor } = await import('./evaluate-predictor.js');
+    const { loadBackboneFor } = await import('../../backbones/registry.js');
     if (!a.image) throw new UsageError('uol explain: give the test IMAGE');
     if (!Number.isInteger(a.top) || a.top < 1) throw new UsageError(`--top ${a.top}: expected an integer ≥ 1`);
     if (!Number.isInteger(a.context) || a.context < 0) throw new UsageError(`--context ${a.context}: expected an integer ≥ 0`);
@@ -168,7 +168,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       const eo: Omit<ExplainOptions, 'test'> = { predictor, predictorFile: a.predictor, region, top: a.top, onProgress: prog.callback };
       if (classIndex !== undefined) eo.classIndex = classIndex;
       if (!a.features) {
-        backbone = await backboneFor(predictor, external ? a.backbone : (a.backbone ?? predictor.backbone.id), a.downscale, prog.callback);
+        backbone = await loadBackboneFor(predictor.backbone, external ? a.backbone : (a.backbone ?? predictor.backbone.id), a.downscale, prog.callback);
         // Same rule as `uol localize`: the predictor's own backbone (external features: any backbone with its C).
         if (!external) assertCompatible(predictor, backbone.identity, a.predictor);
       }

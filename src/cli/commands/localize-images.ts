@@ -24,7 +24,7 @@ import { hashFile, RunRecorder } from '../../report/manifest.js';
 import { toCoco } from '../../report/coco.js';
 import { localizationReportHtml } from '../../report/run-report.js';
 import type { ProgressCallback } from '../../util/progress.js';
-import { backboneFor } from './evaluate-predictor.js';
+import { loadBackboneFor } from '../../backbones/registry.js';
 import { claimOutDir } from '../../util/run-owner.js';
 import { notice } from '../context.js';
 import { resolveThreshold } from '../../rps/threshold.js';
@@ -99,7 +99,7 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
   for (const n of input.notes ?? []) notice(n);
   const names = outputNames(input.records.map((r) => r.id));
   if (names.renamed.length && (a.maps || a.overlays)) notice(`${names.renamed.length} inputs would share an output name; written as: ${names.renamed.slice(0, 4).join(', ')}${names.renamed.length > 4 ? ', …' : ''}`);
-  const backbone = await backboneFor(predictor, a.backbone, a.downscale, onProgress);
+  const backbone = await loadBackboneFor(predictor?.backbone, a.backbone, a.downscale, onProgress);
   try {
     let protocol: Protocol;
     if (input.dataset && !a.size) protocol = evalProtocol(input.dataset.evalProtocol.resize, input.dataset.evalProtocol.crop);

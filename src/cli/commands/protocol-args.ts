@@ -3,7 +3,9 @@
  * once. Light module: the CLI declares options without loading models (src/data/protocol.ts imports types only).
  */
 import type { Argv } from 'yargs';
-import { PROTOCOL_NAMES } from '../../data/protocol.js';
+import { parseProtocolName, PROTOCOL_NAMES, resolveProtocol, type RunProtocol } from '../../data/protocol.js';
+import type { Dataset } from '../../data/datasets/types.js';
+import type { DatasetSpec } from '../../pipeline/dataset-spec.js';
 
 /** Parsed protocol options. */
 export interface ProtocolArgs {
@@ -43,4 +45,21 @@ export function selectionOptions<T>(y: Argv<T>): Argv<T> {
   return y
     .option('train-list', { type: 'string', describe: 'fit on exactly these training image ids (one per line, "id" or "id,label"), in this order (e.g. the order the release drew)' })
     .option('release-batch-size', { type: 'number', describe: "release protocol, --classwise: main.py --batch_size (default 64), where the release's per-class quota loop may stop" }) as Argv<T>;
+}
+
+/** Resolves `--protocol` (default: release for the paper's datasets) with `--image-size`, `--crop-size`, … */
+export function protocolFromArgs(a: ProtocolArgs & { split?: string | undefined; 'val-split'?: string | undefined; oracle?: boolean | undefined }, ds: Dataset | undefined): RunProtocol {
+  return resolveProtocol(a.protocol !== undefined ? parseProtocolName(a.protocol) : undefined, ds, {
+    imageSize: a['image-size'],
+    cropSize: a['crop-size'],
+    downscale: a.downscale,
+    split: a.split,
+    valSplit: a['val-split'],
+    oracle: a.oracle || undefined,
+  });
+}
+
+/** The dataset named by `--dataset`, `--data-dir`, `--metadata`, `--mask-root` (opened by `openDatasetSpec`). */
+export function datasetSpec(a: { dataset?: string | undefined; 'data-dir'?: string | undefined; metadata?: string | undefined; 'mask-root'?: string | undefined }): DatasetSpec {
+  return { dataset: a.dataset, dataDir: a['data-dir'], metadata: a.metadata, maskRoot: a['mask-root'] };
 }
