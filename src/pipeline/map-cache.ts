@@ -11,7 +11,7 @@ import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
-import type { MapCache } from './localize.js';
+import type { MapCache } from './maps.js';
 import { readJsonBounded } from '../util/safe-read.js';
 
 /** Name of the identity file inside a cache directory. */
