@@ -42,10 +42,12 @@ export function expandImageArgs(args: string[]): { file: string; stem: string }[
  * Checks an input side against a contract.
  * @throws UsageError naming the size and the rule.
  */
-export function checkInputSize(size: number, c: InputContract, what = '--size'): void {
-  if (!Number.isInteger(size) || size < c.minSize) throw new UsageError(`${what} ${size}: must be an integer ≥ ${c.minSize}`);
-  if (size % c.sizeMultiple !== 0) throw new UsageError(`${what} ${size}: must be a multiple of ${c.sizeMultiple} for this backbone`);
-  if (c.fixedSize && size !== c.defaultSize) throw new UsageError(`${what} ${size}: this backbone only accepts ${c.defaultSize}`);
+export function checkInputSize(size: number, c: InputContract, what = 'size'): void {
+  const options = [what];
+  const name = `\`${what}\``;
+  if (!Number.isInteger(size) || size < c.minSize) throw new UsageError(`${name} ${size}: must be an integer ≥ ${c.minSize}`, { options });
+  if (size % c.sizeMultiple !== 0) throw new UsageError(`${name} ${size}: must be a multiple of ${c.sizeMultiple} for this backbone`, { options });
+  if (c.fixedSize && size !== c.defaultSize) throw new UsageError(`${name} ${size}: this backbone only accepts ${c.defaultSize}`, { options });
 }
 
 /** Options of {@link extractToDir}. */

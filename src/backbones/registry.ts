@@ -299,7 +299,7 @@ export function findPredictorBackbone(b: Pick<BackboneIdentity, 'id' | 'weightsS
   }
   const where = b.location ? `was loaded from ${b.location}, which no longer holds it, and` : 'is not a registry name and';
   const sha = b.weightsSha256 ? ` (weights sha256 ${b.weightsSha256.slice(0, 12)}…)` : '';
-  throw new UsageError(`backbone "${b.id}" of this predictor ${where} no converted model in ${mdir} has its weights${sha}: add --backbone DIR (the folder \`uol convert\` wrote for it)`);
+  throw new UsageError(`backbone "${b.id}" of this predictor ${where} no converted model in ${mdir} has its weights${sha}: add \`backbone\` DIR (the folder \`uol convert\` wrote for it)`, { options: ['backbone'] });
 }
 
 /** Every known backbone (name, arch, description, source, whether it works offline now). */

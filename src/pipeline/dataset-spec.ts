@@ -23,7 +23,7 @@ export interface DatasetSpec {
  * @throws UsageError naming the options `dataset` and `dataDir` when either is missing, or the dataset's own errors.
  */
 export async function openDatasetSpec(s: DatasetSpec): Promise<Dataset> {
-  if (!s.dataset || !s.dataDir) throw new UsageError('give dataset D dataDir DIR', { options: ['dataset', 'dataDir'] });
+  if (!s.dataset || !s.dataDir) throw new UsageError('give `dataset` D `dataDir` DIR', { options: ['dataset', 'dataDir'] });
   const o: DatasetOptions = { dataDir: s.dataDir };
   if (s.metadata) o.metadata = s.metadata;
   if (s.maskRoot) o.maskRoot = s.maskRoot;

@@ -170,7 +170,7 @@ function meanInside(map: Float32Array, W: number, H: number, b: Box): number {
  * @throws UsageError for a predictor of another backbone, a missing class w, or a bad image (unless skipBad).
  */
 export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSummary> {
-  if (!o.caam && !o.predictor) throw new UsageError('predictor: required (or caam)', { options: ['predictor', 'caam'] });
+  if (!o.caam && !o.predictor) throw new UsageError('`predictor`: required (or `caam`)', { options: ['predictor', 'caam'] });
   checkThreshold(o.threshold);
   if ((o.saveMaps || o.overlays) && !o.outDir) throw new Error('localizeRecords: outDir is required for maps or overlays');
   const stream = streamMaps({ ...o, keepImages: !!o.overlays });

@@ -96,7 +96,7 @@ export interface MapStream extends AsyncIterable<RecordMap> {
  * without the class label a class-wise predictor needs, a class without w, or a bad image (unless `skipBad`).
  */
 export function streamMaps(o: MapStreamOptions): MapStream {
-  if (!o.caam && !o.predictor) throw new UsageError('predictor: required (or caam)', { options: ['predictor', 'caam'] });
+  if (!o.caam && !o.predictor) throw new UsageError('`predictor`: required (or `caam`)', { options: ['predictor', 'caam'] });
   const p = o.predictor;
   if (p) assertCompatible(p, o.backbone.identity, o.predictorFile);
   const useLabels = o.useLabels ?? !!p?.classwise;

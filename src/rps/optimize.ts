@@ -265,7 +265,8 @@ export async function fitOptimized(source: TrainingSource, o: OptimizeOptions): 
       throw new UsageError(
         res.stop === 'converged'
           ? 'cannot fit: the optimum is w = 0 (every point matches its soft label at w = 0; are all features zero?)'
-          : `cannot fit: the optimiser stopped (${res.stop}) before its first step; raise --max-passes / --max-seconds`,
+          : `cannot fit: the optimiser stopped (${res.stop}) before its first step; raise \`maxPasses\` / \`maxSeconds\``,
+        { options: ['maxPasses', 'maxSeconds'] },
       );
     }
 
@@ -379,7 +380,7 @@ async function fitClasswise(stream: PointStream, stats: FitStatistics, x: Classw
     const rows = new Int32Array(b.size);
     for (const sp of b.items) {
       const r = sp.classIndex === undefined ? undefined : rowOf.get(sp.classIndex);
-      if (r === undefined) throw new UsageError(`${sp.id}: training item without a class label; --classwise needs a label for every training item`);
+      if (r === undefined) throw new UsageError(`${sp.id}: training item without a class label; \`classwise\` needs a label for every training item`, { options: ['classwise'] });
       rows.fill(r, sp.start, sp.start + sp.count);
     }
     return rows;

@@ -7,9 +7,10 @@
 export interface UsageErrorOptions {
   cause?: unknown;
   /**
-   * The caller's options the message names, spelt as the library spells them (`threshold`, `batchSize`, `dataDir`),
-   * each written once in the message as a whole word. A library has no command-line flags: the CLI rewrites each
-   * name into its flag (`--threshold`, `--batch-size`, `--data-dir`) when it prints the error (src/cli/main.ts).
+   * The caller's options the message names, spelt as the library spells them (`threshold`, `batchSize`, `dataDir`)
+   * and written in backquotes in the message ("\`batchSize\` 0: must be a positive integer"). A library has no
+   * command-line flags: the CLI rewrites each quoted name into its flag (`--batch-size 0: …`) when it prints the error
+   * (`withFlags` in src/cli/main.ts).
    */
   options?: readonly string[];
 }
@@ -28,11 +29,6 @@ export class UsageError extends Error {
     this.name = 'UsageError';
     this.options = options?.options ?? [];
   }
-}
-
-/** A {@link UsageError} about one option: the message starts with the option's name (`batchSize 0: …`). */
-export function optionError(option: string, rest: string, cause?: unknown): UsageError {
-  return new UsageError(`${option} ${rest}`, { options: [option], ...(cause !== undefined ? { cause } : {}) });
 }
 
 /** Wraps an error raised while reading `file`, keeping the cause; messages name the file first. */
