@@ -21,38 +21,24 @@ import { openDatasetSpec } from '../../pipeline/dataset-spec.js';
 import { hashFile, RunRecorder } from '../../report/manifest.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { classSourceFromArgs } from './classifier-args.js';
-import { datasetSpec, protocolFromArgs } from './protocol-args.js';
+import { datasetSpec, protocolFromArgs, type ProtocolArgs } from './protocol-args.js';
+import type { SharedArgs } from './shared-options.js';
 
 /** Arguments of the predictor mode of `uol evaluate`. */
-export interface EvaluatePredictorArgs {
-  predictor?: string;
-  caam: boolean;
-  backbone?: string;
-  dataset?: string;
-  'data-dir'?: string;
-  metadata?: string;
-  'mask-root'?: string;
-  split?: string;
+export interface EvaluatePredictorArgs extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'mask-root' | 'split' | 'batch-size' | 'skip-bad' | 'map-cache'>, ProtocolArgs {
   'val-split'?: string;
   oracle: boolean;
   out?: string;
   'store-threshold': boolean;
   examples: number;
   limit?: number;
-  'batch-size': number;
-  'skip-bad': boolean;
-  downscale?: 8 | 16 | 32;
   'export-scoremaps'?: string;
-  'map-cache'?: string;
   thresholds?: string;
   'whole-size'?: number;
   /** Top-1/Top-5 Loc (src/cli/commands/classifier-args.ts). */
   'cls-network'?: string;
   'cls-weights'?: string[];
   predictions?: string;
-  protocol?: string;
-  'image-size'?: number;
-  'crop-size'?: number;
 }
 
 /** Runs the predictor mode of `uol evaluate`; returns the JSON summary and text lines for the CLI to print. */

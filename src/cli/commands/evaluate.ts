@@ -15,9 +15,9 @@ import { npArange, parseThresholds, type GrayPrecision, type ScoreMap } from '..
 import type { Box, BoxEngine } from '../../localize/boxes.js';
 import { inFile, UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
+import { withShared } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import type { EvaluatePredictorArgs } from './evaluate-predictor.js';
-import { DATASET_NAMES } from '../../data/datasets/names.js';
 import { predictedRank, readPredictions } from '../../classify/ranks.js';
 import { classifierOptions } from './classifier-args.js';
 import { readJsonBounded } from '../../util/safe-read.js';
@@ -82,27 +82,16 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
   command: 'evaluate',
   describe: 'WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, …) of saved score maps against wsolevaluation metadata',
   builder: (y: Argv<GlobalArgs>) =>
-    protocolOptions(classifierOptions(y), { downscaleDefault: "the predictor's; for --caam the protocol's", evalSizes: true })
+    protocolOptions(classifierOptions(withShared(y, { metadata: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …): with --scoremaps, or for --dataset wsol', predictor: 'full-protocol mode: predictor file from `uol fit` (the chosen τ is stored back into it)', caam: 'full-protocol mode: evaluate the CAAM baseline (no predictor)', backbone: true, dataset: 'full-protocol mode: dataset format', 'data-dir': "folder holding the format's top files (the image root for wsol)", split: "split evaluated (default the protocol's: test; the release's Aircraft: val)", 'batch-size': true, 'skip-bad': 'skip unreadable images (listed in the report) instead of stopping', 'map-cache': 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass', 'mask-root': 'directory the mask paths of localization.txt are relative to (mask metadata)' })), { downscaleDefault: "the predictor's; for --caam the protocol's", evalSizes: true })
       .option('scoremaps', { type: 'string', describe: 'saved maps mode: directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
-      .option('metadata', { type: 'string', describe: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …): with --scoremaps, or for --dataset wsol' })
-      .option('predictor', { type: 'string', describe: 'full-protocol mode: predictor file from `uol fit` (the chosen τ is stored back into it)' })
-      .option('caam', { type: 'boolean', default: false, describe: 'full-protocol mode: evaluate the CAAM baseline (no predictor)' })
-      .option('backbone', { type: 'string', describe: "backbone (default: the predictor's)" })
-      .option('dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'full-protocol mode: dataset format' })
-      .option('data-dir', { type: 'string', describe: "folder holding the format's top files (the image root for wsol)" })
-      .option('split', { type: 'string', describe: "split evaluated (default the protocol's: test; the release's Aircraft: val)" })
       .option('val-split', { type: 'string', describe: "split that picks τ (default the protocol's: val for CUB/ImageNet when present; oracle otherwise under release)" })
       .option('oracle', { type: 'boolean', default: false, describe: "pick τ on the test split even when a val split exists (the release's protocol for Cars/Aircraft/Dogs)" })
       .option('out', { type: 'string', describe: 'run directory for results.json/.md, report.html, manifest.json' })
       .option('store-threshold', { type: 'boolean', default: true, describe: 'store the chosen τ in the predictor for `uol localize` (--no-store-threshold to keep it unchanged)' })
       .option('examples', { type: 'number', default: 8, describe: 'best and worst images shown with overlays in the report' })
       .option('limit', { type: 'number', describe: 'only the first N images of each split (quick looks)' })
-      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
-      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the report) instead of stopping' })
       .option('whole-size', { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' })
       .option('export-scoremaps', { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' })
-      .option('map-cache', { type: 'string', describe: 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass' })
-      .option('mask-root', { type: 'string', describe: 'directory the mask paths of localization.txt are relative to (mask metadata)' })
       .option('thresholds', { type: 'string', describe: 'τ grid start:stop:step (np.arange) or a comma list; default 0.01:1:0.01 for boxes, 0:1:0.01 for masks' })
       .option('iou-thresholds', { type: 'string', default: '30,50,70', describe: 'IoU thresholds δ in percent' })
       .option('resize', { type: 'number', describe: 'maps are N×N: resize GT boxes (resize_bbox) and masks (nearest) from image_sizes.txt, as wsolevaluation (224)' })

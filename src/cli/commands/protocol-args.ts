@@ -3,16 +3,16 @@
  * once. Light module: the CLI declares options without loading models (src/data/protocol.ts imports types only).
  */
 import type { Argv } from 'yargs';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { parseProtocolName, PROTOCOL_NAMES, resolveProtocol, type RunProtocol } from '../../data/protocol.js';
 import type { Dataset } from '../../data/datasets/types.js';
 import type { DatasetSpec } from '../../pipeline/dataset-spec.js';
 
 /** Parsed protocol options. */
-export interface ProtocolArgs {
+export interface ProtocolArgs extends SharedArgs<'downscale'> {
   protocol?: string;
   'image-size'?: number;
   'crop-size'?: number;
-  downscale?: 8 | 16 | 32;
 }
 
 /** Parsed fit-selection options. */
@@ -26,8 +26,7 @@ export interface SelectionArgs {
  * @param downscaleDefault what the stride defaults to for this command, in words.
  */
 export function protocolOptions<T>(y: Argv<T>, o: { downscaleDefault: string; evalSizes: boolean }): Argv<T> {
-  let r = y
-    .option('downscale', { choices: [8, 16, 32] as const, alias: 'resnet-downscale', describe: `ResNet output stride (main.py --resnet_downscale; default ${o.downscaleDefault})` })
+  let r = withShared(y, { downscale: { alias: 'resnet-downscale', describe: `ResNet output stride (main.py --resnet_downscale; default ${o.downscaleDefault})` } })
     .option('protocol', {
       choices: PROTOCOL_NAMES,
       describe: "release (the authors' code: bilinear PIL-exact resizes for every backbone, per-dataset sizes, stride, split, τ rule and class-wise quota; default for cub/wsol/cars/aircraft/dogs/cifar*) or wsoleval (the backbone's own filter, sharp)",
