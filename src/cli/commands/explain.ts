@@ -21,7 +21,7 @@ import type { ExplainOptions, ExplainResult, RegionSpec } from '../../rps/explai
 import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
-import { checkThreshold } from '../../rps/threshold.js';
+import { checkThreshold, DEFAULT_THRESHOLD } from '../../rps/threshold.js';
 
 interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 'batch-size'> {
   image?: string;
@@ -91,7 +91,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       .option('region', { choices: ['pixel', 'box'] as const, describe: 'box (default): cells inside --box, else inside the box `uol localize` predicts at τ; pixel: the foreground cells (map above τ)' })
       .option('box', { type: 'string', describe: 'x0,y0,x1,y1 in test-image pixels' })
       .option('at', { type: 'string', describe: 'x,y: explain the single cell at this test-image pixel' })
-      .option('threshold', { type: 'number', describe: "τ for the predicted box / foreground cells (default: the predictor's stored τ, else 0.5)" })
+      .option('threshold', { type: 'number', describe: `τ for the predicted box / foreground cells (default: the predictor's stored τ, else ${DEFAULT_THRESHOLD})` })
       .option('class', { type: 'string', describe: "class-wise predictors: explain this class's w (index or name) with its α; needs the labelled training set (exact mode)" })
       .option('size', { type: 'number', describe: 'input side S: the test image is resized whole to S×S (default: the fit\'s input frame, else the backbone\'s)' })
       .option('features', { type: 'string', describe: "instead of a backbone: the test image's feature map, .npy float32 [h,w,C] (computed on the whole image, no crop)" })
