@@ -22,24 +22,16 @@ import { hashFile, RunRecorder } from '../../report/manifest.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { classSourceFromArgs } from './classifier-args.js';
 import { datasetSpec, protocolFromArgs, type ProtocolArgs } from './protocol-args.js';
-import type { SharedArgs } from './shared-options.js';
+import type { ArgsOf, SharedArgs } from './shared-options.js';
+import type { PREDICTOR_MODE_OPTIONS } from './evaluate.js';
+import type { ClassifierArgs } from './classifier-args.js';
 
 /** Arguments of the predictor mode of `uol evaluate`. */
-export interface EvaluatePredictorArgs extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'mask-root' | 'split' | 'batch-size' | 'skip-bad' | 'map-cache'>, ProtocolArgs {
-  'val-split'?: string;
-  oracle: boolean;
-  out?: string;
-  'store-threshold': boolean;
-  examples: number;
-  limit?: number;
-  'export-scoremaps'?: string;
-  thresholds?: string;
-  'whole-size'?: number;
-  /** Top-1/Top-5 Loc (src/cli/commands/classifier-args.ts). */
-  'cls-network'?: string;
-  'cls-weights'?: string[];
-  predictions?: string;
-}
+export interface EvaluatePredictorArgs
+  extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'mask-root' | 'split' | 'batch-size' | 'skip-bad' | 'map-cache'>,
+    ArgsOf<typeof PREDICTOR_MODE_OPTIONS>,
+    ProtocolArgs,
+    Omit<ClassifierArgs, 'batch-size' | 'skip-bad'> {}
 
 /** Runs the predictor mode of `uol evaluate`; returns the JSON summary and text lines for the CLI to print. */
 export async function runEvaluatePredictor(a: EvaluatePredictorArgs, engine: EngineInfo, onProgress: ProgressCallback): Promise<{ json: Record<string, unknown>; text: string[] }> {

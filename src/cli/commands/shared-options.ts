@@ -32,15 +32,16 @@ export const SHARED_OPTIONS = {
 /** Names of the shared options. */
 export type SharedName = keyof typeof SHARED_OPTIONS;
 
-type Inferred<K extends SharedName> = InferredOptionTypes<Pick<typeof SHARED_OPTIONS, K>>;
-
 /**
- * Parsed values of the shared options `K`, typed from {@link SHARED_OPTIONS}: an option with a default is always
- * there, one without may be absent (an optional key).
+ * Parsed values of a record of yargs option declarations, typed from it: an option with a default is always there, one
+ * without may be absent (an optional key).
  */
-export type SharedArgs<K extends SharedName> = { [k in keyof Inferred<K> as undefined extends Inferred<K>[k] ? never : k]: Inferred<K>[k] } & {
-  [k in keyof Inferred<K> as undefined extends Inferred<K>[k] ? k : never]?: Inferred<K>[k];
+export type ArgsOf<O extends Record<string, Options>> = { [k in keyof O as undefined extends InferredOptionTypes<O>[k] ? never : k]: InferredOptionTypes<O>[k] } & {
+  [k in keyof O as undefined extends InferredOptionTypes<O>[k] ? k : never]?: InferredOptionTypes<O>[k];
 };
+
+/** Parsed values of the shared options `K`, typed from {@link SHARED_OPTIONS}. */
+export type SharedArgs<K extends SharedName> = ArgsOf<Pick<typeof SHARED_OPTIONS, K>>;
 
 /** How a command takes a shared option: as declared (`true`), with its own help text, or with changed fields. */
 export type SharedUse = true | string | Partial<Options>;
