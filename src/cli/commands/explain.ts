@@ -23,7 +23,7 @@ import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
 import { checkThreshold, DEFAULT_THRESHOLD } from '../../rps/threshold.js';
 
-interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 'batch-size'> {
+interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 'batch-size' | 'threshold'> {
   image?: string;
   predictor: string;
   features?: string;
@@ -34,7 +34,6 @@ interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 
   region?: 'pixel' | 'box';
   box?: string;
   at?: string;
-  threshold?: number;
   'train-features'?: string;
   'train-labels'?: string;
   'train-images'?: string[];
@@ -84,14 +83,13 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
   command: 'explain [image]',
   describe: 'show the training patches with the largest representer values for a test image (HTML + JSON)',
   builder: (y: Argv<GlobalArgs>) =>
-    withShared(y, { predictor: { demandOption: true }, backbone: "backbone for the test (and training) images (default: the predictor's)", downscale: true, 'batch-size': 'training images per forward pass (exact mode)' })
+    withShared(y, { threshold: `τ for the predicted box / foreground cells (default: the predictor's stored τ, else ${DEFAULT_THRESHOLD})`, predictor: { demandOption: true }, backbone: "backbone for the test (and training) images (default: the predictor's)", downscale: true, 'batch-size': 'training images per forward pass (exact mode)' })
       .positional('image', { type: 'string', describe: 'the test image' })
       .option('out', { type: 'string', demandOption: true, describe: 'output directory (index.html, explain.json, PNGs)' })
       .option('top', { type: 'number', default: 8, describe: 'training patches per side' })
       .option('region', { choices: ['pixel', 'box'] as const, describe: 'box (default): cells inside --box, else inside the box `uol localize` predicts at τ; pixel: the foreground cells (map above τ)' })
       .option('box', { type: 'string', describe: 'x0,y0,x1,y1 in test-image pixels' })
       .option('at', { type: 'string', describe: 'x,y: explain the single cell at this test-image pixel' })
-      .option('threshold', { type: 'number', describe: `τ for the predicted box / foreground cells (default: the predictor's stored τ, else ${DEFAULT_THRESHOLD})` })
       .option('class', { type: 'string', describe: "class-wise predictors: explain this class's w (index or name) with its α; needs the labelled training set (exact mode)" })
       .option('size', { type: 'number', describe: 'input side S: the test image is resized whole to S×S (default: the fit\'s input frame, else the backbone\'s)' })
       .option('features', { type: 'string', describe: "instead of a backbone: the test image's feature map, .npy float32 [h,w,C] (computed on the whole image, no crop)" })

@@ -18,7 +18,7 @@ import { ProtocolArgs, type SelectionArgs } from './protocol-args.js';
 export { emit };
 
 /** Arguments of `uol fit`. */
-export interface FitArgs extends GlobalArgs, Omit<ClassifierArgs, 'batch-size' | 'skip-bad'>, SharedArgs<'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'seed'>, ProtocolArgs, SelectionArgs {
+export interface FitArgs extends GlobalArgs, Omit<ClassifierArgs, 'batch-size' | 'skip-bad'>, SharedArgs<'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'seed' | 'sampling-ratio'>, ProtocolArgs, SelectionArgs {
   'from-features'?: string;
   labels?: string;
   classwise: boolean;
@@ -44,7 +44,6 @@ export interface FitArgs extends GlobalArgs, Omit<ClassifierArgs, 'batch-size' |
   'base-dataset'?: string;
   images?: string[];
   size: number;
-  'sampling-ratio': number;
   'checkpoint-every': number;
 }
 

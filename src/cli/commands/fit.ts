@@ -23,7 +23,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
   command: 'fit',
   describe: 'fit the foreground predictor w* (closed form, or loss optimisation with α and representer points)',
   builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(protocolOptions(classifierOptions(withShared(y, { backbone: `image path: backbone name or converted-model directory (default ${DEFAULT_BACKBONE}, embedded, offline)`, dataset: 'image path: dataset format (with --data-dir)', 'data-dir': "folder holding the format's top files (or the image root for wsol)", metadata: 'wsol: wsolevaluation metadata folder', split: 'split to fit on (default train)', 'batch-size': 'images per forward pass (1 is fastest on wasm)', seed: true, 'skip-bad': 'skip unreadable images (listed in the manifest) instead of stopping' })), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for fine-grained sets and CIFAR", evalSizes: false }))
+    selectionOptions(protocolOptions(classifierOptions(withShared(y, { 'sampling-ratio': true, backbone: `image path: backbone name or converted-model directory (default ${DEFAULT_BACKBONE}, embedded, offline)`, dataset: 'image path: dataset format (with --data-dir)', 'data-dir': "folder holding the format's top files (or the image root for wsol)", metadata: 'wsol: wsolevaluation metadata folder', split: 'split to fit on (default train)', 'batch-size': 'images per forward pass (1 is fastest on wasm)', seed: true, 'skip-bad': 'skip unreadable images (listed in the manifest) instead of stopping' })), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for fine-grained sets and CIFAR", evalSizes: false }))
       .option('predictions', { type: 'string', describe: 'with --classwise: class of each image = the top class of this CSV (image_id = dataset record id; docs/classifiers.md)' })
       .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
       .option('labels', { type: 'string', describe: 'CSV of "stem,classIndex" lines (class-wise fits)' })
@@ -50,7 +50,6 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('base-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'alias of --dataset: the base set of a zero-shot transfer (e.g. cifar10), evaluated later on another dataset' })
       .option('images', { type: 'string', array: true, describe: 'image files, folders or globs (instead of --dataset)' })
       .option('size', { type: 'number', default: 224, describe: 'training images are resized whole to size×size (the release: 224)' })
-      .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) images' })
       .option('checkpoint-every', { type: 'number', default: 256, describe: 'checkpoint the statistics every N images (resumable; rerun the same command to continue)' }) as Argv<FitArgs>,
   handler: async (a) => {
     const { listFeatureFiles, readLabelsCsv } = await import('../../io/features-dir.js');

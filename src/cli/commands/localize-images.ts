@@ -32,11 +32,10 @@ import { resolveThreshold } from '../../rps/threshold.js';
 import type { SharedArgs } from './shared-options.js';
 
 /** Arguments of the image path of `uol localize`. */
-export interface LocalizeImagesArgs extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad'> {
+export interface LocalizeImagesArgs extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'threshold'> {
   images?: string[];
   out: string;
   size?: string;
-  threshold?: number;
   'all-boxes': boolean;
   coco: boolean;
   overlays: boolean;

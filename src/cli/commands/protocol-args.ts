@@ -9,10 +9,8 @@ import type { Dataset } from '../../data/datasets/types.js';
 import type { DatasetSpec } from '../../pipeline/dataset-spec.js';
 
 /** Parsed protocol options. */
-export interface ProtocolArgs extends SharedArgs<'downscale'> {
+export interface ProtocolArgs extends SharedArgs<'downscale' | 'image-size' | 'crop-size'> {
   protocol?: string;
-  'image-size'?: number;
-  'crop-size'?: number;
 }
 
 /** Parsed fit-selection options. */
@@ -32,9 +30,7 @@ export function protocolOptions<T>(y: Argv<T>, o: { downscaleDefault: string; ev
       describe: "release (the authors' code: bilinear PIL-exact resizes for every backbone, per-dataset sizes, stride, split, τ rule and class-wise quota; default for cub/wsol/cars/aircraft/dogs/cifar*) or wsoleval (the backbone's own filter, sharp)",
     }) as Argv<T>;
   if (o.evalSizes) {
-    r = r
-      .option('image-size', { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's: 480 fine-grained, 256 ImageNet)" })
-      .option('crop-size', { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's: 448 / 224)" }) as Argv<T>;
+    r = withShared(r, { 'image-size': true, 'crop-size': true }) as Argv<T>;
   }
   return r;
 }

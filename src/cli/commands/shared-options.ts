@@ -27,6 +27,10 @@ export const SHARED_OPTIONS = {
   'models-dir': { type: 'string', describe: MODELS_DIR },
   seed: { type: 'number', default: 0, describe: 'seed of --sampling-ratio' },
   force: { type: 'boolean', default: false, describe: 'overwrite an existing converted model' },
+  threshold: { type: 'number', describe: 'τ for boxes (default: the one `uol evaluate` stored in the predictor)' },
+  'sampling-ratio': { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) images' },
+  'image-size': { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's: 480 fine-grained, 256 ImageNet)" },
+  'crop-size': { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's: 448 / 224)" },
 } as const satisfies Record<string, Options>;
 
 /** Names of the shared options. */
