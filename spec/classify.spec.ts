@@ -104,7 +104,7 @@ describe('classifiers (Top-1/Top-5 Loc)', function () {
     expect(resolveClassifierName('ResNet50', 'cub')).to.equal('cub_resnet50');
     expect(resolveClassifierName('ResNet50', 'imagenet')).to.equal('torchvision_resnet50');
     expect(resolveClassifierName('ViT', 'cub')).to.equal('dino_vits8_linear');
-    expect(() => resolveClassifierName('EfficientNetB7', 'cub')).to.throw(/--predictions/);
+    expect(() => resolveClassifierName('EfficientNetB7', 'cub')).to.throw(/`predictions` CSV/);
     expect(releaseClassifierTransform('cub')).to.deep.equal({ kind: 'resize', width: 448, height: 448 });
     expect(releaseClassifierTransform('imagenet')).to.deep.equal({ kind: 'resize-crop', resize: 256, crop: 224 });
   });

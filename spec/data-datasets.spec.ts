@@ -286,7 +286,7 @@ describe('loader: order, bounded memory, sampling, masks', () => {
     expect(sampleRecords(xs, 0.1, 43)).to.not.deep.equal(a);
     expect(sampleRecords(xs, 0.333, 1).length).to.equal(333);
     expect(sampleRecords(xs, 1, 1)).to.deep.equal(xs);
-    expect(() => sampleRecords(xs, 0, 1)).to.throw(/--sampling-ratio 0: must be in \(0, 1\]/);
+    expect(() => sampleRecords(xs, 0, 1)).to.throw(/`samplingRatio` 0: must be in \(0, 1\]/);
   });
 
   it('OpenImages masks load with the release transform (0/1/255) and progress reports rate inputs', async () => {

@@ -7,7 +7,7 @@ import { openDataset } from '../src/data/datasets/index.js';
 import { evaluateDataset } from '../src/pipeline/evaluate.js';
 import { runAblation } from '../src/pipeline/ablate.js';
 import { fitOnRecords } from '../src/pipeline/fit-run.js';
-import { metricSummary } from '../src/cli/commands/evaluate-predictor.js';
+import { metricSummary } from '../src/pipeline/evaluation-run.js';
 import { expectNoLeak } from './helpers/leak.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';

@@ -42,7 +42,7 @@ describe('protocol presets', () => {
     const o = resolveProtocol('release', ds('wsol', 480, 448, ['train', 'val', 'test']), { imageSize: 160, cropSize: 144, downscale: 16, oracle: true, split: 'val' });
     expect(o).to.include({ downscale: 16, valSplit: false, testSplit: 'val' });
     expect(o.eval).to.deep.equal({ resize: 160, crop: 144 });
-    expect(() => resolveProtocol('release', undefined, { imageSize: 100, cropSize: 200 })).to.throw(/--crop-size 200 is larger/);
+    expect(() => resolveProtocol('release', undefined, { imageSize: 100, cropSize: 200 })).to.throw(/`cropSize` 200 is larger than `imageSize` 100/);
     expect(describeRunProtocol(o)).to.match(/^release \(CUB\): .*bilinear filter, PIL-exact resampler, ResNet stride 16, τ oracle on val/);
     expect(RELEASE_DATASETS.CUB.nclass).to.equal(200);
   });
@@ -125,7 +125,7 @@ describe("the release's class-wise quota and --train-list", () => {
     // N is the split's size (3): floor(3·0.7) = 2 of the list's order
     expect(selectFitRecords(recs, { trainList: f, samplingRatio: 0.7, seed: 0, classwise: false, release: true }).map((r) => r.id)).to.deep.equal(['c', 'A']);
     writeFileSync(f, 'b\n');
-    expect(() => selectFitRecords(recs, { trainList: f, samplingRatio: 0.7, seed: 0, classwise: false, release: true })).to.throw(/lists 1 images; --sampling-ratio 0.7 of the split's 3 needs the first 2/);
+    expect(() => selectFitRecords(recs, { trainList: f, samplingRatio: 0.7, seed: 0, classwise: false, release: true })).to.throw(/lists 1 images; `samplingRatio` 0.7 of the split's 3 needs the first 2/);
     writeFileSync(f, 'c,0\nA\n\nb\n');
     writeFileSync(f, 'c\nzz\n');
     expect(() => orderByTrainList(recs, f)).to.throw(/order\.txt:2: image id "zz" is not in the training split/);

@@ -216,7 +216,7 @@ def main(out):
     mis = {**A, 'norm.weight': torch.randn(31)}
     save('dino_vit_misshaped.pth', mis)
     bad('dino_vit_misshaped.pth', VIT, 'tensor "norm.weight" has shape [31], expected [16]')
-    bad('dino_vit_zip.pth', {**VIT, 'patch': 16}, 'patch size 8, but --patch 16 was given')
+    bad('dino_vit_zip.pth', {**VIT, 'patch': 16}, 'patch size 8, but `patch` 16 was given')
 
     # ---------------------------------------------------------------- DINOv2
     D2 = new_v2(3, 2).state_dict()

@@ -68,7 +68,7 @@ const vitFamily: ArchFamily<VitConfig> = {
     const cfg = { ...preset };
     const pe = shapeOf(shapes, 'patch_embed.proj.weight');
     if (pe && pe.length === 4) {
-      if (opts.patch !== undefined && pe[2] !== opts.patch) throw new UsageError(`tensor "patch_embed.proj.weight" has shape [${pe.join(',')}]: patch size ${pe[2]}, but --patch ${opts.patch} was given`);
+      if (opts.patch !== undefined && pe[2] !== opts.patch) throw new UsageError(`tensor "patch_embed.proj.weight" has shape [${pe.join(',')}]: patch size ${pe[2]}, but \`patch\` ${opts.patch} was given`, { options: ['patch'] });
       cfg.patch = pe[2]!;
     } else if (opts.patch !== undefined) cfg.patch = opts.patch;
     const pos = shapeOf(shapes, 'pos_embed');
@@ -98,7 +98,7 @@ const resnetFamily: ArchFamily<ResNetConfig> = {
   ignore: [/\.num_batches_tracked$/],
   expected: (cfg) => resnetExpectedShapes(cfg),
   resolve(preset) {
-    if (preset.ccam !== undefined && typeof preset.ccam !== 'boolean') throw new UsageError(`--arch-config: "ccam" must be true or false (got ${JSON.stringify(preset.ccam)})`);
+    if (preset.ccam !== undefined && typeof preset.ccam !== 'boolean') throw new UsageError(`\`archConfig\`: "ccam" must be true or false (got ${JSON.stringify(preset.ccam)})`, { options: ['archConfig'] });
     return { ...preset };
   },
   contract: () => ({ mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bilinear', sizeMultiple: 1, minSize: 32, defaultSize: 224 }),
@@ -175,10 +175,10 @@ if (Object.keys(ARCH_PRESETS).join() !== ARCH_NAMES.join()) {
  */
 export function resolvePreset(arch: string, overrides?: Record<string, unknown>): ArchPreset {
   const p = ARCH_PRESETS[arch];
-  if (!p) throw new UsageError(`unknown --arch "${arch}"; known: ${Object.keys(ARCH_PRESETS).join(', ')}`);
+  if (!p) throw new UsageError(`unknown \`arch\` "${arch}"; known: ${Object.keys(ARCH_PRESETS).join(', ')}`, { options: ['arch'] });
   if (!overrides) return p;
   const base = p.config as unknown as Record<string, unknown>;
   const known = [...Object.keys(base), ...(p.options ?? [])];
-  for (const k of Object.keys(overrides)) if (!known.includes(k)) throw new UsageError(`--arch-config: "${k}" is not a ${p.family} setting (known: ${known.join(', ')})`);
+  for (const k of Object.keys(overrides)) if (!known.includes(k)) throw new UsageError(`\`archConfig\`: "${k}" is not a ${p.family} setting (known: ${known.join(', ')})`, { options: ['archConfig'] });
   return { ...p, config: { ...base, ...overrides } as unknown as ArchPreset['config'] };
 }

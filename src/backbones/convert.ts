@@ -187,7 +187,7 @@ function toSource(sel: SelectedTensors, file: string, allowNonFinite: boolean): 
         const data = await readFloat32(t);
         if (!allowNonFinite) {
           const bad = data.findIndex((v) => !Number.isFinite(v));
-          if (bad >= 0) throw new UsageError(`${file}: tensor "${k}" holds ${data[bad]} at element ${bad}: non-finite weights give NaN features (pass --allow-nonfinite to convert anyway)`);
+          if (bad >= 0) throw new UsageError(`${file}: tensor "${k}" holds ${data[bad]} at element ${bad}: non-finite weights give NaN features (pass \`allowNonfinite\` to convert anyway)`, { options: ['allowNonfinite'] });
         }
         const left = users.get(t.storage)! - 1;
         users.set(t.storage, left);
@@ -206,7 +206,7 @@ export async function convertCheckpoint(o: ConvertOptions): Promise<ConvertResul
   const file = o.checkpoint;
   if (!existsSync(file)) throw new UsageError(`${file}: checkpoint not found`);
   const outJson = path.join(o.out, 'model.json');
-  if (existsSync(outJson) && !o.force) throw new UsageError(`${outJson}: a converted model exists already (use --force to overwrite)`);
+  if (existsSync(outJson) && !o.force) throw new UsageError(`${outJson}: a converted model exists already (use \`force\` to overwrite)`, { options: ['force'] });
   resolvePreset(o.arch, o.archConfig); // fail fast on a bad --arch
   o.onProgress?.({ stage: 'hash', done: 0, detail: path.basename(file) });
   const sourceSha256 = await sha256File(file);
@@ -215,7 +215,7 @@ export async function convertCheckpoint(o: ConvertOptions): Promise<ConvertResul
     const maps: KeyMap[] = o.prefix !== undefined ? [prefixKeyMap(o.prefix)] : !o.keyMap || o.keyMap === 'auto' ? [...KEY_MAPS] : [];
     if (maps.length === 0) {
       const m = keyMapByName(o.keyMap!);
-      if (!m) throw new UsageError(`unknown --key-map "${o.keyMap}"; known: auto, ${KEY_MAPS.map((k) => k.name).join(', ')}`);
+      if (!m) throw new UsageError(`unknown \`keyMap\` "${o.keyMap}"; known: auto, ${KEY_MAPS.map((k) => k.name).join(', ')}`, { options: ['keyMap'] });
       maps.push(m);
     }
     let best: { sel: SelectedTensors; err: UsageError; score: number } | undefined;
@@ -378,7 +378,7 @@ export async function convertReleaseCheckpoint(o: ReleaseConvertOptions): Promis
   const file = o.file;
   if (!existsSync(file)) throw new UsageError(`${file}: checkpoint not found`);
   const outJson = path.join(o.outDir, 'model.json');
-  if (existsSync(outJson) && !o.force) throw new UsageError(`${outJson}: a converted model exists already (use --force to overwrite)`);
+  if (existsSync(outJson) && !o.force) throw new UsageError(`${outJson}: a converted model exists already (use \`force\` to overwrite)`, { options: ['force'] });
   const archConfig = { ...net.archConfig, ...o.archConfig };
   const preset = resolvePreset(net.arch, archConfig);
   const fam = FAMILIES[preset.family]! as ArchFamily<unknown>;
@@ -421,7 +421,8 @@ export async function convertReleaseCheckpoint(o: ReleaseConvertOptions): Promis
     const absent = report.missing;
     if (absent.length && !o.allowMissing)
       throw new UsageError(
-        `${file}: ${absent.length} module tensor(s) absent, which the release's strict=False left at random init: ${some(absent)} (${ctx} into prefix "${net.prefix}"); --allow-missing converts anyway with PyTorch-default values`,
+        `${file}: ${absent.length} module tensor(s) absent, which the release's strict=False left at random init: ${some(absent)} (${ctx} into prefix "${net.prefix}"); \`allowMissing\` converts anyway with PyTorch-default values`,
+        { options: ['allowMissing'] },
       );
     const src = toSource({ keyMap: `release:${net.name}`, container: net.container, prefix: net.prefix, tensors, dropped: [] }, file, !!o.allowNonFinite);
     for (const k of absent) {

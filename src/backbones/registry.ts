@@ -299,7 +299,7 @@ export function findPredictorBackbone(b: Pick<BackboneIdentity, 'id' | 'weightsS
   }
   const where = b.location ? `was loaded from ${b.location}, which no longer holds it, and` : 'is not a registry name and';
   const sha = b.weightsSha256 ? ` (weights sha256 ${b.weightsSha256.slice(0, 12)}…)` : '';
-  throw new UsageError(`backbone "${b.id}" of this predictor ${where} no converted model in ${mdir} has its weights${sha}: add --backbone DIR (the folder \`uol convert\` wrote for it)`);
+  throw new UsageError(`backbone "${b.id}" of this predictor ${where} no converted model in ${mdir} has its weights${sha}: add \`backbone\` DIR (the folder \`uol convert\` wrote for it)`, { options: ['backbone'] });
 }
 
 /** Every known backbone (name, arch, description, source, whether it works offline now). */
@@ -356,6 +356,20 @@ export async function loadBackbone(spec: string, opts: LoadBackboneOptions = {})
   if (existsSync(p)) return loadFromPath(spec, opts);
   const known = [...entries(opts).keys()];
   throw new UsageError(`unknown backbone "${spec}": not a path and not one of ${known.join(', ')}`);
+}
+
+/**
+ * Loads the backbone a fitted predictor needs: `name` when given, else the predictor's own ({@link findPredictorBackbone}),
+ * else {@link DEFAULT_BACKBONE}; at `downscale` when given, else at the stride the predictor was fitted at (ResNet: 8,
+ * 16 or 32), else the backbone's default.
+ * @param fitted the predictor's backbone identity (`predictor.backbone`), or undefined (CAAM, no predictor).
+ */
+export async function loadBackboneFor(fitted: Pick<BackboneIdentity, 'id' | 'weightsSha256' | 'location' | 'stride'> | undefined, name?: string, downscale?: Downscale, onProgress?: ProgressCallback): Promise<FeatureExtractor> {
+  const o: LoadBackboneOptions = {};
+  const stride = downscale ?? (fitted && [8, 16, 32].includes(fitted.stride) ? (fitted.stride as Downscale) : undefined);
+  if (stride) o.downscale = stride;
+  if (onProgress) o.onProgress = onProgress;
+  return loadBackbone(name ?? (fitted ? findPredictorBackbone(fitted) : DEFAULT_BACKBONE), o);
 }
 
 /** Options of {@link fetchBackbone}. */

@@ -137,7 +137,8 @@ export class ResNet implements FeatureExtractor {
     if (ds !== 8 && ds !== 16 && ds !== 32) throw new UsageError(`downscale must be 8, 16 or 32 (got ${String(ds)})`);
     if (config.ccam && !ccamDownscaleOk(ds))
       throw new UsageError(
-        `downscale ${ds}: the CCAM feature concatenates layer3 and layer4, whose sizes agree only when layer4 keeps stride 1 (downscale 16 or 8; the release's torch.concat fails at 32); use --downscale 16`,
+        `downscale ${ds}: the CCAM feature concatenates layer3 and layer4, whose sizes agree only when layer4 keeps stride 1 (downscale 16 or 8; the release's torch.concat fails at 32); use \`downscale\` 16`,
+        { options: ['downscale'] },
       );
     this.downscale = ds;
     const w = config.width;

@@ -160,8 +160,8 @@ export function resolveClassifierName(name: string, dataset: ClassifierDataset):
   const n = name.toLowerCase();
   if (n === 'resnet50') return dataset === 'cub' ? 'cub_resnet50' : 'torchvision_resnet50';
   if (n === 'vit') return 'dino_vits8_linear';
-  if (n.startsWith('efficientnet')) throw new UsageError(`--cls-network ${name}: EfficientNet is not ported; run it in PyTorch and give its class scores with --predictions CSV (image_id,score_0,…)`);
-  throw new UsageError(`--cls-network ${name}: unknown classifier; known: ${CLASSIFIER_NAMES.join(', ')} (or the release's ResNet50, ViT)`);
+  if (n.startsWith('efficientnet')) throw new UsageError(`\`clsNetwork\` ${name}: EfficientNet is not ported; run it in PyTorch and give its class scores with \`predictions\` CSV (image_id,score_0,…)`, { options: ['clsNetwork', 'predictions'] });
+  throw new UsageError(`\`clsNetwork\` ${name}: unknown classifier; known: ${CLASSIFIER_NAMES.join(', ')} (or the release's ResNet50, ViT)`, { options: ['clsNetwork'] });
 }
 
 /** The spec of a registered classifier. @throws UsageError listing the known names. */
@@ -346,7 +346,7 @@ function build(w: ClassifierWeights, opts: LoadClassifierOptions): Classifier {
  */
 export async function loadClassifier(name: string, files: string | readonly string[], opts: LoadClassifierOptions = {}): Promise<Classifier> {
   const list = typeof files === 'string' ? [files] : [...files];
-  if (!list.length) throw new UsageError(`${name}: no weight files given (--cls-weights)`);
+  if (!list.length) throw new UsageError(`${name}: no weight files given (\`clsWeights\`)`, { options: ['clsWeights'] });
   const spec = classifierSpec(name);
   const w = list.length === 1 && (isDir(list[0]!) || list[0]!.endsWith('model.json')) ? await readConverted(list[0]!.endsWith('model.json') ? path.dirname(list[0]!) : list[0]!, name, opts) : await readCheckpoints(spec, list, opts);
   return build(w, opts);
@@ -369,7 +369,7 @@ export interface ConvertClassifierResult {
 export async function convertClassifier(name: string, files: readonly string[], out: string, opts: LoadClassifierOptions & { force?: boolean } = {}): Promise<ConvertClassifierResult> {
   const spec = classifierSpec(name);
   const outJson = path.join(out, 'model.json');
-  if (existsSync(outJson) && !opts.force) throw new UsageError(`${outJson}: a converted model exists already (use --force to overwrite)`);
+  if (existsSync(outJson) && !opts.force) throw new UsageError(`${outJson}: a converted model exists already (use \`force\` to overwrite)`, { options: ['force'] });
   const w = await readCheckpoints(spec, [...files], opts);
   const shas = w.sha256.split('+');
   const weights: NamedArray[] = [...w.trunk, { name: HEAD_W, ...w.head.weight }, { name: HEAD_B, ...w.head.bias }];

@@ -177,6 +177,28 @@ const WRITE_CODES: Record<string, string> = {
   ENOENT: 'no such file or folder',
 };
 
+/** Library option names whose flag is not their kebab-case (`batchSize` → `--batch-size` needs no entry). */
+const OPTION_FLAGS: Readonly<Record<string, string>> = {};
+
+/**
+ * The flag of a library option: `batchSize` → `--batch-size` (or its {@link OPTION_FLAGS} entry); anything that is not
+ * an option identifier (already a flag, a phrase) is returned unchanged.
+ */
+export function flagOf(option: string): string {
+  if (!/^[a-z][A-Za-z0-9]*$/.test(option)) return option;
+  return OPTION_FLAGS[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * A library error message as the CLI prints it: each option it names, written `` `name` `` (see
+ * `UsageErrorOptions.options` in src/util/errors.ts), becomes the option's flag.
+ */
+export function withFlags(message: string, options: readonly string[]): string {
+  let m = message;
+  for (const o of options) m = m.split(`\`${o}\``).join(flagOf(o));
+  return m;
+}
+
 /** What to print (and put in the JSON error) for a failure. */
 export interface FailureReport {
   /** `usage` (exit 2), a Node errno code (`ENOSPC`, …) or `failed`. */
@@ -190,7 +212,7 @@ export interface FailureReport {
 /** Classifies an error thrown by a command. */
 export function failureReport(e: unknown): FailureReport {
   if (isUsageError(e)) {
-    const message = (e as Error).message;
+    const message = withFlags((e as Error).message, (e as { options?: readonly string[] }).options ?? []);
     const r: FailureReport = { code: 'usage', exitCode: 2, message };
     const flag = (e as { flag?: string }).flag ?? /^(--[a-z][\w-]*)/.exec(message)?.[1];
     if (flag) r.flag = flag;

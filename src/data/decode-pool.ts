@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { UsageError } from '../util/errors.js';
 import type { PrepareTask, PreparedItem } from './prepare-item.js';
 
-type Reply = { id: number; ok: true; item: PreparedItem } | { id: number; ok: false; message: string; usage: boolean };
+type Reply = { id: number; ok: true; item: PreparedItem } | { id: number; ok: false; message: string; usage: boolean; options?: string[] };
 
 function spawn(concurrency: number): Worker {
   // Built code runs decode-worker.js directly; from TypeScript sources (tests, tsx) the worker registers tsx first.
@@ -34,7 +34,7 @@ export class DecodePool {
         if (!h) return;
         this.waiting.delete(r.id);
         if (r.ok) h.resolve(r.item);
-        else h.reject(r.usage ? new UsageError(r.message) : new Error(r.message));
+        else h.reject(r.usage ? new UsageError(r.message, { options: r.options ?? [] }) : new Error(r.message));
       });
       w.on('error', (e) => this.failAll(e));
       return w;

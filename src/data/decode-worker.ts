@@ -1,7 +1,7 @@
 /**
  * Decode worker thread: runs {@link prepareItem} for the loader off the main thread, so that decoding keeps going
  * while the model computes (each decode takes several async steps; on the main thread each step would wait for the
- * model's synchronous compute to finish). Messages: {id, task} in; {id, ok, item} or {id, ok:false, message, usage} out.
+ * model's synchronous compute to finish). Messages: {id, task} in; {id, ok, item} or {id, ok:false, message, usage, options} out.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isUsageError } from '../util/errors.js';
@@ -39,7 +39,7 @@ async function run(m: { id: number; task: PrepareTask }): Promise<void> {
         }
         port.postMessage({ id: m.id, ok: true, item }, transfer);
       },
-      (e: unknown) => port.postMessage({ id: m.id, ok: false, message: e instanceof Error ? e.message : String(e), usage: isUsageError(e) }),
+      (e: unknown) => port.postMessage({ id: m.id, ok: false, message: e instanceof Error ? e.message : String(e), usage: isUsageError(e), options: isUsageError(e) ? [...(e.options ?? [])] : [] }),
     );
 }
 

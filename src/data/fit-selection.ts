@@ -75,8 +75,8 @@ export interface ClasswiseQuotaOptions {
  */
 export function releaseClasswiseSelection<T extends Pick<DatasetRecord, 'id' | 'label' | 'file'>>(ordered: readonly T[], o: ClasswiseQuotaOptions): T[] {
   const bs = o.batchSize ?? 64;
-  if (!(Number.isInteger(bs) && bs >= 1)) throw new UsageError(`--release-batch-size ${bs}: expected a positive integer`);
-  if (!(o.ratio > 0 && o.ratio <= 1)) throw new UsageError(`--sampling-ratio ${o.ratio}: must be in (0, 1]`);
+  if (!(Number.isInteger(bs) && bs >= 1)) throw new UsageError(`\`releaseBatchSize\` ${bs}: expected a positive integer`, { options: ['releaseBatchSize'] });
+  if (!(o.ratio > 0 && o.ratio <= 1)) throw new UsageError(`\`samplingRatio\` ${o.ratio}: must be in (0, 1]`, { options: ['samplingRatio'] });
   if (!(Number.isInteger(o.nclass) && o.nclass >= 1)) throw new Error(`class-wise quota: nclass ${o.nclass}`);
   const n = o.total ?? ordered.length;
   const quota = Math.floor((n * o.ratio) / o.nclass);
@@ -88,7 +88,7 @@ export function releaseClasswiseSelection<T extends Pick<DatasetRecord, 'id' | '
     if (i >= batches * o.ratio && full()) break;
     for (const r of ordered.slice(i * bs, (i + 1) * bs)) {
       const t = r.label;
-      if (t === undefined) throw new UsageError(`${r.file ?? r.id}: no class label (--classwise needs a dataset with labels)`);
+      if (t === undefined) throw new UsageError(`${r.file ?? r.id}: no class label (\`classwise\` needs a dataset with labels)`, { options: ['classwise'] });
       if (!(t >= 0 && t < o.nclass)) throw new UsageError(`${r.file ?? r.id}: class ${t} is outside the ${o.nclass} classes of the release's class-wise fit`);
       if (quota < 10 && cnt[t]! > quota) continue;
       out.push(r);
@@ -121,7 +121,7 @@ export interface FitSelectionOptions {
  * @throws UsageError when the list is shorter than the floor(N·r) images a ratio asks for.
  */
 export function selectFitRecords<T extends Pick<DatasetRecord, 'id' | 'label' | 'file'>>(records: readonly T[], o: FitSelectionOptions): T[] {
-  if (!(o.samplingRatio > 0 && o.samplingRatio <= 1)) throw new UsageError(`--sampling-ratio ${o.samplingRatio}: must be in (0, 1]`);
+  if (!(o.samplingRatio > 0 && o.samplingRatio <= 1)) throw new UsageError(`\`samplingRatio\` ${o.samplingRatio}: must be in (0, 1]`, { options: ['samplingRatio'] });
   const listed = o.trainList ? orderByTrainList(records, o.trainList) : undefined;
   if (o.release && o.classwise) {
     const ordered = listed ?? (o.samplingRatio < 1 ? seededOrder(records, o.seed) : [...records]);
@@ -132,7 +132,7 @@ export function selectFitRecords<T extends Pick<DatasetRecord, 'id' | 'label' | 
   if (o.samplingRatio >= 1) return listed ?? [...records];
   if (listed) {
     const k = Math.floor(records.length * o.samplingRatio);
-    if (listed.length < k) throw new UsageError(`${o.trainList}: lists ${listed.length} images; --sampling-ratio ${o.samplingRatio} of the split's ${records.length} needs the first ${k}`);
+    if (listed.length < k) throw new UsageError(`${o.trainList}: lists ${listed.length} images; \`samplingRatio\` ${o.samplingRatio} of the split's ${records.length} needs the first ${k}`, { options: ['samplingRatio'] });
     return listed.slice(0, k);
   }
   return sampleRecords(records, o.samplingRatio, o.seed);

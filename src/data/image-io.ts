@@ -91,7 +91,7 @@ function loadJimp(): Promise<JimpMod | Error> {
 
 async function sharpOrThrow(): Promise<SharpFn> {
   const s = await loadSharp();
-  if (s instanceof Error) throw new UsageError(`image codec sharp cannot load (${s.message}); use --codec jimp`);
+  if (s instanceof Error) throw new UsageError(`image codec sharp cannot load (${s.message}); use \`codec\` jimp`, { options: ['codec'] });
   return s;
 }
 
@@ -142,7 +142,8 @@ function checkPixels(name: string, width: number | undefined, height: number | u
   if (!width || !height) throw new UsageError(`${name}: cannot decode image: no image size in the header`);
   if (width * height > maxPixels) {
     throw new UsageError(
-      `${name}: image is ${width}×${height} = ${width * height} pixels, above the limit of ${maxPixels} (decompression-bomb guard; raise it with --max-pixels)`,
+      `${name}: image is ${width}×${height} = ${width * height} pixels, above the limit of ${maxPixels} (decompression-bomb guard; raise it with \`maxPixels\`)`,
+      { options: ['maxPixels'] },
     );
   }
 }
@@ -196,7 +197,7 @@ function isPlain(m: SharpNS.Metadata): boolean {
 
 function sharpErrorMessage(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
-  if (/exceeds pixel limit/i.test(m)) return `${m} (decompression-bomb guard; raise it with --max-pixels)`;
+  if (/exceeds pixel limit/i.test(m)) return `${m} (decompression-bomb guard; raise it with \`maxPixels\`)`;
   return m.replace(/\s+/g, ' ').trim();
 }
 
@@ -293,13 +294,14 @@ async function readBytes(file: string | Uint8Array, name: string): Promise<Uint8
   try {
     return u8(await readFileBoundedAsync(file, 'imageBytes', 'image'));
   } catch (e) {
-    throw new UsageError(`${name}${(e as Error).message.slice(file.length)}`, { cause: e });
+    throw new UsageError(`${name}${(e as Error).message.slice(file.length)}`, { cause: e, options: e instanceof UsageError ? e.options : [] });
   }
 }
 
 function asUsage(name: string, e: unknown): UsageError {
   if (e instanceof UsageError && e.message.startsWith(name)) return e;
-  return new UsageError(`${name}: cannot decode image: ${sharpErrorMessage(e)}`, { cause: e });
+  const message = sharpErrorMessage(e);
+  return new UsageError(`${name}: cannot decode image: ${message}`, { cause: e, options: /`maxPixels`\)$/.test(message) ? ['maxPixels'] : [] });
 }
 
 /** What a decode produced and how: the RGB image plus the stored size and codec actually used. */

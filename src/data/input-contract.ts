@@ -31,11 +31,13 @@ export interface InputContract {
 
 /**
  * Checks an input side S (for S×S inputs) against a contract.
- * @param what the option's name in messages (default `--size`).
+ * @param what the option's name in messages (default `size`; the CLI prints its flag).
  * @throws UsageError naming the option, the size and the rule.
  */
-export function checkInputSize(size: number, c: InputContract, what = '--size'): void {
-  if (!Number.isInteger(size) || size < c.minSize) throw new UsageError(`${what} ${size}: must be an integer ≥ ${c.minSize}`);
-  if (size % c.sizeMultiple !== 0) throw new UsageError(`${what} ${size}: must be a multiple of ${c.sizeMultiple} for this backbone`);
-  if (c.fixedSize && size !== c.defaultSize) throw new UsageError(`${what} ${size}: this backbone only accepts ${c.defaultSize}`);
+export function checkInputSize(size: number, c: InputContract, what = 'size'): void {
+  const options = [what];
+  const name = `\`${what}\``;
+  if (!Number.isInteger(size) || size < c.minSize) throw new UsageError(`${name} ${size}: must be an integer ≥ ${c.minSize}`, { options });
+  if (size % c.sizeMultiple !== 0) throw new UsageError(`${name} ${size}: must be a multiple of ${c.sizeMultiple} for this backbone`, { options });
+  if (c.fixedSize && size !== c.defaultSize) throw new UsageError(`${name} ${size}: this backbone only accepts ${c.defaultSize}`, { options });
 }

@@ -125,7 +125,7 @@ export class Loader implements AsyncIterable<Batch> {
   private readonly window: number;
 
   constructor(private readonly o: LoaderOptions) {
-    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new UsageError(`--batch-size ${o.batchSize}: must be a positive integer`);
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new UsageError(`\`batchSize\` ${o.batchSize}: must be a positive integer`, { options: ['batchSize'] });
     this.concurrency = Math.max(1, o.concurrency ?? Math.max(4, 2 * cpus().length));
     this.window = ((o.prefetch ?? 2) + 1) * o.batchSize;
   }
@@ -273,7 +273,7 @@ export const seededRandom: (seed: number) => () => number = mulberry32;
  * @param ratio in (0, 1].
  */
 export function sampleRecords<T>(records: readonly T[], ratio: number, seed = 0): T[] {
-  if (!(ratio > 0 && ratio <= 1)) throw new UsageError(`--sampling-ratio ${ratio}: must be in (0, 1]`);
+  if (!(ratio > 0 && ratio <= 1)) throw new UsageError(`\`samplingRatio\` ${ratio}: must be in (0, 1]`, { options: ['samplingRatio'] });
   const n = records.length;
   const k = Math.floor(n * ratio);
   if (k === n) return [...records];

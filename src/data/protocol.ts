@@ -139,11 +139,11 @@ export function defaultProtocolName(ds: Parameters<typeof releaseDatasetOf>[0] |
 /** Parses `--protocol`. @throws UsageError for an unknown name. */
 export function parseProtocolName(s: string): ProtocolName {
   if ((PROTOCOL_NAMES as readonly string[]).includes(s)) return s as ProtocolName;
-  throw new UsageError(`--protocol ${s}: expected one of ${PROTOCOL_NAMES.join(', ')}`);
+  throw new UsageError(`\`protocol\` ${s}: expected one of ${PROTOCOL_NAMES.join(', ')}`, { options: ['protocol'] });
 }
 
-function checkSide(flag: string, v: number | undefined): void {
-  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UsageError(`${flag} ${String(v)}: expected a positive integer`);
+function checkSide(option: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UsageError(`\`${option}\` ${String(v)}: expected a positive integer`, { options: [option] });
 }
 
 /**
@@ -153,8 +153,8 @@ function checkSide(flag: string, v: number | undefined): void {
  * @throws UsageError for a crop larger than the resize or non-positive sizes.
  */
 export function resolveProtocol(name: ProtocolName | undefined, ds: (Parameters<typeof releaseDatasetOf>[0] & { splits?: string[] }) | undefined, o: ProtocolOverrides = {}): RunProtocol {
-  checkSide('--image-size', o.imageSize);
-  checkSide('--crop-size', o.cropSize);
+  checkSide('imageSize', o.imageSize);
+  checkSide('cropSize', o.cropSize);
   const n = name ?? defaultProtocolName(ds);
   const rd = ds ? releaseDatasetOf(ds) : undefined;
   let p: RunProtocol;
@@ -187,7 +187,7 @@ export function resolveProtocol(name: ProtocolName | undefined, ds: (Parameters<
   if (rd) p.dataset = rd;
   if (o.imageSize !== undefined) p.eval.resize = o.imageSize;
   if (o.cropSize !== undefined) p.eval.crop = o.cropSize;
-  if (p.eval.crop > p.eval.resize) throw new UsageError(`--crop-size ${p.eval.crop} is larger than --image-size ${p.eval.resize}`);
+  if (p.eval.crop > p.eval.resize) throw new UsageError(`\`cropSize\` ${p.eval.crop} is larger than \`imageSize\` ${p.eval.resize}`, { options: ['cropSize', 'imageSize'] });
   if (o.downscale !== undefined) p.downscale = o.downscale;
   if (o.split !== undefined) p.testSplit = o.split;
   if (o.oracle) p.valSplit = false;

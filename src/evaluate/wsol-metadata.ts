@@ -82,7 +82,7 @@ function int(file: string, l: Line, s: string, what: string, min: number): numbe
  */
 export function readWsolMetadata(dir: string): WsolMetadata {
   const idsFile = path.join(dir, 'image_ids.txt');
-  if (!existsSync(idsFile)) throw new UsageError(`${idsFile}: not found (is --metadata a wsolevaluation metadata directory?)`);
+  if (!existsSync(idsFile)) throw new UsageError(`${idsFile}: not found (is \`metadata\` a wsolevaluation metadata directory?)`, { options: ['metadata'] });
   const meta: WsolMetadata = { dir, imageIds: [] };
   const seen = new Set<string>();
   for (const l of readLines(idsFile)) {

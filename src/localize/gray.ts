@@ -122,23 +122,24 @@ export function wsolThresholds(interval = 0.01): Float64Array {
  * Every threshold must lie in [0, 1].
  * @throws UsageError naming the spec.
  */
-export function parseThresholds(spec: string, flag = '--thresholds'): Float64Array {
+export function parseThresholds(spec: string, option = 'thresholds'): Float64Array {
+  const options = [option];
   const s = spec.trim();
   let out: Float64Array;
   if (s.includes(':')) {
     const parts = s.split(':');
     const nums = parts.map((p) => (p.trim() === '' ? NaN : Number(p)));
     if (parts.length !== 3 || nums.some((n) => !Number.isFinite(n))) {
-      throw new UsageError(`${flag} "${spec}": expected start:stop:step (numbers), e.g. 0.01:1:0.01`);
+      throw new UsageError(`\`${option}\` "${spec}": expected start:stop:step (numbers), e.g. 0.01:1:0.01`, { options });
     }
-    if (!(nums[2]! > 0)) throw new UsageError(`${flag} "${spec}": step must be > 0`);
+    if (!(nums[2]! > 0)) throw new UsageError(`\`${option}\` "${spec}": step must be > 0`, { options });
     out = npArange(nums[0]!, nums[1]!, nums[2]!);
   } else {
     const nums = s.split(',').map((p) => (p.trim() === '' ? NaN : Number(p)));
-    if (nums.some((n) => !Number.isFinite(n))) throw new UsageError(`${flag} "${spec}": expected start:stop:step or a comma list of numbers`);
+    if (nums.some((n) => !Number.isFinite(n))) throw new UsageError(`\`${option}\` "${spec}": expected start:stop:step or a comma list of numbers`, { options });
     out = Float64Array.from(nums);
   }
-  if (out.length === 0) throw new UsageError(`${flag} "${spec}": the grid is empty`);
-  for (const t of out) if (!(t >= 0 && t <= 1)) throw new UsageError(`${flag} "${spec}": threshold ${t} is outside [0, 1]`);
+  if (out.length === 0) throw new UsageError(`\`${option}\` "${spec}": the grid is empty`, { options });
+  for (const t of out) if (!(t >= 0 && t <= 1)) throw new UsageError(`\`${option}\` "${spec}": threshold ${t} is outside [0, 1]`, { options });
   return out;
 }

@@ -21,7 +21,8 @@ import { releaseThresholds } from '../localize/gray.js';
 import { boxesFromMap } from '../localize/boxes.js';
 import { fitOptimized, type OptimizeOptions, type OptimizeResult } from '../rps/optimize.js';
 import { predictorFromStatistics, type Predictor } from '../rps/predictor.js';
-import { localizeRecords } from './localize.js';
+import { streamMaps } from './maps.js';
+import { DEFAULT_THRESHOLD } from '../rps/threshold.js';
 import { recordSource, trainingSourceFrom } from './sources.js';
 
 /** Localization scores of one predictor on the test images. */
@@ -54,7 +55,7 @@ export interface CompareFitsOptions {
   size?: number;
   /** Options of the optimised fit (default: logistic loss with the defaults, no representer points). */
   optimize?: Omit<OptimizeOptions, 'backbone'>;
-  /** τ of `boxAccAtFixedTau` (default 0.5, `uol localize`'s default). */
+  /** τ of `boxAccAtFixedTau` (default `uol localize`'s, DEFAULT_THRESHOLD of rps/threshold.ts). */
   fixedTau?: number;
   onProgress?: ProgressCallback;
 }
@@ -68,37 +69,31 @@ export interface CompareFitsResult {
 }
 
 /** Scores one predictor's maps on `test` (see the module doc). */
-export async function scorePredictor(backbone: FeatureExtractor, predictor: Predictor, test: readonly DatasetRecord[], size: number, fixedTau = 0.5): Promise<FitScore> {
+export async function scorePredictor(backbone: FeatureExtractor, predictor: Predictor, test: readonly DatasetRecord[], size: number, fixedTau = DEFAULT_THRESHOLD): Promise<FitScore> {
   const taus = Array.from(releaseThresholds());
   const kFixed = taus.findIndex((t) => Math.abs(t - fixedTau) < 1e-9);
   if (kFixed < 0) throw new UsageError(`τ ${fixedTau} is not on the grid 0.01…0.99`);
   const ev = new BoxEvaluator();
   const iouSum = new Float64Array(taus.length);
   const perImage: { id: string; pointing: boolean; ious: Float64Array }[] = [];
-  await localizeRecords({
-    backbone,
-    predictor,
-    records: test,
-    protocol: wholeProtocol(size),
-    threshold: 0.5,
-    onMap: (r, map, [H, W]) => {
-      const gts = r.gtInput;
-      if (!gts?.length) throw new UsageError(`${r.file ?? r.id}: no ground-truth box to score against`);
-      let best = 0;
-      for (let i = 1; i < map.length; i++) if (map[i]! > map[best]!) best = i;
-      const x = best % W;
-      const y = Math.floor(best / W);
-      const pointing = gts.some(([a, b, c, d]) => x >= a && x <= c && y >= b && y <= d);
-      ev.accumulate({ map, height: H, width: W, gtBoxes: gts, id: r.id });
-      const ious = new Float64Array(taus.length);
-      taus.forEach((t, k) => {
-        const b = boxesFromMap(map, H, W, t, { clip: true })[0] ?? [0, 0, 0, 0];
-        ious[k] = bestIoU(b, gts);
-        iouSum[k]! += ious[k]!;
-      });
-      perImage.push({ id: r.id, pointing, ious });
-    },
-  });
+  const stream = streamMaps({ backbone, predictor, records: test, protocol: wholeProtocol(size) });
+  const [H, W] = stream.size;
+  for await (const { record: r, map, gtInput: gts } of stream) {
+    if (!gts?.length) throw new UsageError(`${r.file ?? r.id}: no ground-truth box to score against`);
+    let best = 0;
+    for (let i = 1; i < map.length; i++) if (map[i]! > map[best]!) best = i;
+    const x = best % W;
+    const y = Math.floor(best / W);
+    const pointing = gts.some(([a, b, c, d]) => x >= a && x <= c && y >= b && y <= d);
+    ev.accumulate({ map, height: H, width: W, gtBoxes: gts, id: r.id });
+    const ious = new Float64Array(taus.length);
+    taus.forEach((t, k) => {
+      const b = boxesFromMap(map, H, W, t, { clip: true })[0] ?? [0, 0, 0, 0];
+      ious[k] = bestIoU(b, gts);
+      iouSum[k]! += ious[k]!;
+    });
+    perImage.push({ id: r.id, pointing, ious });
+  }
   const m = ev.compute();
   let kBest = 0;
   for (let k = 1; k < taus.length; k++) if (iouSum[k]! > iouSum[kBest]!) kBest = k;

@@ -21,7 +21,7 @@ import { writeNpy } from '../io/npy.js';
 import { BoxEvaluator, type BoxMetrics, type BoxThresholdChoice, type ImageBoxResult } from '../evaluate/box-metrics.js';
 import { MaskEvaluator, type MaskMetrics } from '../evaluate/mask-metrics.js';
 import { encodePredictor, type Predictor, type ThresholdInfo } from '../rps/predictor.js';
-import { localizeRecords, type ImageResult } from './localize.js';
+import { streamMaps } from './maps.js';
 import { openMapCacheDir, type MapCacheIdentity, type SplitMapCache } from './map-cache.js';
 
 /** Which split picks τ. */
@@ -79,8 +79,6 @@ export interface SplitResult {
   boxes?: BoxMetrics;
   masks?: MaskMetrics;
   skipped: SkippedImage[];
-  /** Per-image localize results (input frame boxes, original-frame boxes). */
-  results: ImageResult[];
   /** With a map cache: maps reused from it and computed (and stored) in this run. */
   mapCache?: { reused: number; computed: number };
 }
@@ -108,50 +106,51 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
   const meta = { ids: [] as string[], labels: [] as string[], sizes: [] as string[], boxes: [] as string[] };
   if (exportDir) mkdirSync(path.join(exportDir, 'scoremaps'), { recursive: true });
   const ranks = o.classRanks ? await o.classRanks(split, withBoxes) : undefined;
-  const lo: Parameters<typeof localizeRecords>[0] = {
+  const stream = streamMaps({
     backbone: o.backbone,
+    predictor: o.predictor,
+    predictorFile: o.predictorFile,
+    caam: o.caam,
     records,
     protocol: transform,
-    threshold: 0.5,
+    interpolation: o.interpolation,
+    resizer: o.resizer,
+    boxSizes: o.boxSizes,
     batchSize: o.batchSize ?? 1,
     skipBad: !!o.skipBad,
     withMasks: !!maskEval,
-    onMap: async (r, map, [H, W], rec, mask) => {
-      if (r.gtInput?.length) {
-        const rank = ranks?.get(rec.id);
-        if (ranks && rank === undefined) throw new UsageError(`${rec.file ?? rec.id}: no class rank for Top-1/Top-5 Loc (unreadable under the classifier's transform, or missing from the predictions)`);
-        boxEval.accumulate({ map, height: H, width: W, gtBoxes: r.gtInput, id: rec.id, ...(rank !== undefined ? { classRank: rank } : {}) });
-      }
-      if (maskEval && mask) maskEval.accumulate({ map, height: H, width: W, mask: mask.data, id: rec.id });
-      if (exportDir && (r.gtInput?.length || mask)) {
-        await writeNpy(path.join(exportDir, 'scoremaps', `${rec.id}.npy`), map.slice(), [H, W]);
-        meta.ids.push(rec.id);
-        meta.labels.push(`${rec.id},${rec.label ?? 0}`);
-        meta.sizes.push(`${rec.id},${W},${H}`);
-        if (r.gtInput?.length) for (const b of r.gtInput) meta.boxes.push(`${rec.id},${b.join(',')}`);
-        else if (mask) {
-          // The mask GT in the map frame as wsolevaluation mask metadata: foreground and ignore PNGs (0/255).
-          const fg = Uint8Array.from(mask.data, (v) => (v === 1 ? 255 : 0));
-          const ig = Uint8Array.from(mask.data, (v) => (v === 255 ? 255 : 0));
-          const rel = (kind: string) => path.join(kind, `${rec.id}.png`);
-          for (const [kind, px] of [['masks', fg], ['ignore', ig]] as const) {
-            mkdirSync(path.dirname(path.join(exportDir, rel(kind))), { recursive: true });
-            await writeFileAtomic(path.join(exportDir, rel(kind)), await sharp(px, { raw: { width: W, height: H, channels: 1 } }).png().toBuffer());
-          }
-          meta.boxes.push(`${rec.id},${rel('masks')},${rel('ignore')}`);
+    mapCache: cache,
+    onProgress: o.onProgress ? (e) => o.onProgress!({ ...e, stage: `eval ${split}` }) : undefined,
+  });
+  const [H, W] = stream.size;
+  let images = 0;
+  for await (const { record: rec, map, gtInput, mask } of stream) {
+    images++;
+    if (gtInput?.length) {
+      const rank = ranks?.get(rec.id);
+      if (ranks && rank === undefined) throw new UsageError(`${rec.file ?? rec.id}: no class rank for Top-1/Top-5 Loc (unreadable under the classifier's transform, or missing from the predictions)`);
+      boxEval.accumulate({ map, height: H, width: W, gtBoxes: gtInput, id: rec.id, ...(rank !== undefined ? { classRank: rank } : {}) });
+    }
+    if (maskEval && mask) maskEval.accumulate({ map, height: H, width: W, mask: mask.data, id: rec.id });
+    if (exportDir && (gtInput?.length || mask)) {
+      await writeNpy(path.join(exportDir, 'scoremaps', `${rec.id}.npy`), map.slice(), [H, W]);
+      meta.ids.push(rec.id);
+      meta.labels.push(`${rec.id},${rec.label ?? 0}`);
+      meta.sizes.push(`${rec.id},${W},${H}`);
+      if (gtInput?.length) for (const b of gtInput) meta.boxes.push(`${rec.id},${b.join(',')}`);
+      else if (mask) {
+        // The mask GT in the map frame as wsolevaluation mask metadata: foreground and ignore PNGs (0/255).
+        const fg = Uint8Array.from(mask.data, (v) => (v === 1 ? 255 : 0));
+        const ig = Uint8Array.from(mask.data, (v) => (v === 255 ? 255 : 0));
+        const rel = (kind: string) => path.join(kind, `${rec.id}.png`);
+        for (const [kind, px] of [['masks', fg], ['ignore', ig]] as const) {
+          mkdirSync(path.dirname(path.join(exportDir, rel(kind))), { recursive: true });
+          await writeFileAtomic(path.join(exportDir, rel(kind)), await sharp(px, { raw: { width: W, height: H, channels: 1 } }).png().toBuffer());
         }
+        meta.boxes.push(`${rec.id},${rel('masks')},${rel('ignore')}`);
       }
-    },
-  };
-  if (o.predictor) lo.predictor = o.predictor;
-  if (o.predictorFile) lo.predictorFile = o.predictorFile;
-  if (o.caam) lo.caam = true;
-  if (o.interpolation) lo.interpolation = o.interpolation;
-  if (o.resizer) lo.resizer = o.resizer;
-  if (o.boxSizes) lo.boxSizes = o.boxSizes;
-  if (cache) lo.mapCache = cache;
-  if (o.onProgress) lo.onProgress = (e) => o.onProgress!({ ...e, stage: `eval ${split}` });
-  const s = await localizeRecords(lo);
+    }
+  }
   if (exportDir) {
     const md = path.join(exportDir, 'metadata');
     mkdirSync(md, { recursive: true });
@@ -160,8 +159,8 @@ async function runSplit(o: EvaluateOptions, split: string, records: DatasetRecor
     writeFileAtomicSync(path.join(md, 'image_sizes.txt'), meta.sizes.join('\n') + '\n');
     await writeFileAtomic(path.join(md, 'localization.txt'), meta.boxes.join('\n') + '\n');
   }
-  const r: SplitResult = { split, images: s.results.length, skipped: s.skipped, results: s.results };
-  if (cache) r.mapCache = { reused: s.results.length - cache.stored, computed: cache.stored };
+  const r: SplitResult = { split, images, skipped: stream.skipped };
+  if (cache) r.mapCache = { reused: images - cache.stored, computed: cache.stored };
   if (boxEval.count > 0) r.boxes = boxEval.compute(chosen ? { chosen } : {});
   if (maskEval && maskEval.count > 0) r.masks = maskEval.compute();
   return r;

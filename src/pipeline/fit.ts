@@ -108,7 +108,7 @@ function loadCheckpoint(file: string, fingerprint: string, range: { start: numbe
   }
   if (!doc || typeof doc !== 'object' || doc.format !== 'uol-rps-fit-checkpoint' || doc.version !== 1) throw new UsageError(`${file}: not a uol-rps fit checkpoint`);
   if (doc.fingerprint !== fingerprint || !doc.range || doc.range.start !== range.start || doc.range.end !== range.end) {
-    throw new UsageError(`${file}: checkpoint belongs to a different fit (inputs, backbone or options changed); delete it or use another --out`);
+    throw new UsageError(`${file}: checkpoint belongs to a different fit (inputs, backbone or options changed); delete it or use another \`out\``, { options: ['out'] });
   }
   if (!Number.isSafeInteger(doc.cursor) || doc.cursor < range.start || doc.cursor > range.end) {
     throw new UsageError(`${file}: cursor ${JSON.stringify(doc.cursor)} is outside the range [${range.start},${range.end}]; delete it to start over`);

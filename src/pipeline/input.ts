@@ -78,7 +78,7 @@ export function disambiguateIds(records: DatasetRecord[]): string[] {
 /** Splits of `ds` a caller may pick by default, first match wins. */
 function pickSplit(ds: Dataset, wanted: string | undefined, preferred: string[]): string {
   if (wanted) {
-    if (!ds.splits.includes(wanted)) throw new UsageError(`--split ${wanted}: ${ds.format} at ${ds.root} has splits ${ds.splits.join(', ')}`);
+    if (!ds.splits.includes(wanted)) throw new UsageError(`\`split\` ${wanted}: ${ds.format} at ${ds.root} has splits ${ds.splits.join(', ')}`, { options: ['split'] });
     return wanted;
   }
   return preferred.find((s) => ds.splits.includes(s)) ?? ds.splits[0]!;
@@ -91,7 +91,7 @@ function pickSplit(ds: Dataset, wanted: string | undefined, preferred: string[])
  */
 export async function resolveInput(spec: InputSpec, preferredSplits: string[]): Promise<ResolvedInput> {
   if (spec.images?.length) {
-    if (spec.dataset) throw new UsageError('give either image files/folders or --dataset, not both');
+    if (spec.dataset) throw new UsageError('give either image files/folders or `dataset`, not both', { options: ['dataset'] });
     // Ids: relative to the folder or glob base the user gave (sub-folders kept), or the file name of a file given
     // directly: the same whatever the working directory. The same file reached twice is read once (counted in notes).
     const records: DatasetRecord[] = [];
@@ -130,7 +130,7 @@ export async function resolveInput(spec: InputSpec, preferredSplits: string[]): 
     if (notes.length) r.notes = notes;
     return r;
   }
-  if (!spec.dataset || !spec.dataDir) throw new UsageError('give images (files, folders or globs) or --dataset D --data-dir DIR');
+  if (!spec.dataset || !spec.dataDir) throw new UsageError('give images (files, folders or globs) or `dataset` D `dataDir` DIR', { options: ['dataset', 'dataDir'] });
   const o: DatasetOptions = { dataDir: spec.dataDir };
   if (spec.metadata) o.metadata = spec.metadata;
   if (spec.maskRoot) o.maskRoot = spec.maskRoot;

@@ -11,7 +11,7 @@ import { UsageError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fs.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import type { DatasetRecord } from '../data/datasets/types.js';
-import type { MapCache } from './localize.js';
+import type { MapCache } from './maps.js';
 import { readJsonBounded } from '../util/safe-read.js';
 
 /** Name of the identity file inside a cache directory. */
@@ -45,7 +45,8 @@ export function openMapCacheDir(dir: string, identity: MapCacheIdentity): { spli
     const diff = keys.filter((k) => JSON.stringify(have.identity![k]) !== JSON.stringify(identity[k]));
     if (diff.length) {
       throw new UsageError(
-        `${file}: the maps in ${dir} were computed with another ${diff.map((k) => `${k} (${JSON.stringify(have.identity![k])}, now ${JSON.stringify(identity[k])})`).join(', ')}; use another --map-cache directory or remove this one`,
+        `${file}: the maps in ${dir} were computed with another ${diff.map((k) => `${k} (${JSON.stringify(have.identity![k])}, now ${JSON.stringify(identity[k])})`).join(', ')}; use another \`mapCache\` directory or remove this one`,
+        { options: ['mapCache'] },
       );
     }
   } else {

@@ -22,7 +22,7 @@ import { savePredictor, type Predictor } from '../rps/predictor.js';
 import { fitOnRecords } from '../pipeline/fit-run.js';
 import { hashListing } from '../report/manifest.js';
 import type { EvaluateResult } from '../pipeline/evaluate.js';
-import { runEvaluation } from '../cli/commands/evaluate-predictor.js';
+import { runEvaluation } from '../pipeline/evaluation-run.js';
 import type { ReleaseEvalDataset, ReleaseExperiment } from './experiments.js';
 import { resolveReleaseBackbone } from './weights.js';
 
@@ -167,25 +167,24 @@ export async function runReleaseExperiment(o: RunReleaseExperimentOptions): Prom
       writeFileAtomicSync(ids, records.map((r) => `${r.id}\n`).join(''));
       files.push(pf, npy, ids);
     }
-    const ev: Parameters<typeof runEvaluation>[0] = {
+    const evaluation = await runEvaluation({
       backbone,
+      predictor,
       caam: e.caam,
       dataset: evalDs,
       outDir: o.outDir,
       testSplit: run.testSplit,
+      valSplit: run.valSplit,
       batchSize: o.batchSize ?? 1,
       skipBad: false,
       examples: 4,
       protocol: evalProtocol(run.eval.resize, run.eval.crop),
       run,
+      mapCacheDir: o.mapCacheDir,
       title: `uol reproduce ${e.name}`,
       meta: { experiment: e.name, release: e.mainPy, protocol: describeRunProtocol(run) },
-    };
-    if (run.valSplit !== undefined) ev.valSplit = run.valSplit;
-    if (predictor) ev.predictor = predictor;
-    if (o.mapCacheDir) ev.mapCacheDir = o.mapCacheDir;
-    if (o.onProgress) ev.onProgress = o.onProgress;
-    const evaluation = await runEvaluation(ev);
+      onProgress: o.onProgress,
+    });
     for (const f of ['resultval.json', 'resulttest.json']) if (f !== 'resultval.json' || evaluation.protocol === 'val→test') files.push(path.join(o.outDir, f));
     const expFile = path.join(o.outDir, 'experiment.json');
     writeFileAtomicSync(expFile, JSON.stringify({ name: e.name, release: e.mainPy, releaseCrashes: e.releaseCrashes ?? null, protocol: protocolRecord(run), fitImages, network: e.network }, null, 1) + '\n');

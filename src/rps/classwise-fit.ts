@@ -144,7 +144,7 @@ export async function fitClasswise(stream: PointStream, stats: FitStatistics, x:
     const rows = new Int32Array(b.size);
     for (const sp of b.items) {
       const r = sp.classIndex === undefined ? undefined : rowOf.get(sp.classIndex);
-      if (r === undefined) throw new UsageError(`${sp.id}: training item without a class label; --classwise needs a label for every training item`);
+      if (r === undefined) throw new UsageError(`${sp.id}: training item without a class label; \`classwise\` needs a label for every training item`, { options: ['classwise'] });
       rows.fill(r, sp.start, sp.start + sp.count);
     }
     return rows;

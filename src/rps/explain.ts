@@ -232,7 +232,7 @@ async function selectRegion(spec: RegionSpec, map: Float32Array, grid: [number, 
     let box = spec.box;
     if (!box) {
       box = await predictedBox(map, grid, frame, size, tau);
-      if (!box) throw new UsageError(`${id}: no box at threshold ${tau} (the map is flat); give --box or --at`);
+      if (!box) throw new UsageError(`${id}: no box at threshold ${tau} (the map is flat); give \`box\` or \`at\``, { options: ['box', 'at'] });
       region.threshold = tau;
       region.predicted = true;
     }
@@ -269,7 +269,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
   const p = o.predictor;
   const file = o.predictorFile ?? '<predictor>';
   const top = o.top ?? 8;
-  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top ${top}: expected an integer ≥ 1`);
+  if (!Number.isInteger(top) || top < 1) throw new UsageError(`\`top\` ${top}: expected an integer ≥ 1`, { options: ['top'] });
   const feats = await hostFeatures(o.test);
   const [h, w, C] = feats.shape;
   assertCompatible(p, { ...p.backbone, channels: C }, file);
@@ -287,7 +287,8 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
     if (name !== undefined) weights.name = name;
     if (!o.training) {
       throw new UsageError(
-        `${file}: class-wise explanations need the exact mode (the stored representer points belong to the global w): give the labelled training set (--train-dataset D --train-data-dir DIR, or --train-features DIR --train-labels CSV)`,
+        `${file}: class-wise explanations need the exact mode (the stored representer points belong to the global w): give the labelled training set (\`trainDataset\` D \`trainDataDir\` DIR, or \`trainFeatures\` DIR \`trainLabels\` CSV)`,
+        { options: ['trainDataset', 'trainDataDir', 'trainFeatures', 'trainLabels'] },
       );
     }
   }
@@ -353,7 +354,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
   }
   const stored = storedRepresenters(p, file);
   if (!stored || stored.excitatory.length + stored.inhibitory.length === 0) {
-    throw new UsageError(`${file}: has no stored representer points; refit with --top-k K, or give the training set for the exact mode (--train-images, --train-dataset or --train-features)`);
+    throw new UsageError(`${file}: has no stored representer points; refit with \`topK\` K, or give the training set for the exact mode (\`trainImages\`, \`trainDataset\` or \`trainFeatures\`)`, { options: ['topK', 'trainImages', 'trainDataset', 'trainFeatures'] });
   }
   const scored = [...stored.excitatory, ...stored.inhibitory].map((pt) => {
     let sim = 0;

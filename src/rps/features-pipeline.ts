@@ -79,7 +79,7 @@ export interface FitFromFeaturesOptions extends FeatureStatsOptions {
 
 /** Fits a closed-form predictor on a feature directory. */
 export async function fitFromFeatures(o: FitFromFeaturesOptions): Promise<{ predictor: Predictor; statistics: FitStatistics }> {
-  if (o.classwise && !o.labels) throw new UsageError('--classwise needs --labels CSV (stem,classIndex)');
+  if (o.classwise && !o.labels) throw new UsageError('`classwise` needs `labels` CSV (stem,classIndex)', { options: ['classwise', 'labels'] });
   const statistics = await statisticsFromFeatures({ ...o, requireLabels: !!o.classwise });
   const created = { source: `features ${path.resolve(o.dir)}` };
   const fitOpts: Parameters<typeof predictorFromStatistics>[1] = {
@@ -119,7 +119,7 @@ export interface LocalizeFromFeaturesResult {
  * @throws UsageError for bad files or a predictor fitted on other channels.
  */
 export async function localizeFromFeatures(o: LocalizeFromFeaturesOptions): Promise<LocalizeFromFeaturesResult> {
-  if (!o.caam && !o.predictor) throw new UsageError('a predictor is required (or --caam)');
+  if (!o.caam && !o.predictor) throw new UsageError('a predictor is required (or `caam`)', { options: ['caam'] });
   const files = listFeatureFiles(o.dir);
   mkdirSync(o.outDir, { recursive: true });
   const p = o.predictor;

@@ -266,7 +266,8 @@ export async function fitOptimized(source: TrainingSource, o: OptimizeOptions): 
       throw new UsageError(
         res.stop === 'converged'
           ? 'cannot fit: the optimum is w = 0 (every point matches its soft label at w = 0; are all features zero?)'
-          : `cannot fit: the optimiser stopped (${res.stop}) before its first step; raise --max-passes / --max-seconds`,
+          : `cannot fit: the optimiser stopped (${res.stop}) before its first step; raise \`maxPasses\` / \`maxSeconds\``,
+        { options: ['maxPasses', 'maxSeconds'] },
       );
     }
 

@@ -66,7 +66,7 @@ function closedFormRaw(b: Predictor['statistics'][number]): Float64Array {
  */
 export function alphaModelFromPredictor(p: Predictor, file = '<predictor>', classIndex?: number): AlphaModel {
   if (classIndex !== undefined) {
-    if (!p.classwise || !p.perClassWeights) throw new UsageError(`${file}: not a class-wise predictor (fit with --classwise to explain class ${classIndex})`);
+    if (!p.classwise || !p.perClassWeights) throw new UsageError(`${file}: not a class-wise predictor (fit with \`classwise\` to explain class ${classIndex})`, { options: ['classwise'] });
     if (classRow(p, classIndex) < 0) {
       throw new UsageError(`${file}: class ${classIndex} has no w (classes: ${p.classes.map((c) => (c.name ? `${c.index}=${c.name}` : String(c.index))).join(', ')})`);
     }
@@ -259,7 +259,7 @@ export interface ScanResult {
 function classMask(b: PointBatch, k: number): Float32Array {
   const m = new Float32Array(b.size);
   for (const sp of b.items) {
-    if (sp.classIndex === undefined) throw new UsageError(`${sp.id}: training image without a class label; a class-wise explanation needs the labelled training set (e.g. --train-dataset)`);
+    if (sp.classIndex === undefined) throw new UsageError(`${sp.id}: training image without a class label; a class-wise explanation needs the labelled training set (e.g. \`trainDataset\`)`, { options: ['trainDataset'] });
     if (sp.classIndex === k) m.fill(1, sp.start, sp.start + sp.count);
   }
   return m;

@@ -138,10 +138,10 @@ export function mergeStatisticsFiles(files: { file: string; content: StatisticsF
 /** Parses `i/N` (1 ≤ i ≤ N). @throws UsageError. */
 export function parseShard(s: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(s.trim());
-  if (!m) throw new UsageError(`--shard "${s}": expected i/N, e.g. 2/8`);
+  if (!m) throw new UsageError(`\`shard\` "${s}": expected i/N, e.g. 2/8`, { options: ['shard'] });
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || index < 1 || index > count) throw new UsageError(`--shard "${s}": need 1 ≤ i ≤ N`);
+  if (count < 1 || index < 1 || index > count) throw new UsageError(`\`shard\` "${s}": need 1 ≤ i ≤ N`, { options: ['shard'] });
   return { index, count };
 }
 

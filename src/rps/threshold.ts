@@ -21,8 +21,10 @@ export function isValidThreshold(t: unknown): t is number {
  * @throws UsageError naming `what` and the value when it is not in (0, 1).
  */
 export function checkThreshold(t: number, what = 'threshold'): number {
-  if (!isValidThreshold(t)) throw new UsageError(`${what} ${String(t)}: must be a number in the open interval (0, 1)`);
-  return t;
+  if (isValidThreshold(t)) return t;
+  // An option (`threshold`) or a flag the CLI passed is marked as such; a phrase ("stored threshold") is not.
+  const option = /^[a-z][A-Za-z0-9]*$|^--/.test(what);
+  throw new UsageError(`${option ? `\`${what}\`` : what} ${String(t)}: must be a number in the open interval (0, 1)`, { options: option ? [what] : [] });
 }
 
 /**

@@ -70,7 +70,8 @@ export class Journal<T> {
     }
     if (header.fingerprint !== fingerprint) {
       throw new UsageError(
-        `${file}: an unfinished run with other inputs or options left this journal; rerun with the same arguments to resume it, or remove the file (or choose another --out) to start over`,
+        `${file}: an unfinished run with other inputs or options left this journal; rerun with the same arguments to resume it, or remove the file (or choose another \`out\`) to start over`,
+        { options: ['out'] },
       );
     }
     // Whole lines end with '\n'; text after the last '\n' is a torn line (the kill hit a write).

@@ -47,7 +47,7 @@ interface OwnerRecord {
 export function claimOutDir(dir: string, kind: string, fingerprint: string, outputs: string[] = []): void {
   const file = path.join(dir, RUN_OWNER_FILE);
   const refuse = (why: string): never => {
-    throw new UsageError(`${dir}: ${why}; nothing was changed. Choose another --out, or delete the directory to replace its contents`);
+    throw new UsageError(`${dir}: ${why}; nothing was changed. Choose another \`out\`, or delete the directory to replace its contents`, { options: ['out'] });
   };
   if (existsSync(file)) {
     let rec: Partial<OwnerRecord> | undefined;

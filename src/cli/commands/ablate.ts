@@ -11,37 +11,24 @@ import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import { DATASET_NAMES } from '../../data/datasets/names.js';
 import type { AblationBackbone } from '../../pipeline/ablate.js';
-import { protocolOptions, selectionOptions } from './protocol-args.js';
+import { datasetSpec, protocolFromArgs, protocolOptions, selectionOptions, type ProtocolArgs, type SelectionArgs } from './protocol-args.js';
 import { sha256FileSync } from '../../util/fs.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { readTextBounded } from '../../util/safe-read.js';
 
-interface AblateArgs extends GlobalArgs {
+interface AblateArgs extends GlobalArgs, SharedArgs<'caam' | 'downscale' | 'metadata' | 'mask-root' | 'split' | 'batch-size' | 'skip-bad' | 'seed' | 'sampling-ratio'>, ProtocolArgs, SelectionArgs {
   'map-cache': boolean;
   backbones: string;
-  caam: boolean;
   dataset: string;
   'data-dir': string;
-  metadata?: string;
-  'mask-root'?: string;
   'base-dataset'?: string;
   'base-data-dir'?: string;
   'base-metadata'?: string;
   'fit-split'?: string;
-  split?: string;
   oracle: boolean;
   classwise: boolean;
-  'sampling-ratio': number;
-  seed: number;
-  downscale?: 8 | 16 | 32;
-  protocol?: string;
-  'image-size'?: number;
-  'crop-size'?: number;
-  'train-list'?: string;
-  'release-batch-size'?: number;
   size: number;
-  'batch-size': number;
-  'skip-bad': boolean;
   limit?: number;
   out: string;
 }
@@ -50,25 +37,15 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
   command: 'ablate',
   describe: 'paper-style table across backbones (RPS vs CAAM), cached per backbone and resumable',
   builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(protocolOptions(y, { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for the fine-grained sets", evalSizes: true }))
+    selectionOptions(protocolOptions(withShared(y, { 'sampling-ratio': 'fit on a seeded subset of floor(N·r) training images', caam: 'also evaluate the CAAM baseline per backbone', dataset: { describe: 'evaluation dataset format', demandOption: true }, 'data-dir': { describe: "evaluation dataset folder (the format's top files)", demandOption: true }, metadata: 'wsol: metadata folder of the evaluation dataset', 'mask-root': 'wsol: OpenImages mask root', split: 'test split (default test)', seed: true, 'batch-size': true, 'skip-bad': 'skip unreadable images' }), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for the fine-grained sets", evalSizes: true }))
       .option('backbones', { type: 'string', demandOption: true, describe: 'comma-separated backbone names or converted-model directories' })
-      .option('caam', { type: 'boolean', default: false, describe: 'also evaluate the CAAM baseline per backbone' })
-      .option('dataset', { type: 'string', demandOption: true, choices: DATASET_NAMES as string[], describe: 'evaluation dataset format' })
-      .option('data-dir', { type: 'string', demandOption: true, describe: "evaluation dataset folder (the format's top files)" })
-      .option('metadata', { type: 'string', describe: 'wsol: metadata folder of the evaluation dataset' })
-      .option('mask-root', { type: 'string', describe: 'wsol: OpenImages mask root' })
       .option('base-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'fit on another dataset (zero-shot transfer, e.g. cifar10); default the evaluation dataset' })
       .option('base-data-dir', { type: 'string', describe: 'folder of the base dataset' })
       .option('base-metadata', { type: 'string', describe: 'wsol: metadata folder of the base dataset' })
       .option('fit-split', { type: 'string', describe: 'split to fit on (default train)' })
-      .option('split', { type: 'string', describe: 'test split (default test)' })
       .option('oracle', { type: 'boolean', default: false, describe: 'pick τ on test even when a val split exists' })
       .option('classwise', { type: 'boolean', default: false, describe: 'class-wise w* (ground-truth class at inference)' })
-      .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) training images' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of --sampling-ratio' })
       .option('size', { type: 'number', default: 224, describe: 'fit input side (training images resized whole)' })
-      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
-      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images' })
       .option('limit', { type: 'number', describe: 'only the first N images of each evaluation split (quick looks)' })
       .option('map-cache', { type: 'boolean', default: false, describe: "keep each cell's maps in its cache folder (as `uol evaluate --map-cache`): an evaluation killed midway resumes there; costs H·W·4 bytes per image" })
       .option('out', { type: 'string', default: 'uol-ablate', describe: 'run directory (table files, cache/)' }) as Argv<AblateArgs>,
@@ -81,13 +58,14 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
     const { ABLATION_COLUMNS_NOTE, ablationCsv, ablationMarkdown, ablationTable, runAblation } = await import('../../pipeline/ablate.js');
     const { RunRecorder } = await import('../../report/manifest.js');
     const { ablationReportHtml } = await import('../../report/run-report.js');
-    const { datasetFromArgs, metricSummary, protocolFromArgs, releaseSummary, runEvaluation } = await import('./evaluate-predictor.js');
+    const { metricSummary, releaseSummary, runEvaluation } = await import('../../pipeline/evaluation-run.js');
+    const { openDatasetSpec } = await import('../../pipeline/dataset-spec.js');
     const names = a.backbones.split(',').map((s) => s.trim()).filter(Boolean);
     if (!names.length) throw new UsageError('--backbones: give at least one backbone');
     if (new Set(names).size !== names.length) throw new UsageError(`--backbones "${a.backbones}": a backbone is listed twice`);
     if (a['base-dataset'] && !a['base-data-dir']) throw new UsageError('--base-dataset needs --base-data-dir');
     const engine = await startEngine(a);
-    const evalDs = await datasetFromArgs(a);
+    const evalDs = await openDatasetSpec(datasetSpec(a));
     const fitSpec: Parameters<typeof resolveInput>[0] = { dataset: a['base-dataset'] ?? a.dataset, dataDir: a['base-data-dir'] ?? a['data-dir'] };
     const baseMeta = a['base-dataset'] ? a['base-metadata'] : a.metadata;
     if (baseMeta) fitSpec.metadata = baseMeta;
@@ -148,26 +126,25 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
         tool: TOOL,
         onProgress: prog.callback,
         evaluate: async (backbone, predictor, cellDir) => {
-          const ro: Parameters<typeof runEvaluation>[0] = {
+          const r = await runEvaluation({
             backbone,
+            predictor,
             caam: !predictor,
             dataset: evalDs,
             outDir: cellDir,
+            run,
+            protocol: evalProtocol(run.eval.resize, run.eval.crop),
+            testSplit: run.testSplit,
+            valSplit: run.valSplit,
+            limit: a.limit,
+            mapCacheDir: a['map-cache'] ? path.join(cellDir, 'maps') : undefined,
             batchSize: a['batch-size'],
             skipBad: a['skip-bad'],
             examples: 4,
             title: `${a.dataset} — ${backbone.identity.id} — ${predictor ? 'RPS' : 'CAAM'}`,
             meta: { tool: TOOL, backend: engine.backend },
             onProgress: prog.callback,
-          };
-          if (predictor) ro.predictor = predictor;
-          ro.run = run;
-          ro.protocol = evalProtocol(run.eval.resize, run.eval.crop);
-          ro.testSplit = run.testSplit;
-          if (run.valSplit !== undefined) ro.valSplit = run.valSplit;
-          if (a.limit) ro.limit = a.limit;
-          if (a['map-cache']) ro.mapCacheDir = path.join(cellDir, 'maps');
-          const r = await runEvaluation(ro);
+          });
           const wsol = Object.fromEntries(Object.entries(metricSummary(r.test.boxes, r.test.masks)).map(([k, v]) => [`wsol.${k}`, v]));
           return { metrics: { ...(releaseSummary(r.test) ?? {}), ...wsol }, protocol: r.protocol };
         },

@@ -6,28 +6,27 @@ import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
 import { CLASSIFIER_NAMES } from '../../classify/names.js';
 import type { LoadClassifierOptions } from '../../classify/registry.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, type GlobalArgs } from '../context.js';
 
-interface ConvertClassifierArgs extends GlobalArgs {
+interface ConvertClassifierArgs extends GlobalArgs, SharedArgs<'force'> {
   name: string;
   files: string[];
   out: string;
   'arch-config'?: string;
   classes?: number;
-  force: boolean;
 }
 
 export const convertClassifierCommand: CommandModule<GlobalArgs, ConvertClassifierArgs> = {
   command: 'convert-classifier <name> <files..>',
   describe: 'convert a Top-1/Top-5 Loc classifier checkpoint (cub_resnet50, torchvision_resnet50, dino_vits8_linear) into one folder for --cls-weights',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    withShared(y, { force: true })
       .positional('name', { type: 'string', demandOption: true, choices: CLASSIFIER_NAMES as string[], describe: 'classifier' })
       .positional('files', { type: 'string', array: true, demandOption: true, describe: 'checkpoint file(s), as the release loads them (dino_vits8_linear: backbone, then linear head)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
       .option('arch-config', { type: 'string', describe: 'JSON overrides of the trunk config (non-standard widths/depths)' })
-      .option('classes', { type: 'number', describe: "number of classes (default the registry's)" })
-      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing converted model' }) as Argv<ConvertClassifierArgs>,
+      .option('classes', { type: 'number', describe: "number of classes (default the registry's)" }) as Argv<ConvertClassifierArgs>,
   handler: async (a) => {
     const { CLASSIFIERS, convertClassifier } = await import('../../classify/registry.js');
     const o: LoadClassifierOptions & { force?: boolean } = { force: a.force };

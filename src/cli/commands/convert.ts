@@ -12,9 +12,10 @@ import type { ReleaseLoadReport } from '../../backbones/convert.js';
 import { listReleaseNetworks, releaseByName } from '../../weights/release-layouts.js';
 import { modelsDir } from '../../backbones/paths.js';
 import { KEY_MAPS } from '../../weights/keymaps.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
-interface ConvertArgs extends GlobalArgs {
+interface ConvertArgs extends GlobalArgs, SharedArgs<'models-dir' | 'force'> {
   checkpoint?: string;
   arch?: string;
   release?: string;
@@ -26,8 +27,6 @@ interface ConvertArgs extends GlobalArgs {
   'arch-config'?: string;
   name?: string;
   out?: string;
-  'models-dir'?: string;
-  force: boolean;
   'allow-nonfinite': boolean;
 }
 
@@ -77,7 +76,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
   command: 'convert [checkpoint]',
   describe: 'convert a PyTorch .pth (zip or legacy) or .safetensors checkpoint into a TF.js backbone',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    withShared(y, { 'models-dir': true, force: true })
       .positional('checkpoint', { type: 'string', describe: 'checkpoint file' })
       .option('arch', { type: 'string', choices: ARCH_NAMES as string[], describe: 'architecture (required unless --release)' })
       .option('release', { type: 'string', describe: "a file of the authors' release: its --loc_network (mocov1, detcoAA, ccam, …; see --release-list)" })
@@ -89,8 +88,6 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
       .option('arch-config', { type: 'string', describe: 'JSON overrides of the architecture config (non-standard widths/depths)' })
       .option('name', { type: 'string', describe: 'model name (default: checkpoint file stem)' })
       .option('out', { type: 'string', describe: 'output directory (default: <models-dir>/<name>)' })
-      .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' })
-      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing converted model' })
       .option('allow-nonfinite', { type: 'boolean', default: false, describe: 'convert tensors holding NaN/Inf (refused by default)' }) as Argv<ConvertArgs>,
   handler: async (a) => {
     if (a['release-list']) return listRelease(a);

@@ -7,15 +7,13 @@ import { DATASET_NAMES } from '../../data/datasets/names.js';
 import type { InspectOptions, Range } from '../../data/inspect.js';
 import type { Codec, DecodeOptions } from '../../data/image-io.js';
 import { DEFAULT_MAX_PIXELS } from '../../data/limits.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 import type { DatasetOptions } from '../../data/datasets/types.js';
 
-interface InspectArgs extends GlobalArgs {
+interface InspectArgs extends GlobalArgs, SharedArgs<'metadata' | 'mask-root' | 'split'> {
   dataset: string;
   'data-dir': string;
-  metadata?: string;
-  'mask-root'?: string;
-  split?: string;
   decode: boolean;
   'max-problems': number;
   codec?: Codec;
@@ -28,12 +26,7 @@ const inspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
   command: 'inspect',
   describe: 'counts per split, classes, boxes per image, image sizes, first problems found',
   builder: (y: Argv<GlobalArgs>) =>
-    y
-      .option('dataset', { type: 'string', demandOption: true, choices: DATASET_NAMES as string[], describe: 'dataset format' })
-      .option('data-dir', { type: 'string', demandOption: true, describe: "folder holding the format's own top files (e.g. CUB's images.txt), or a glob for folder" })
-      .option('metadata', { type: 'string', describe: 'wsol: wsolevaluation metadata folder (e.g. metadata/CUB with train/ val/ test/)' })
-      .option('mask-root', { type: 'string', describe: 'wsol: root of OpenImages mask files (default --data-dir)' })
-      .option('split', { type: 'string', describe: 'only this split' })
+    withShared(y, { dataset: { demandOption: true }, 'data-dir': { describe: "folder holding the format's own top files (e.g. CUB's images.txt), or a glob for folder", demandOption: true }, metadata: 'wsol: wsolevaluation metadata folder (e.g. metadata/CUB with train/ val/ test/)', 'mask-root': 'wsol: root of OpenImages mask files (default --data-dir)', split: 'only this split' })
       .option('decode', { type: 'boolean', default: false, describe: 'fully decode every image (finds truncated files); default reads headers only' })
       .option('max-problems', { type: 'number', default: 20, describe: 'problems listed per split' })
       .option('codec', { choices: ['sharp', 'jimp'] as const, describe: 'image codec (default sharp, jimp when sharp cannot load)' })

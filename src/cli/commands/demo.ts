@@ -13,11 +13,11 @@ import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
 import { esc, gallery, htmlPage, htmlTable } from '../../report/html.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import type { GlobalArgs } from '../context.js';
 
-interface DemoArgs extends GlobalArgs {
+interface DemoArgs extends GlobalArgs, SharedArgs<'backbone'> {
   out: string;
-  backbone?: string;
 }
 
 /** The package's bundled data directory. */
@@ -29,9 +29,8 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
   command: 'demo',
   describe: 'offline demo on the bundled photos: fit, evaluate (choose τ), localize, explain, report',
   builder: (y: Argv<GlobalArgs>) =>
-    y
-      .option('out', { type: 'string', default: 'uol-demo', describe: 'output directory' })
-      .option('backbone', { type: 'string', describe: 'backbone (default: the embedded one)' }) as Argv<DemoArgs>,
+    withShared(y, { backbone: 'backbone (default: the embedded one)' })
+      .option('out', { type: 'string', default: 'uol-demo', describe: 'output directory' }) as Argv<DemoArgs>,
   handler: async (a) => {
     const { main } = await import('../main.js');
     const data = dataDir();

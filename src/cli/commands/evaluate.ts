@@ -6,7 +6,7 @@
  * Box metadata → MaxBoxAcc, MaxBoxAccV2 (+ the release's variant), Top-1/Top-5 Loc with `--predictions`;
  * mask metadata (OpenImages) → PxAP and PIoU.
  */
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import * as path from 'node:path';
 import type { BoxMetrics, BoxThresholdChoice } from '../../evaluate/box-metrics.js';
 import type { MaskMetrics } from '../../evaluate/mask-metrics.js';
@@ -16,13 +16,29 @@ import type { BoxEngine } from '../../localize/boxes.js';
 import type { CornerBox } from '../../util/box.js';
 import { inFile, UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
+import { withShared } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import type { EvaluatePredictorArgs } from './evaluate-predictor.js';
-import { DATASET_NAMES } from '../../data/datasets/names.js';
 import { predictedRank, readPredictions } from '../../classify/ranks.js';
 import { classifierOptions } from './classifier-args.js';
 import { readJsonBounded } from '../../util/safe-read.js';
 import { protocolOptions } from './protocol-args.js';
+
+/**
+ * Options of the predictor mode of `uol evaluate` (beside the shared, protocol and classifier ones), declared once:
+ * the builder adds them and {@link EvaluatePredictorArgs} takes its types from them.
+ */
+export const PREDICTOR_MODE_OPTIONS = {
+  'val-split': { type: 'string', describe: "split that picks τ (default the protocol's: val for CUB/ImageNet when present; oracle otherwise under release)" },
+  oracle: { type: 'boolean', default: false, describe: "pick τ on the test split even when a val split exists (the release's protocol for Cars/Aircraft/Dogs)" },
+  out: { type: 'string', describe: 'run directory for results.json/.md, report.html, manifest.json' },
+  'store-threshold': { type: 'boolean', default: true, describe: 'store the chosen τ in the predictor for `uol localize` (--no-store-threshold to keep it unchanged)' },
+  examples: { type: 'number', default: 8, describe: 'best and worst images shown with overlays in the report' },
+  limit: { type: 'number', describe: 'only the first N images of each split (quick looks)' },
+  'whole-size': { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' },
+  'export-scoremaps': { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' },
+  thresholds: { type: 'string', describe: 'τ grid start:stop:step (np.arange) or a comma list; default 0.01:1:0.01 for boxes, 0:1:0.01 for masks' },
+} as const satisfies Record<string, Options>;
 
 interface EvaluateArgs extends GlobalArgs, EvaluatePredictorArgs {
   scoremaps?: string;
@@ -83,28 +99,26 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
   command: 'evaluate',
   describe: 'WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP, …) of saved score maps against wsolevaluation metadata',
   builder: (y: Argv<GlobalArgs>) =>
-    protocolOptions(classifierOptions(y), { downscaleDefault: "the predictor's; for --caam the protocol's", evalSizes: true })
+    protocolOptions(
+      classifierOptions(
+        withShared(y, {
+          metadata: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …): with --scoremaps, or for --dataset wsol',
+          predictor: 'full-protocol mode: predictor file from `uol fit` (the chosen τ is stored back into it)',
+          caam: 'full-protocol mode: evaluate the CAAM baseline (no predictor)',
+          backbone: true,
+          dataset: 'full-protocol mode: dataset format',
+          'data-dir': "folder holding the format's top files (the image root for wsol)",
+          split: "split evaluated (default the protocol's: test; the release's Aircraft: val)",
+          'batch-size': true,
+          'skip-bad': 'skip unreadable images (listed in the report) instead of stopping',
+          'map-cache': 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass',
+          'mask-root': 'directory the mask paths of localization.txt are relative to (mask metadata)',
+        }),
+      ),
+      { downscaleDefault: "the predictor's; for --caam the protocol's", evalSizes: true },
+    )
+      .options(PREDICTOR_MODE_OPTIONS)
       .option('scoremaps', { type: 'string', describe: 'saved maps mode: directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
-      .option('metadata', { type: 'string', describe: 'wsolevaluation metadata directory (image_ids.txt, localization.txt, …): with --scoremaps, or for --dataset wsol' })
-      .option('predictor', { type: 'string', describe: 'full-protocol mode: predictor file from `uol fit` (the chosen τ is stored back into it)' })
-      .option('caam', { type: 'boolean', default: false, describe: 'full-protocol mode: evaluate the CAAM baseline (no predictor)' })
-      .option('backbone', { type: 'string', describe: "backbone (default: the predictor's)" })
-      .option('dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'full-protocol mode: dataset format' })
-      .option('data-dir', { type: 'string', describe: "folder holding the format's top files (the image root for wsol)" })
-      .option('split', { type: 'string', describe: "split evaluated (default the protocol's: test; the release's Aircraft: val)" })
-      .option('val-split', { type: 'string', describe: "split that picks τ (default the protocol's: val for CUB/ImageNet when present; oracle otherwise under release)" })
-      .option('oracle', { type: 'boolean', default: false, describe: "pick τ on the test split even when a val split exists (the release's protocol for Cars/Aircraft/Dogs)" })
-      .option('out', { type: 'string', describe: 'run directory for results.json/.md, report.html, manifest.json' })
-      .option('store-threshold', { type: 'boolean', default: true, describe: 'store the chosen τ in the predictor for `uol localize` (--no-store-threshold to keep it unchanged)' })
-      .option('examples', { type: 'number', default: 8, describe: 'best and worst images shown with overlays in the report' })
-      .option('limit', { type: 'number', describe: 'only the first N images of each split (quick looks)' })
-      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass' })
-      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the report) instead of stopping' })
-      .option('whole-size', { type: 'number', describe: 'resize whole images to S×S instead of the dataset\'s Resize→CenterCrop (as `uol localize IMAGES` does)' })
-      .option('export-scoremaps', { type: 'string', describe: 'also write the test maps and matching wsolevaluation metadata here (for `uol evaluate --scoremaps`)' })
-      .option('map-cache', { type: 'string', describe: 'keep every map here as it is computed and reuse those found: a killed run resumes, another τ grid costs no backbone pass' })
-      .option('mask-root', { type: 'string', describe: 'directory the mask paths of localization.txt are relative to (mask metadata)' })
-      .option('thresholds', { type: 'string', describe: 'τ grid start:stop:step (np.arange) or a comma list; default 0.01:1:0.01 for boxes, 0:1:0.01 for masks' })
       .option('iou-thresholds', { type: 'string', default: '30,50,70', describe: 'IoU thresholds δ in percent' })
       .option('resize', { type: 'number', describe: 'maps are N×N: resize GT boxes (resize_bbox) and masks (nearest) from image_sizes.txt, as wsolevaluation (224)' })
       .option('predictions', { type: 'string', describe: 'Top-1/Top-5 Loc from a CSV: "image_id,score_0,…,score_{K-1}" class scores, or "image_id,top1,…,top5" classes (docs/classifiers.md)' })

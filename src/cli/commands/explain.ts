@@ -18,17 +18,16 @@ import type { FeatureExtractor } from '../../backbones/types.js';
 import type { Predictor } from '../../rps/predictor.js';
 import type { TrainingSource } from '../../rps/point-source.js';
 import type { ExplainOptions, ExplainResult, RegionSpec } from '../../rps/explain.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
-import { checkThreshold } from '../../rps/threshold.js';
+import { checkThreshold, DEFAULT_THRESHOLD } from '../../rps/threshold.js';
 import type { EdgeBox } from '../../util/box.js';
 
-interface ExplainArgs extends GlobalArgs {
+interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 'batch-size' | 'threshold'> {
   image?: string;
   predictor: string;
   features?: string;
-  backbone?: string;
-  downscale?: 8 | 16 | 32;
   size?: number;
   class?: string;
   out: string;
@@ -36,7 +35,6 @@ interface ExplainArgs extends GlobalArgs {
   region?: 'pixel' | 'box';
   box?: string;
   at?: string;
-  threshold?: number;
   'train-features'?: string;
   'train-labels'?: string;
   'train-images'?: string[];
@@ -45,7 +43,6 @@ interface ExplainArgs extends GlobalArgs {
   'train-split'?: string;
   'train-metadata'?: string;
   'feature-cache'?: string;
-  'batch-size': number;
   context: number;
 }
 
@@ -87,18 +84,14 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
   command: 'explain [image]',
   describe: 'show the training patches with the largest representer values for a test image (HTML + JSON)',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    withShared(y, { threshold: `τ for the predicted box / foreground cells (default: the predictor's stored τ, else ${DEFAULT_THRESHOLD})`, predictor: { demandOption: true }, backbone: "backbone for the test (and training) images (default: the predictor's)", downscale: true, 'batch-size': 'training images per forward pass (exact mode)' })
       .positional('image', { type: 'string', describe: 'the test image' })
-      .option('predictor', { type: 'string', demandOption: true, describe: 'predictor file from `uol fit`' })
       .option('out', { type: 'string', demandOption: true, describe: 'output directory (index.html, explain.json, PNGs)' })
       .option('top', { type: 'number', default: 8, describe: 'training patches per side' })
       .option('region', { choices: ['pixel', 'box'] as const, describe: 'box (default): cells inside --box, else inside the box `uol localize` predicts at τ; pixel: the foreground cells (map above τ)' })
       .option('box', { type: 'string', describe: 'x0,y0,x1,y1 in test-image pixels' })
       .option('at', { type: 'string', describe: 'x,y: explain the single cell at this test-image pixel' })
-      .option('threshold', { type: 'number', describe: "τ for the predicted box / foreground cells (default: the predictor's stored τ, else 0.5)" })
       .option('class', { type: 'string', describe: "class-wise predictors: explain this class's w (index or name) with its α; needs the labelled training set (exact mode)" })
-      .option('backbone', { type: 'string', describe: "backbone for the test (and training) images (default: the predictor's)" })
-      .option('downscale', { choices: [8, 16, 32] as const, describe: "ResNet output stride (default: the predictor's)" })
       .option('size', { type: 'number', describe: 'input side S: the test image is resized whole to S×S (default: the fit\'s input frame, else the backbone\'s)' })
       .option('features', { type: 'string', describe: "instead of a backbone: the test image's feature map, .npy float32 [h,w,C] (computed on the whole image, no crop)" })
       .option('train-images', { type: 'string', array: true, describe: 'exact mode: the training images of the fit (files, folders or globs, as `uol fit --images`); with --train-features or --features: a directory of <stem>.<ext> or a CSV "stem,file" giving the crops\' image files' })
@@ -109,7 +102,6 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       .option('train-features', { type: 'string', describe: 'exact mode: a directory of the training images\' feature maps <stem>.npy (e.g. from `uol extract`)' })
       .option('train-labels', { type: 'string', describe: 'with --train-features and --class: class per stem, CSV lines stem,classIndex (as `uol fit --labels`)' })
       .option('feature-cache', { type: 'string', describe: 'exact mode with --train-images/--train-dataset: read training features from / write them to this directory' })
-      .option('batch-size', { type: 'number', default: 1, describe: 'training images per forward pass (exact mode)' })
       .option('context', { type: 'number', default: 1, describe: 'cells of context around each training patch crop' }) as Argv<ExplainArgs>,
   handler: async (a) => {
     const { readNpy } = await import('../../io/npy.js');
@@ -123,7 +115,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
     const { writeExplanation } = await import('../../report/explain-html.js');
     const { resolveInput } = await import('../../pipeline/input.js');
     const { imageTrainingSource } = await import('../../pipeline/feature-cache.js');
-    const { backboneFor } = await import('./evaluate-predictor.js');
+    const { loadBackboneFor } = await import('../../backbones/registry.js');
     if (!a.image) throw new UsageError('uol explain: give the test IMAGE');
     if (!Number.isInteger(a.top) || a.top < 1) throw new UsageError(`--top ${a.top}: expected an integer ≥ 1`);
     if (!Number.isInteger(a.context) || a.context < 0) throw new UsageError(`--context ${a.context}: expected an integer ≥ 0`);
@@ -169,7 +161,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       const eo: Omit<ExplainOptions, 'test'> = { predictor, predictorFile: a.predictor, region, top: a.top, onProgress: prog.callback };
       if (classIndex !== undefined) eo.classIndex = classIndex;
       if (!a.features) {
-        backbone = await backboneFor(predictor, external ? a.backbone : (a.backbone ?? predictor.backbone.id), a.downscale, prog.callback);
+        backbone = await loadBackboneFor(predictor.backbone, external ? a.backbone : (a.backbone ?? predictor.backbone.id), a.downscale, prog.callback);
         // Same rule as `uol localize`: the predictor's own backbone (external features: any backbone with its C).
         if (!external) assertCompatible(predictor, backbone.identity, a.predictor);
       }

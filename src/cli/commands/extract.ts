@@ -4,28 +4,25 @@
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_BACKBONE } from '../../backbones/defaults.js';
 import type { Downscale } from '../../backbones/resnet.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 
-interface ExtractArgs extends GlobalArgs {
+interface ExtractArgs extends GlobalArgs, SharedArgs<'models-dir'> {
   images: string[];
   backbone: string;
   size?: number;
   downscale?: number;
   out: string;
-  'models-dir'?: string;
 }
 
 export const extractCommand: CommandModule<GlobalArgs, ExtractArgs> = {
   command: 'extract <images..>',
   describe: 'write backbone feature maps <stem>.npy (float32 [h,w,C]) for images or directories of images',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    withShared(y, { backbone: { describe: 'registry name (uol info lists them) or a model directory', default: DEFAULT_BACKBONE }, downscale: 'ResNet output stride', 'models-dir': true })
       .positional('images', { type: 'string', array: true, demandOption: true, describe: 'image files or directories' })
-      .option('backbone', { type: 'string', default: DEFAULT_BACKBONE, describe: 'registry name (uol info lists them) or a model directory' })
       .option('size', { type: 'number', describe: 'resize the whole image to S×S (default: the backbone\'s size, 224 for most)' })
-      .option('downscale', { type: 'number', choices: [8, 16, 32], describe: 'ResNet output stride' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
-      .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' }) as Argv<ExtractArgs>,
+      .option('out', { type: 'string', demandOption: true, describe: 'output directory' }) as Argv<ExtractArgs>,
   handler: async (a) => {
     const { loadBackbone } = await import('../../backbones/registry.js');
     const { extractToDir } = await import('../../pipeline/extract.js');

@@ -4,14 +4,13 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
-interface FetchArgs extends GlobalArgs {
+interface FetchArgs extends GlobalArgs, SharedArgs<'models-dir' | 'force'> {
   name?: string;
   list: boolean;
-  'models-dir'?: string;
   registry?: string;
-  force: boolean;
   'keep-download': boolean;
 }
 
@@ -19,12 +18,10 @@ export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
   command: 'fetch [name]',
   describe: 'download, verify and convert a known checkpoint (uol info lists them)',
   builder: (y: Argv<GlobalArgs>) =>
-    y
+    withShared(y, { 'models-dir': true, force: 'download and convert again' })
       .positional('name', { type: 'string', describe: 'registry name' })
       .option('list', { type: 'boolean', default: false, describe: 'list the registry: URL and exactly what is verified for each entry' })
-      .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' })
       .option('registry', { type: 'string', describe: 'registry file (default $UOL_REGISTRY or converted-models/registry.json)' })
-      .option('force', { type: 'boolean', default: false, describe: 'download and convert again' })
       .option('keep-download', { type: 'boolean', default: false, describe: 'keep the checkpoint file after conversion' }) as Argv<FetchArgs>,
   handler: async (a) => {
     const { fetchBackbone, readRegistry, registryVerification } = await import('../../backbones/registry.js');

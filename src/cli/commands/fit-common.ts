@@ -12,11 +12,13 @@ import type { ProgressCallback } from '../../util/progress.js';
 import { TOOL } from '../../version.js';
 import type { LossName } from '../../rps/losses.js';
 import { emit, type GlobalArgs } from '../context.js';
+import type { SharedArgs } from './shared-options.js';
+import { ProtocolArgs, type SelectionArgs } from './protocol-args.js';
 
 export { emit };
 
 /** Arguments of `uol fit`. */
-export interface FitArgs extends GlobalArgs, ClassifierArgs {
+export interface FitArgs extends GlobalArgs, Omit<ClassifierArgs, 'batch-size' | 'skip-bad'>, SharedArgs<'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'seed' | 'sampling-ratio'>, ProtocolArgs, SelectionArgs {
   'from-features'?: string;
   labels?: string;
   classwise: boolean;
@@ -39,23 +41,10 @@ export interface FitArgs extends GlobalArgs, ClassifierArgs {
   'feature-cache'?: string;
   'train-images'?: string;
   'train-size'?: string;
-  backbone?: string;
-  dataset?: string;
   'base-dataset'?: string;
-  'data-dir'?: string;
-  metadata?: string;
-  split?: string;
   images?: string[];
   size: number;
-  'batch-size': number;
-  'sampling-ratio': number;
-  seed: number;
-  downscale?: 8 | 16 | 32;
-  protocol?: string;
-  'train-list'?: string;
-  'release-batch-size'?: number;
   'checkpoint-every': number;
-  'skip-bad': boolean;
 }
 
 export const STOP_TEXT: Record<string, string> = {

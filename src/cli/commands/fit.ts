@@ -3,6 +3,7 @@
  * This module handles the bring-your-own-features path (`--from-features DIR`), with the closed form (default) or the
  * loss-optimisation path (`--method optimize --loss linear|logistic`, rps/optimize.ts).
  */
+import { withShared } from './shared-options.js';
 import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
@@ -22,7 +23,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
   command: 'fit',
   describe: 'fit the foreground predictor w* (closed form, or loss optimisation with α and representer points)',
   builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(protocolOptions(classifierOptions(y), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for fine-grained sets and CIFAR", evalSizes: false }))
+    selectionOptions(protocolOptions(classifierOptions(withShared(y, { 'sampling-ratio': true, backbone: `image path: backbone name or converted-model directory (default ${DEFAULT_BACKBONE}, embedded, offline)`, dataset: 'image path: dataset format (with --data-dir)', 'data-dir': "folder holding the format's top files (or the image root for wsol)", metadata: 'wsol: wsolevaluation metadata folder', split: 'split to fit on (default train)', 'batch-size': 'images per forward pass (1 is fastest on wasm)', seed: true, 'skip-bad': 'skip unreadable images (listed in the manifest) instead of stopping' })), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for fine-grained sets and CIFAR", evalSizes: false }))
       .option('predictions', { type: 'string', describe: 'with --classwise: class of each image = the top class of this CSV (image_id = dataset record id; docs/classifiers.md)' })
       .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
       .option('labels', { type: 'string', describe: 'CSV of "stem,classIndex" lines (class-wise fits)' })
@@ -46,19 +47,10 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('feature-cache', { type: 'string', describe: 'images: keep the training features in this directory so later passes (optimize, --top-k) and `uol explain --feature-cache` read them instead of running the backbone' })
       .option('train-images', { type: 'string', describe: 'directory of <stem>.<jpg|png|…> or CSV "stem,file": training images, recorded with representer points for crops' })
       .option('train-size', { type: 'string', describe: 'H,W of the input frame the training features were computed on (recorded for crops)' })
-      .option('backbone', { type: 'string', describe: `image path: backbone name or converted-model directory (default ${DEFAULT_BACKBONE}, embedded, offline)` })
-      .option('dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'image path: dataset format (with --data-dir)' })
       .option('base-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'alias of --dataset: the base set of a zero-shot transfer (e.g. cifar10), evaluated later on another dataset' })
-      .option('data-dir', { type: 'string', describe: "folder holding the format's top files (or the image root for wsol)" })
-      .option('metadata', { type: 'string', describe: 'wsol: wsolevaluation metadata folder' })
-      .option('split', { type: 'string', describe: 'split to fit on (default train)' })
       .option('images', { type: 'string', array: true, describe: 'image files, folders or globs (instead of --dataset)' })
       .option('size', { type: 'number', default: 224, describe: 'training images are resized whole to size×size (the release: 224)' })
-      .option('batch-size', { type: 'number', default: 1, describe: 'images per forward pass (1 is fastest on wasm)' })
-      .option('sampling-ratio', { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) images' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of --sampling-ratio' })
-      .option('checkpoint-every', { type: 'number', default: 256, describe: 'checkpoint the statistics every N images (resumable; rerun the same command to continue)' })
-      .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the manifest) instead of stopping' }) as Argv<FitArgs>,
+      .option('checkpoint-every', { type: 'number', default: 256, describe: 'checkpoint the statistics every N images (resumable; rerun the same command to continue)' }) as Argv<FitArgs>,
   handler: async (a) => {
     const { listFeatureFiles, readLabelsCsv } = await import('../../io/features-dir.js');
     const { fitFromFeatures, externalIdentity, statisticsFromFeatures } = await import('../../rps/features-pipeline.js');

@@ -24,32 +24,23 @@ import { hashFile, RunRecorder } from '../../report/manifest.js';
 import { toCoco } from '../../report/coco.js';
 import { localizationReportHtml } from '../../report/run-report.js';
 import type { ProgressCallback } from '../../util/progress.js';
-import { backboneFor } from './evaluate-predictor.js';
+import { loadBackboneFor } from '../../backbones/registry.js';
+import { datasetSpec } from './protocol-args.js';
 import { claimOutDir } from '../../util/run-owner.js';
 import { notice } from '../context.js';
 import { resolveThreshold } from '../../rps/threshold.js';
 import type { CornerBox, EdgeBox } from '../../util/box.js';
+import type { SharedArgs } from './shared-options.js';
 
 /** Arguments of the image path of `uol localize`. */
-export interface LocalizeImagesArgs {
+export interface LocalizeImagesArgs extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'threshold'> {
   images?: string[];
-  predictor?: string;
-  caam: boolean;
-  backbone?: string;
-  dataset?: string;
-  'data-dir'?: string;
-  metadata?: string;
-  split?: string;
   out: string;
   size?: string;
-  threshold?: number;
   'all-boxes': boolean;
   coco: boolean;
   overlays: boolean;
   maps: boolean;
-  'batch-size': number;
-  'skip-bad': boolean;
-  downscale?: 8 | 16 | 32;
   'class-wise': boolean;
 }
 
@@ -90,17 +81,11 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
   const threshold = tau.value;
   const thresholdSource =
     tau.origin === 'given' ? '--threshold' : tau.origin === 'stored' ? `stored in the predictor (${tau.source})` : `${tau.source} (no τ stored: run \`uol evaluate\` on annotated data to choose one)`;
-  const spec: Parameters<typeof resolveInput>[0] = {};
-  if (a.images?.length) spec.images = a.images;
-  if (a.dataset) spec.dataset = a.dataset;
-  if (a['data-dir']) spec.dataDir = a['data-dir'];
-  if (a.metadata) spec.metadata = a.metadata;
-  if (a.split) spec.split = a.split;
-  const input = await resolveInput(spec, ['test', 'all']);
+  const input = await resolveInput({ images: a.images?.length ? a.images : undefined, ...datasetSpec(a), split: a.split || undefined }, ['test', 'all']);
   for (const n of input.notes ?? []) notice(n);
   const names = outputNames(input.records.map((r) => r.id));
   if (names.renamed.length && (a.maps || a.overlays)) notice(`${names.renamed.length} inputs would share an output name; written as: ${names.renamed.slice(0, 4).join(', ')}${names.renamed.length > 4 ? ', …' : ''}`);
-  const backbone = await backboneFor(predictor, a.backbone, a.downscale, onProgress);
+  const backbone = await loadBackboneFor(predictor?.backbone, a.backbone, a.downscale, onProgress);
   try {
     let protocol: Protocol;
     if (input.dataset && !a.size) protocol = evalProtocol(input.dataset.evalProtocol.resize, input.dataset.evalProtocol.crop);
@@ -142,33 +127,32 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
     if (hadJournal) claimOutDir(outDir, 'localize', fingerprint);
     const done = new Map(opened.done.map((e) => [e.id, e]));
     const todo = done.size ? input.records.filter((r) => !done.has(r.id)) : input.records;
-    const lo: Parameters<typeof localizeRecords>[0] = {
-      backbone,
-      caam: a.caam,
-      records: todo,
-      names: names.names,
-      protocol,
-      threshold,
-      allBoxes: a['all-boxes'],
-      useLabels: a['class-wise'],
-      batchSize: a['batch-size'],
-      skipBad: a['skip-bad'],
-      outDir,
-      saveMaps: a.maps,
-      overlays: a.overlays,
-      collectResults: false,
-      onResult: (r) => {
-        const e = boxesEntry(r);
-        opened.journal.append(e);
-        done.set(e.id, e);
-      },
-      onProgress,
-    };
-    if (predictor) lo.predictor = predictor;
-    if (a.predictor) lo.predictorFile = a.predictor;
     let s: Awaited<ReturnType<typeof localizeRecords>>;
     try {
-      s = await localizeRecords(lo);
+      s = await localizeRecords({
+        backbone,
+        predictor,
+        predictorFile: a.predictor,
+        caam: a.caam,
+        records: todo,
+        names: names.names,
+        protocol,
+        threshold,
+        allBoxes: a['all-boxes'],
+        useLabels: a['class-wise'],
+        batchSize: a['batch-size'],
+        skipBad: a['skip-bad'],
+        outDir,
+        saveMaps: a.maps,
+        overlays: a.overlays,
+        collectResults: false,
+        onResult: (r) => {
+          const e = boxesEntry(r);
+          opened.journal.append(e);
+          done.set(e.id, e);
+        },
+        onProgress,
+      });
     } finally {
       opened.journal.close();
     }

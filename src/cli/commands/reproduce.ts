@@ -8,29 +8,20 @@ import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
 import { readFileSync } from 'node:fs';
-import { selectionOptions } from './protocol-args.js';
+import { selectionOptions, type SelectionArgs } from './protocol-args.js';
+import { withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { listExperiments, parseExperimentName, type ReleaseExperiment } from '../../reproduce/experiments.js';
 import type { runReleaseExperiment as RunReleaseExperiment } from '../../reproduce/run.js';
 import { describeRunProtocol } from '../../data/protocol.js';
 
-interface ReproduceArgs extends GlobalArgs {
+interface ReproduceArgs extends GlobalArgs, SharedArgs<'data-dir' | 'metadata' | 'batch-size' | 'map-cache' | 'models-dir' | 'seed' | 'image-size' | 'crop-size'>, SelectionArgs {
   name?: string;
   list: boolean;
   filter?: string;
-  'data-dir'?: string;
-  metadata?: string;
   'cifar-dir'?: string;
   'weights-dir'?: string;
-  'models-dir'?: string;
   out?: string;
-  'image-size'?: number;
-  'crop-size'?: number;
-  'train-list'?: string;
-  'release-batch-size'?: number;
-  seed: number;
-  'batch-size': number;
-  'map-cache'?: string;
 }
 
 function listLine(e: ReleaseExperiment): string {
@@ -42,21 +33,13 @@ export const reproduceCommand: CommandModule<GlobalArgs, ReproduceArgs> = {
   command: 'reproduce [name]',
   describe: "run an experiment of the authors' release (UOLwRPS main.py) under its protocol; --list shows them all",
   builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y)
+    selectionOptions(withShared(y, { 'image-size': "override main.py --image_size (default the experiment's: 480 fine-grained, 256 ImageNet)", 'crop-size': 'override main.py --crop_size (default 448 / 224)', 'data-dir': "main.py --data_dir: holds CUB/, ILSVRC/, OpenImages/, stanfordCar/, AIRCRAFT/, stanfordDogs/", metadata: "the release's datasets/metadata (wsolevaluation metadata with CUB/, ILSVRC/, OpenImages/); default DATA_DIR/metadata", 'models-dir': 'cache of converted models (default OUT/models)', 'map-cache': 'keep every map here (<split>/<id>.npy, as uol evaluate --map-cache): a killed run resumes', seed: 'seed of the training order when no --train-list is given', 'batch-size': "uol's images per forward pass" }))
       .positional('name', { type: 'string', describe: 'experiment, e.g. cub-mocov1, aircraft-vgg-caam, cub-dinovit-sr0.5, cub-mocov1-ds16 (see --list)' })
       .option('list', { type: 'boolean', default: false, describe: 'list every experiment with its main.py command' })
       .option('filter', { type: 'string', describe: '--list: only names containing STR' })
-      .option('data-dir', { type: 'string', describe: "main.py --data_dir: holds CUB/, ILSVRC/, OpenImages/, stanfordCar/, AIRCRAFT/, stanfordDogs/" })
-      .option('metadata', { type: 'string', describe: "the release's datasets/metadata (wsolevaluation metadata with CUB/, ILSVRC/, OpenImages/); default DATA_DIR/metadata" })
       .option('cifar-dir', { type: 'string', describe: 'folder of the CIFAR binary versions for -base-cifar* (default DATA_DIR)' })
       .option('weights-dir', { type: 'string', describe: 'folder with the checkpoint files main.py loads (moco_v1_200ep_pretrain.pth.tar, dino_deitsmall8_pretrain.pth, vgg16_bn-6c64b313.pth, …)' })
-      .option('models-dir', { type: 'string', describe: 'cache of converted models (default OUT/models)' })
-      .option('out', { type: 'string', describe: 'output folder (resultval.json, resulttest.json, results.json, report.html, param.npy, predictor.json)' })
-      .option('image-size', { type: 'number', describe: "override main.py --image_size (default the experiment's: 480 fine-grained, 256 ImageNet)" })
-      .option('crop-size', { type: 'number', describe: "override main.py --crop_size (default 448 / 224)" })
-      .option('map-cache', { type: 'string', describe: 'keep every map here (<split>/<id>.npy, as uol evaluate --map-cache): a killed run resumes' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of the training order when no --train-list is given' })
-      .option('batch-size', { type: 'number', default: 1, describe: "uol's images per forward pass" }) as Argv<ReproduceArgs>,
+      .option('out', { type: 'string', describe: 'output folder (resultval.json, resulttest.json, results.json, report.html, param.npy, predictor.json)' }) as Argv<ReproduceArgs>,
   handler: async (a) => {
     const { runReleaseExperiment } = await import('../../reproduce/run.js');
     if (a.list) {

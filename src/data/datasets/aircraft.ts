@@ -25,7 +25,7 @@ export const aircraftReader: DatasetReader = {
   description: 'FGVC-Aircraft 2013b (images_box.txt, images_<split>.txt, variants): --data-dir fgvc-aircraft-2013b/data',
   layout: LAYOUT,
   async open(opts) {
-    mustExist(opts.dataDir, 'FGVC-Aircraft folder (--data-dir)', true);
+    mustExist(opts.dataDir, 'FGVC-Aircraft folder (`dataDir`)', true, 'dataDir');
     const root = existsSync(path.join(opts.dataDir, 'images_box.txt')) ? opts.dataDir : path.join(opts.dataDir, 'data');
     if (!existsSync(path.join(root, 'images_box.txt'))) throw new UsageError(`${opts.dataDir}: not an FGVC-Aircraft data folder (no images_box.txt)`);
     const splits = SPLITS.filter((s) => existsSync(path.join(root, `images_${s}.txt`)) || existsSync(path.join(root, `images_${s}_size.txt`)));

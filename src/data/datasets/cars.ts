@@ -61,7 +61,7 @@ export const carsReader: DatasetReader = {
   layout: LAYOUT,
   async open(opts) {
     const root = opts.dataDir;
-    mustExist(root, 'Stanford Cars folder (--data-dir)', true);
+    mustExist(root, 'Stanford Cars folder (`dataDir`)', true, 'dataDir');
     const devkit = path.join(root, 'devkit');
     const all = path.join(root, 'cars_annos.mat');
     const metaFile = firstExisting([path.join(devkit, 'cars_meta.mat'), path.join(root, 'cars_meta.mat')]);

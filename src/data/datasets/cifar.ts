@@ -87,7 +87,7 @@ function reader(v: Variant): DatasetReader {
   ${v.names}: class names, one per line (label order)
 Record ids: <split>/<index, 5 digits>; images are 32×32 pixels held in memory, no file.`,
     async open(opts) {
-      mustExist(opts.dataDir, `${v.name} folder (--data-dir)`, true);
+      mustExist(opts.dataDir, `${v.name} folder (\`dataDir\`)`, true, 'dataDir');
       const root = existsSync(path.join(opts.dataDir, v.files.test![0]!)) ? opts.dataDir : path.join(opts.dataDir, v.folder);
       if (!existsSync(path.join(root, v.files.test![0]!)) && !existsSync(path.join(root, v.files.train![0]!))) {
         throw new UsageError(`${opts.dataDir}: not a ${v.name} binary folder (no ${v.files.train![0]} or ${v.files.test![0]})`);

@@ -22,7 +22,7 @@ export const cubReader: DatasetReader = {
   layout: LAYOUT,
   async open(opts) {
     const root = opts.dataDir;
-    mustExist(root, 'CUB_200_2011 folder (--data-dir)', true);
+    mustExist(root, 'CUB_200_2011 folder (`dataDir`)', true, 'dataDir');
     if (!existsSync(path.join(root, 'images.txt'))) throw new UsageError(`${root}: not a CUB_200_2011 folder (no images.txt)`);
     const f = (n: string): string => path.join(root, n);
     const images = new Map<string, DatasetRecord>();

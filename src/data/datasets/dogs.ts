@@ -34,7 +34,7 @@ export const dogsReader: DatasetReader = {
   layout: LAYOUT,
   async open(opts) {
     const root = opts.dataDir;
-    mustExist(root, 'Stanford Dogs folder (--data-dir)', true);
+    mustExist(root, 'Stanford Dogs folder (`dataDir`)', true, 'dataDir');
     if (!existsSync(path.join(root, 'Images')) && !existsSync(path.join(root, 'train_list.mat'))) throw new UsageError(`${root}: not a Stanford Dogs folder (no Images/, no train_list.mat)`);
     const cache = new Map<string, DatasetRecord[]>();
     // Class names from the first list found (folder "<wnid>-<Breed>" of each file, indexed by its label).

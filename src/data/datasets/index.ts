@@ -28,6 +28,6 @@ if (Object.keys(datasetReaders).join() !== DATASET_NAMES.join()) {
 /** Opens a dataset by registry name. @throws UsageError for an unknown name or a folder not in the format's layout. */
 export async function openDataset(name: string, opts: DatasetOptions): Promise<Dataset> {
   const r = datasetReaders[name];
-  if (!r) throw new UsageError(`--dataset ${name}: unknown dataset; known: ${DATASET_NAMES.join(', ')}`);
+  if (!r) throw new UsageError(`\`dataset\` ${name}: unknown dataset; known: ${DATASET_NAMES.join(', ')}`, { options: ['dataset'] });
   return r.open(opts);
 }

@@ -38,9 +38,10 @@ export function num(file: string, l: Line, s: string, what: string, int = false)
 }
 
 /** Throws a UsageError unless `p` exists (file or folder). */
-export function mustExist(p: string, what: string, isDir = false): void {
-  if (!existsSync(p)) throw new UsageError(`${p}: ${what} not found`);
-  if (isDir && !statSync(p).isDirectory()) throw new UsageError(`${p}: ${what} is not a folder`);
+export function mustExist(p: string, what: string, isDir = false, option?: string): void {
+  const options = option ? [option] : [];
+  if (!existsSync(p)) throw new UsageError(`${p}: ${what} not found`, { options });
+  if (isDir && !statSync(p).isDirectory()) throw new UsageError(`${p}: ${what} is not a folder`, { options });
 }
 
 /** The first of `candidates` that exists, else undefined. */
@@ -50,5 +51,5 @@ export function firstExisting(candidates: readonly string[]): string | undefined
 
 /** Throws a UsageError for an unknown split. */
 export function checkSplit(format: string, split: string, splits: readonly string[]): void {
-  if (!splits.includes(split)) throw new UsageError(`--split ${split}: ${format} has splits ${splits.join(', ')}`);
+  if (!splits.includes(split)) throw new UsageError(`\`split\` ${split}: ${format} has splits ${splits.join(', ')}`, { options: ['split'] });
 }

@@ -83,10 +83,10 @@ export const wsolReader: DatasetReader = {
   description: 'wsolevaluation metadata (CUB/CUBV2, ILSVRC/ImageNetV2, OpenImages30k): --data-dir IMAGE_ROOT --metadata DIR',
   layout: LAYOUT,
   async open(opts) {
-    if (!opts.metadata) throw new UsageError('--metadata: the wsol format needs the metadata folder (e.g. wsolevaluation/metadata/CUB, holding train/ val/ test/)');
+    if (!opts.metadata) throw new UsageError('`metadata`: the wsol format needs the metadata folder (e.g. wsolevaluation/metadata/CUB, holding train/ val/ test/)', { options: ['metadata'] });
     const meta = opts.metadata;
     mustExist(meta, 'wsolevaluation metadata folder', true);
-    mustExist(opts.dataDir, 'image root (--data-dir)', true);
+    mustExist(opts.dataDir, 'image root (`dataDir`)', true, 'dataDir');
     const splits = SPLITS.filter((s) => existsSync(path.join(meta, s === 'train-proxy' ? 'train/image_ids_proxy.txt' : `${s}/image_ids.txt`)));
     if (splits.length === 0) throw new UsageError(`${meta}: no split folder with image_ids.txt (expected train/, val/ or test/)`);
     const maskRoot = opts.maskRoot ?? opts.dataDir;
