@@ -2,7 +2,7 @@
 // method on TF.js's WebGL backend (ANGLE on SwiftShader) and, when the browser offers an adapter, on WebGPU (Dawn on
 // SwiftShader), and every stage is compared with the same program run here in Node on the CPU backend the suite uses
 // (wasm, with the native kernels when built) on the same inputs:
-//   features of every backbone family (small random-weight ViT, DINOv2-style ViT with registers and LayerScale, ResNet,
+//   features of every backbone family (small random-weight DINOv2-style ViT with registers and LayerScale, ResNet,
 //   VGG, and a tfjs LayersModel) — relative L2 ≤ 1e-3;
 //   w* in closed form and w by logistic optimisation (fixed pass budget) — relative L2 ≤ 1e-3;
 //   maps of the sample photos (data/*.jpg, decoded and resized here, identical pixels sent to the page) — max abs ≤ 1e-3;
@@ -89,8 +89,9 @@ async function tfjsModel(): Promise<TfjsModel> {
 
 async function payload(): Promise<ParityPayload> {
   const models = [
-    await familyModel('vit', 'vit_small', { embedDim: 32, depth: 2, heads: 2, patch: 8, posGrid: 4 }, [PHOTO_SIZE, PHOTO_SIZE]),
-    await familyModel('dinov2-reg', 'dinov2_small', { embedDim: 32, depth: 2, heads: 2, patch: 7, posGrid: 4, numRegisters: 4 }, [42, 35]),
+    // The ViT family (DINOv2 flavour: LayerScale, 4 registers, position embeddings interpolated from 4×4 to 8×8) is
+    // checked on the photos, which it also localizes; one ViT keeps SwiftShader's shader compilations few.
+    await familyModel('vit', 'dinov2_small', { embedDim: 32, depth: 2, heads: 2, patch: 8, posGrid: 4, numRegisters: 4 }, [PHOTO_SIZE, PHOTO_SIZE]),
     await familyModel('resnet', 'resnet50', { layers: [1, 1, 1, 1], width: 8 }, [64, 64], 16),
     await familyModel('vgg', 'vgg16_bn', { cfg: [8, 8, 'M', 16, 'M', 32, 'N', 32, 'N'] }, [40, 48]),
     await tfjsModel(),
@@ -106,7 +107,7 @@ async function payload(): Promise<ParityPayload> {
   const x = toInputBatch(imgs, contract);
   const photos: WireArray = toWire(x.shape, (await x.data()) as Float32Array);
   x.dispose();
-  return { models, batch: 2, photoModel: 'vit', photoOnly: ['vit'], photos, tau: 0.5, optimizePasses: 12 };
+  return { models, batch: 1, photoModel: 'vit', photoOnly: ['vit'], photos, tau: 0.5, optimizePasses: 12 };
 }
 
 type Decoded = ParityResult<Float32Array> & { leaked: number; flags: Record<string, unknown> };
@@ -169,7 +170,14 @@ describe('GPU-backend parity in headless Chromium (WebGL / WebGPU on SwiftShader
       await session!.page.reload();
       await session!.page.waitForFunction('globalThis.uolParity !== undefined');
       const t0 = Date.now();
-      const got = decode((await session!.page.evaluate(`globalThis.uolParity.run(${JSON.stringify(backend)}, '/payload.json')`)) as Record<string, unknown>);
+      let raw: Record<string, unknown>;
+      try {
+        raw = (await session!.page.evaluate(`globalThis.uolParity.run(${JSON.stringify(backend)}, '/payload.json')`)) as Record<string, unknown>;
+      } catch (e) {
+        console.log(`      page console:\n${session!.console.map((l) => `        ${l}`).join('\n')}`);
+        throw e;
+      }
+      const got = decode(raw);
       const wall = Date.now() - t0;
       expect(got.backend).to.equal(backend);
       const rows: string[] = [];

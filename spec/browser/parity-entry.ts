@@ -50,7 +50,7 @@ const page: ParityPage = {
     await tf.ready();
     const payload = (await (await fetch(url)).json()) as ParityPayload;
     const before = tf.memory().numTensors;
-    const r = await runParity(payload);
+    const r = await runParity(payload, (stage) => console.log(`parity: ${backend}: ${stage}`));
     const leaked = tf.memory().numTensors - before;
     const wire = (a: Float32Array, shape: number[]): WireArray => toWire(shape, a);
     const flags: Record<string, unknown> = {};

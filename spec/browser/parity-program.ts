@@ -119,7 +119,8 @@ async function build(m: FamilyModel | TfjsModel): Promise<FeatureExtractor> {
 }
 
 /** Runs `fn` under tf.profile and records the kernel names it executed. */
-async function profiled<T>(stage: string, kernels: Record<string, string[]>, fn: () => Promise<T>): Promise<T> {
+async function profiled<T>(stage: string, kernels: Record<string, string[]>, fn: () => Promise<T>, log: (stage: string) => void): Promise<T> {
+  log(stage);
   let out: T | undefined;
   const info = await tf.profile(async () => {
     out = await fn();
@@ -131,7 +132,7 @@ async function profiled<T>(stage: string, kernels: Record<string, string[]>, fn:
 }
 
 /** The whole program on the active backend. Leaves no tensor behind. */
-export async function runParity(p: ParityPayload): Promise<ParityResult<Float32Array>> {
+export async function runParity(p: ParityPayload, log: (stage: string) => void = () => undefined): Promise<ParityResult<Float32Array>> {
   const kernels: Record<string, string[]> = {};
   const ms: Record<string, number> = {};
   const features: Record<string, { shape: number[]; data: Float32Array }> = {};
@@ -146,7 +147,7 @@ export async function runParity(p: ParityPayload): Promise<ParityResult<Float32A
       const n = p.batch * H * W * 3;
       const x = tf.tensor4d(syntheticTensor('parity-input', n, 1, 0), [p.batch, H, W, 3]);
       const t0 = clock();
-      const f = await profiled(`features ${m.name}`, kernels, () => runExtractor(fe, x));
+      const f = await profiled(`features ${m.name}`, kernels, () => runExtractor(fe, x), log);
       features[m.name] = { shape: f.shape, data: (await f.data()) as Float32Array };
       ms[`features ${m.name}`] = clock() - t0;
       x.dispose();
@@ -163,7 +164,7 @@ export async function runParity(p: ParityPayload): Promise<ParityResult<Float32A
   const photos = tf.tensor4d(fromWire(p.photos), p.photos.shape as [number, number, number, number]);
   const [N, S] = [p.photos.shape[0]!, p.photos.shape[1]!];
   let t0 = clock();
-  const feats = await profiled('photo features', kernels, () => runExtractor(fe, photos));
+  const feats = await profiled('photo features', kernels, () => runExtractor(fe, photos), log);
   ms['photo features'] = clock() - t0;
   features[`${pm.name} (photos)`] = { shape: feats.shape, data: (await feats.data()) as Float32Array };
   photos.dispose();
@@ -172,7 +173,7 @@ export async function runParity(p: ParityPayload): Promise<ParityResult<Float32A
 
   t0 = clock();
   const stats = new FitStatistics(C);
-  await profiled('statistics', kernels, async () => stats.addSums(await batchSums(feats)));
+  await profiled('statistics', kernels, async () => stats.addSums(await batchSums(feats)), log);
   const predictor = predictorFromStatistics(stats, { backbone: identity(C), tool: 'parity', created: { date: '2026-01-01T00:00:00Z' } });
   ms['w* closed form'] = clock() - t0;
 
@@ -186,12 +187,13 @@ export async function runParity(p: ParityPayload): Promise<ParityResult<Float32A
   };
   const opt = await profiled('optimize', kernels, () =>
     fitOptimized(source, { backbone: identity, loss: 'logistic', maxPasses: p.optimizePasses, topK: 0, tool: 'parity', created: { date: '2026-01-01T00:00:00Z' } }),
+    log,
   );
   ms['w logistic'] = clock() - t0;
 
   t0 = clock();
   const wt = tf.tensor1d(predictor.weights);
-  const maps = await profiled('maps', kernels, async () => activationMaps(feats, wt, { size: [S, S] }));
+  const maps = await profiled('maps', kernels, async () => activationMaps(feats, wt, { size: [S, S] }), log);
   const mapData = (await maps.data()) as Float32Array;
   ms.maps = clock() - t0;
   wt.dispose();

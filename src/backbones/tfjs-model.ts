@@ -9,7 +9,7 @@ import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor, InputContract } from './types.js';
-import { compileFoldedLayers, type FoldedPlan } from './layers-fold.js';
+import { compileFoldedLayers, hostWeights, type FoldedPlan } from './layers-fold.js';
 import { settings } from '../util/settings.js';
 
 /** How to use a tfjs model as a backbone. */
@@ -135,20 +135,24 @@ class TfjsModelBackbone implements FeatureExtractor {
   /**
    * Compiles the LayersModel into fused ops (BN folded, activations and paddings fused) and switches to them when the
    * plan reproduces the model on a probe input (relative L2 ≤ 5e-5); otherwise keeps the model. `UOL_FOLD_LAYERS=0`
-   * turns this off. Returns why it did not switch, or undefined.
+   * turns this off. Returns why it did not switch, or undefined. Reads from the engine asynchronously only (GPU
+   * backends stall, or lose their device, on synchronous reads).
    */
-  fold(probeSize: number): string | undefined {
+  async fold(probeSize: number): Promise<string | undefined> {
     if (!this.layers) return 'not a LayersModel';
     if (!settings().foldLayers) return 'UOL_FOLD_LAYERS=0';
-    const plan = compileFoldedLayers(this.layers);
+    const plan = compileFoldedLayers(this.layers, await hostWeights(this.layers));
     if (typeof plan === 'string') return plan;
-    const err = tf.tidy(() => {
+    const norms = tf.tidy(() => {
       const x = tf.randomUniform([1, probeSize, probeSize, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
       const a = this.layers!.predict(x) as tf.Tensor;
       const b = plan.run(x);
-      if (!tf.util.arraysEqual(a.shape, b.shape)) return Infinity;
-      return tf.norm(tf.sub(a, b)).dataSync()[0]! / Math.max(tf.norm(a).dataSync()[0]!, 1e-30);
+      if (!tf.util.arraysEqual(a.shape, b.shape)) return undefined;
+      return tf.stack([tf.norm(tf.sub(a, b)), tf.norm(a)]);
     });
+    const [d, n] = norms ? Array.from(await norms.data()) : [Infinity, 1];
+    norms?.dispose();
+    const err = d! / Math.max(n!, 1e-30);
     if (!(err <= 5e-5)) {
       plan.dispose();
       return `folded plan differs from the model (relative L2 ${err})`;
@@ -227,7 +231,7 @@ export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts,
     const cut = cutLayersTopology(topo, node, spec.fixedInput);
     const m = await loadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: cut }), { strict: false });
     fe = new TfjsModelBackbone(m, undefined, node, placeholderIdentity(spec, sha));
-    if (!spec.fixedInput) fe.fold(Math.min(spec.input.defaultSize, 96));
+    if (!spec.fixedInput) await fe.fold(Math.min(spec.input.defaultSize, 96));
   }
   // Probe once at the default size: channels and stride come from the real output.
   const s = spec.input.defaultSize;
