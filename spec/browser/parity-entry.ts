@@ -18,6 +18,56 @@ export interface ParityPage {
   run(backend: string, url: string): Promise<unknown>;
 }
 
+/**
+ * Wraps every kernel registered for `backend` to record, per stage, which kernels ran and which of them read tensor
+ * data back to the CPU while running (a kernel computed on the CPU inside a GPU backend). Test-only instrumentation.
+ */
+function traceKernels(backend: string): { stage(name: string): void; ran: Record<string, string[]>; downloads: Record<string, string[]> } {
+  let stage = 'setup';
+  let current: string | undefined;
+  const ran: Record<string, Set<string>> = {};
+  const downloads: Record<string, Set<string>> = {};
+  const note = (m: Record<string, Set<string>>, k: string): void => void (m[stage] ??= new Set()).add(k);
+  for (const k of tf.getKernelsForBackend(backend)) {
+    const orig = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, backend);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (args) => {
+        note(ran, k.kernelName);
+        const prev = current;
+        current = k.kernelName;
+        try {
+          return orig(args);
+        } finally {
+          current = prev;
+        }
+      },
+    });
+  }
+  const be = tf.backend() as unknown as { readSync(id: object): unknown; read(id: object): Promise<unknown> };
+  const readSync = be.readSync.bind(be);
+  const read = be.read.bind(be);
+  be.readSync = (id) => {
+    if (current) note(downloads, current);
+    return readSync(id);
+  };
+  be.read = (id) => {
+    if (current) note(downloads, current);
+    return read(id);
+  };
+  const out = (m: Record<string, Set<string>>): Record<string, string[]> => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, [...v].sort()]));
+  return {
+    stage: (name) => void (stage = name),
+    get ran() {
+      return out(ran);
+    },
+    get downloads() {
+      return out(downloads);
+    },
+  };
+}
+
 const page: ParityPage = {
   async probe() {
     const g = globalThis as unknown as { navigator?: { gpu?: GpuLike }; document: { createElement(t: string): { getContext(k: string): unknown } } };
@@ -46,15 +96,20 @@ const page: ParityPage = {
     // kernels by default; off, every op of the program runs on the GPU backend.
     tf.env().set('WEBGL_CPU_FORWARD', false);
     tf.env().set('WEBGPU_CPU_FORWARD', false);
+    tf.env().set('WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD', 0);
     if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not start`);
     await tf.ready();
     const payload = (await (await fetch(url)).json()) as ParityPayload;
     const before = tf.memory().numTensors;
-    const r = await runParity(payload, (stage) => console.log(`parity: ${backend}: ${stage}`));
+    const trace = traceKernels(backend);
+    const r = await runParity(payload, (stage) => {
+      console.log(`parity: ${backend}: ${stage}`);
+      trace.stage(stage);
+    });
     const leaked = tf.memory().numTensors - before;
     const wire = (a: Float32Array, shape: number[]): WireArray => toWire(shape, a);
     const flags: Record<string, unknown> = {};
-    for (const f of ['WEBGL_VERSION', 'WEBGL_RENDER_FLOAT32_ENABLED', 'WEBGL_PACK', 'WEBGL_CPU_FORWARD', 'WEBGPU_CPU_FORWARD']) {
+    for (const f of backend === 'webgl' ? ['WEBGL_VERSION', 'WEBGL_RENDER_FLOAT32_ENABLED', 'WEBGL_PACK', 'WEBGL_CPU_FORWARD'] : ['WEBGPU_CPU_FORWARD', 'WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD']) {
       try {
         flags[f] = tf.env().get(f);
       } catch {
@@ -69,6 +124,8 @@ const page: ParityPage = {
       maps: wire(r.maps.data, r.maps.shape),
       leaked,
       flags,
+      kernels: trace.ran,
+      cpuKernels: trace.downloads,
     };
   },
 };

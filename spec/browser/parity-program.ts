@@ -76,9 +76,6 @@ export interface ParityResult<A> {
   optimize: { passes: number; iterations: number; objective: number; stop: string };
   maps: { shape: number[]; data: A };
   boxes: Box[][];
-  /** Kernels each stage ran, and those among them with no kernel registered for the active backend. */
-  kernels: Record<string, string[]>;
-  missingKernels: string[];
   /** Wall time per stage, ms. */
   ms: Record<string, number>;
 }
@@ -118,40 +115,34 @@ async function build(m: FamilyModel | TfjsModel): Promise<FeatureExtractor> {
   return buildBackbone(m.family, m.arch, m.config, weights, { id: m.name }, m.downscale ? { downscale: m.downscale } : {});
 }
 
-/** Runs `fn` under tf.profile and records the kernel names it executed. */
-async function profiled<T>(stage: string, kernels: Record<string, string[]>, fn: () => Promise<T>, log: (stage: string) => void): Promise<T> {
-  log(stage);
-  let out: T | undefined;
-  const info = await tf.profile(async () => {
-    out = await fn();
-    return [] as tf.Tensor[];
-  });
-  // kernelNames also lists the op wrappers (`fusedConv2d__op`); the kernels are the other names.
-  kernels[stage] = [...new Set(info.kernelNames)].filter((k) => !k.endsWith('__op')).sort();
-  return out as T;
-}
-
 /** The whole program on the active backend. Leaves no tensor behind. */
-export async function runParity(p: ParityPayload, log: (stage: string) => void = () => undefined): Promise<ParityResult<Float32Array>> {
-  const kernels: Record<string, string[]> = {};
+export async function runParity(p: ParityPayload, onStage: (stage: string) => void = () => undefined): Promise<ParityResult<Float32Array>> {
   const ms: Record<string, number> = {};
-  const features: Record<string, { shape: number[]; data: Float32Array }> = {};
   const clock = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    onStage(name);
+    const t = clock();
+    const r = await fn();
+    ms[name] = clock() - t;
+    return r;
+  };
+  const features: Record<string, { shape: number[]; data: Float32Array }> = {};
 
   // 1. Features of every model on the same synthetic inputs.
   for (const m of p.models) {
     if (p.photoOnly?.includes(m.name)) continue;
-    const fe = await build(m);
+    const fe = await stage(`build ${m.name}`, () => build(m));
     try {
       const [H, W] = m.size;
       const n = p.batch * H * W * 3;
       const x = tf.tensor4d(syntheticTensor('parity-input', n, 1, 0), [p.batch, H, W, 3]);
-      const t0 = clock();
-      const f = await profiled(`features ${m.name}`, kernels, () => runExtractor(fe, x), log);
-      features[m.name] = { shape: f.shape, data: (await f.data()) as Float32Array };
-      ms[`features ${m.name}`] = clock() - t0;
+      features[m.name] = await stage(`features ${m.name}`, async () => {
+        const f = await runExtractor(fe, x);
+        const r = { shape: f.shape, data: (await f.data()) as Float32Array };
+        f.dispose();
+        return r;
+      });
       x.dispose();
-      f.dispose();
     } finally {
       fe.dispose();
     }
@@ -160,63 +151,54 @@ export async function runParity(p: ParityPayload, log: (stage: string) => void =
   // 2. The photo path: features → statistics → w* (closed form) → maps → boxes; and w by logistic optimisation.
   const pm = p.models.find((m) => m.name === p.photoModel);
   if (!pm) throw new Error(`photo model ${p.photoModel} is not in the payload`);
-  const fe = await build(pm);
+  const fe = await stage(`build ${pm.name}`, () => build(pm));
   const photos = tf.tensor4d(fromWire(p.photos), p.photos.shape as [number, number, number, number]);
   const [N, S] = [p.photos.shape[0]!, p.photos.shape[1]!];
-  let t0 = clock();
-  const feats = await profiled('photo features', kernels, () => runExtractor(fe, photos), log);
-  ms['photo features'] = clock() - t0;
-  features[`${pm.name} (photos)`] = { shape: feats.shape, data: (await feats.data()) as Float32Array };
+  const feats = await stage('photo features', () => runExtractor(fe, photos));
+  const host = (await stage('photo features download', () => feats.data())) as Float32Array;
+  features[`${pm.name} (photos)`] = { shape: feats.shape, data: host };
   photos.dispose();
   fe.dispose();
   const C = feats.shape[3];
 
-  t0 = clock();
   const stats = new FitStatistics(C);
-  await profiled('statistics', kernels, async () => stats.addSums(await batchSums(feats)), log);
+  await stage('statistics', async () => stats.addSums(await batchSums(feats)));
   const predictor = predictorFromStatistics(stats, { backbone: identity(C), tool: 'parity', created: { date: '2026-01-01T00:00:00Z' } });
-  ms['w* closed form'] = clock() - t0;
 
-  t0 = clock();
-  const host = await feats.data();
   const [h, w] = [feats.shape[1], feats.shape[2]];
   const source: TrainingSource = async function* () {
     for (let i = 0; i < N; i++) {
-      yield { id: `photo${i}`, features: { shape: [h, w, C], data: (host as Float32Array).slice(i * h * w * C, (i + 1) * h * w * C) } };
+      yield { id: `photo${i}`, features: { shape: [h, w, C], data: host.slice(i * h * w * C, (i + 1) * h * w * C) } };
     }
   };
-  const opt = await profiled('optimize', kernels, () =>
+  const opt = await stage('optimize', () =>
     fitOptimized(source, { backbone: identity, loss: 'logistic', maxPasses: p.optimizePasses, topK: 0, tool: 'parity', created: { date: '2026-01-01T00:00:00Z' } }),
-    log,
   );
-  ms['w logistic'] = clock() - t0;
 
-  t0 = clock();
-  const wt = tf.tensor1d(predictor.weights);
-  const maps = await profiled('maps', kernels, async () => activationMaps(feats, wt, { size: [S, S] }), log);
-  const mapData = (await maps.data()) as Float32Array;
-  ms.maps = clock() - t0;
-  wt.dispose();
-  maps.dispose();
+  const mapData = await stage('maps', async () => {
+    const wt = tf.tensor1d(predictor.weights);
+    const maps = activationMaps(feats, wt, { size: [S, S] });
+    const d = (await maps.data()) as Float32Array;
+    wt.dispose();
+    maps.dispose();
+    return d;
+  });
   feats.dispose();
 
-  t0 = clock();
-  const boxes: Box[][] = [];
-  for (let i = 0; i < N; i++) boxes.push(boxesFromMap(mapData.subarray(i * S * S, (i + 1) * S * S), S, S, p.tau));
-  ms.boxes = clock() - t0;
+  const boxes: Box[][] = await stage('boxes', async () => {
+    const out: Box[][] = [];
+    for (let i = 0; i < N; i++) out.push(boxesFromMap(mapData.subarray(i * S * S, (i + 1) * S * S), S, S, p.tau));
+    return out;
+  });
 
-  const backend = tf.getBackend();
-  const missingKernels = [...new Set(Object.values(kernels).flat())].filter((k) => !tf.getKernel(k, backend)).sort();
   return {
-    backend,
+    backend: tf.getBackend(),
     features,
     wClosed: predictor.weights,
     wOptimized: opt.predictor.weights,
     optimize: { passes: opt.passes, iterations: opt.iterations, objective: opt.objective, stop: String(opt.stop) },
     maps: { shape: [N, S, S], data: mapData },
     boxes,
-    kernels,
-    missingKernels,
     ms,
   };
 }
