@@ -19,7 +19,7 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const lines = [
       TOOL,
       `backend: ${e.backend} (${e.choice}${e.wasmSimd !== undefined ? `, SIMD ${e.wasmSimd ? 'on' : 'off'}` : ''})`,
-      ...e.attempts.filter((t) => !t.active).map((t) => `  skipped ${t.name}: ${t.reason}`),
+      ...e.attempts.filter((t) => !t.active).flatMap((t) => [`  skipped ${t.name}: ${t.reason}`, ...(t.hint ?? []).map((h) => `    ${h}`)]),
       `native kernels: ${e.native.enabled ? `on (${e.native.kernels.join(', ')})` : 'off'} — ${e.native.reason}`,
       ...(e.native.library
         ? [`  ${e.native.library.config}; ${e.native.library.threads} threads (addon pool; UOL_NATIVE_THREADS)${e.native.library.directConv ? '; direct AVX-512 conv/linear kernels' : ''}`]
