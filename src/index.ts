@@ -4,7 +4,7 @@
  * The public library API. Typical use:
  * ```ts
  * import { initEngine, loadBackbone, openDataset, fitOnRecords, localizeRecords, wholeProtocol } from 'uol-rps';
- * await initEngine();                                   // tfjs-node-gpu → tfjs-node → wasm → cpu
+ * await initEngine();                                   // tfjs-node-gpu → webgpu → tfjs-node → wasm → cpu
  * const backbone = await loadBackbone('nsfwjs-mobilenetv2');
  * const ds = await openDataset('folder', { dataDir: 'photos/' });
  * const records = await ds.records(ds.splits[0]);

@@ -12,16 +12,13 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 /**
  * Chromium flags: no sandbox (CI runs as root), WebGL on SwiftShader through ANGLE, WebGPU on SwiftShader (Dawn's
- * Vulkan backend on the SwiftShader ICD bundled with Chromium).
+ * Vulkan backend on the SwiftShader ICD bundled with Chromium). With UOL_BROWSER_GPU=hardware (tools/gpu-check.sh on a
+ * machine with a GPU), the real GPU instead: ANGLE and Dawn on the system's Vulkan driver, GPU blocklist ignored.
  */
-export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
-];
+export const CHROMIUM_FLAGS =
+  process.env.UOL_BROWSER_GPU === 'hardware'
+    ? ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist', '--enable-gpu']
+    : ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
 
 /** Why the browser specs cannot run here, or undefined when they can. */
 export function browserMissing(): string | undefined {
