@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { readNpySync } from '../src/io/npy.js';
-import { DEFAULT_BACKBONE, embeddedArtifacts } from '../src/backbones/registry.js';
+import { DEFAULT_BACKBONE, embeddedArtifacts } from '../src/backbones/node/registry.js';
 import { tfjsBackboneFromArtifacts } from '../src/backbones/tfjs-model.js';
 import { extractToDir } from '../src/pipeline/extract.js';
 import { expandImageArgs } from '../src/data/image-list.js';

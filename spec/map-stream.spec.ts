@@ -4,7 +4,7 @@
 // used to leave the batch's input tensor alive.
 import { expect } from 'chai';
 import * as path from 'node:path';
-import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/registry.js';
+import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/node/registry.js';
 import type { FeatureExtractor } from '../src/backbones/types.js';
 import { wholeProtocol } from '../src/data/transforms.js';
 import { fitOnRecords } from '../src/pipeline/fit-run.js';

@@ -79,10 +79,26 @@ function weightByName(l: LayerLike, suffix: string): tf.Tensor | undefined {
 }
 
 /**
+ * The model's weight values on the host, read asynchronously (tensor id → values): what {@link compileFoldedLayers}
+ * folds. A GPU backend cannot read synchronously without stalling (WebGPU in Chromium loses its device doing it), so
+ * callers on any backend read here first.
+ */
+export async function hostWeights(model: LayersModel): Promise<Map<number, Float32Array>> {
+  const out = new Map<number, Float32Array>();
+  for (const w of model.weights) {
+    const t = w.read();
+    out.set(t.id, (await t.data()) as Float32Array);
+  }
+  return out;
+}
+
+/**
  * Compiles `model` (already cut at its feature layer) into fused ops, or returns why not (a layer type or pattern this
  * compiler does not handle). The plan owns new (folded) weight tensors; the model is not modified.
+ * @param host the weights' values from {@link hostWeights} (default: read synchronously, fine on CPU backends).
  */
-export function compileFoldedLayers(model: LayersModel): FoldedPlan | string {
+export function compileFoldedLayers(model: LayersModel, host?: ReadonlyMap<number, Float32Array>): FoldedPlan | string {
+  const values = (t: tf.Tensor): Float32Array => host?.get(t.id) ?? (t.dataSync() as Float32Array);
   const layers = model.layers as unknown as LayerLike[];
   const known = new Set(['InputLayer', 'ZeroPadding2D', 'Conv2D', 'DepthwiseConv2D', 'BatchNormalization', 'ReLU', 'Activation', 'Add']);
   const unknown = layers.find((l) => !known.has(l.getClassName()));
@@ -138,8 +154,8 @@ export function compileFoldedLayers(model: LayersModel): FoldedPlan | string {
         if (!kernel || kernel.rank !== 4) return fail(l, `no 4-D kernel among ${l.weights.map((w) => w.name).join(', ')}`);
         const convBias = c.use_bias ?? c.useBias ? weightByName(l, 'bias') : undefined;
         const outC = depthwise ? kernel.shape[2]! * kernel.shape[3]! : kernel.shape[3]!;
-        let k = Float64Array.from(kernel.dataSync());
-        const b = convBias ? Float64Array.from(convBias.dataSync()) : new Float64Array(outC);
+        let k = Float64Array.from(values(kernel));
+        const b = convBias ? Float64Array.from(values(convBias)) : new Float64Array(outC);
         let last: LayerLike = l;
         // Batch norm right after (and only consumer).
         const next = only(l);
@@ -152,10 +168,10 @@ export function compileFoldedLayers(model: LayersModel): FoldedPlan | string {
             const eps = Number(nc.epsilon ?? 1e-3);
             const gamma = nc.scale === false ? undefined : weightByName(next, 'gamma');
             const beta = nc.center === false ? undefined : weightByName(next, 'beta');
-            const mu = mean.dataSync();
-            const v = variance.dataSync();
-            const g = gamma?.dataSync();
-            const be = beta?.dataSync();
+            const mu = values(mean);
+            const v = values(variance);
+            const g = gamma && values(gamma);
+            const be = beta && values(beta);
             const f = new Float64Array(outC);
             for (let o = 0; o < outC; o++) {
               f[o] = (g ? g[o]! : 1) / Math.sqrt(v[o]! + eps);

@@ -7,11 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { createHash } from 'node:crypto';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor, InputContract } from './types.js';
-import { fileIOHandler, modelJsonPath } from '../weights/tfjs-format.js';
-import { compileFoldedLayers, type FoldedPlan } from './layers-fold.js';
+import { compileFoldedLayers, hostWeights, type FoldedPlan } from './layers-fold.js';
 import { settings } from '../util/settings.js';
 
 /** How to use a tfjs model as a backbone. */
@@ -137,20 +135,24 @@ class TfjsModelBackbone implements FeatureExtractor {
   /**
    * Compiles the LayersModel into fused ops (BN folded, activations and paddings fused) and switches to them when the
    * plan reproduces the model on a probe input (relative L2 ≤ 5e-5); otherwise keeps the model. `UOL_FOLD_LAYERS=0`
-   * turns this off. Returns why it did not switch, or undefined.
+   * turns this off. Returns why it did not switch, or undefined. Reads from the engine asynchronously only (GPU
+   * backends stall, or lose their device, on synchronous reads).
    */
-  fold(probeSize: number): string | undefined {
+  async fold(probeSize: number): Promise<string | undefined> {
     if (!this.layers) return 'not a LayersModel';
     if (!settings().foldLayers) return 'UOL_FOLD_LAYERS=0';
-    const plan = compileFoldedLayers(this.layers);
+    const plan = compileFoldedLayers(this.layers, await hostWeights(this.layers));
     if (typeof plan === 'string') return plan;
-    const err = tf.tidy(() => {
+    const norms = tf.tidy(() => {
       const x = tf.randomUniform([1, probeSize, probeSize, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
       const a = this.layers!.predict(x) as tf.Tensor;
       const b = plan.run(x);
-      if (!tf.util.arraysEqual(a.shape, b.shape)) return Infinity;
-      return tf.norm(tf.sub(a, b)).dataSync()[0]! / Math.max(tf.norm(a).dataSync()[0]!, 1e-30);
+      if (!tf.util.arraysEqual(a.shape, b.shape)) return undefined;
+      return tf.stack([tf.norm(tf.sub(a, b)), tf.norm(a)]);
     });
+    const [d, n] = norms ? Array.from(await norms.data()) : [Infinity, 1];
+    norms?.dispose();
+    const err = d! / Math.max(n!, 1e-30);
     if (!(err <= 5e-5)) {
       plan.dispose();
       return `folded plan differs from the model (relative L2 ${err})`;
@@ -213,7 +215,7 @@ function weightBytes(a: tf.io.ModelArtifacts): Uint8Array {
 export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts, spec: TfjsBackboneSpec): Promise<FeatureExtractor> {
   const topo = artifacts.modelTopology as Record<string, unknown> | undefined;
   if (!topo || topo instanceof ArrayBuffer) throw new UsageError(`${spec.id}: model has no JSON topology`);
-  const sha = createHash('sha256').update(weightBytes(artifacts)).digest('hex');
+  const sha = await sha256Hex(weightBytes(artifacts));
   let fe: TfjsModelBackbone;
   let node = spec.featureNode;
   if (isGraphArtifacts(artifacts)) {
@@ -229,7 +231,7 @@ export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts,
     const cut = cutLayersTopology(topo, node, spec.fixedInput);
     const m = await loadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: cut }), { strict: false });
     fe = new TfjsModelBackbone(m, undefined, node, placeholderIdentity(spec, sha));
-    if (!spec.fixedInput) fe.fold(Math.min(spec.input.defaultSize, 96));
+    if (!spec.fixedInput) await fe.fold(Math.min(spec.input.defaultSize, 96));
   }
   // Probe once at the default size: channels and stride come from the real output.
   const s = spec.input.defaultSize;
@@ -253,15 +255,15 @@ export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts,
   return fe;
 }
 
-function placeholderIdentity(spec: TfjsBackboneSpec, sha: string): BackboneIdentity {
-  return { id: spec.id, arch: spec.arch, featureLayer: spec.featureNode, channels: 0, stride: 0, weightsSha256: sha, input: spec.input };
+/**
+ * SHA-256 of `bytes` as lowercase hex, through WebCrypto (Node ≥ 20 and browsers alike; in a browser only on a secure
+ * origin — https or localhost — which is where the app is served).
+ */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/**
- * Loads a tfjs-converter model from disk (a directory with model.json, or the model.json path) as a backbone.
- * @throws UsageError naming the file or the missing node.
- */
-export async function loadTfjsModelBackbone(p: string, spec: TfjsBackboneSpec): Promise<FeatureExtractor> {
-  const artifacts = await fileIOHandler(modelJsonPath(p)).load!();
-  return tfjsBackboneFromArtifacts(artifacts, spec);
+function placeholderIdentity(spec: TfjsBackboneSpec, sha: string): BackboneIdentity {
+  return { id: spec.id, arch: spec.arch, featureLayer: spec.featureNode, channels: 0, stride: 0, weightsSha256: sha, input: spec.input };
 }

@@ -30,7 +30,7 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('backend', {
       choices: BACKEND_CHOICES,
       default: 'auto' as BackendChoice,
-      describe: 'TF.js backend (auto: tfjs-node-gpu → tfjs-node → wasm → cpu)',
+      describe: 'TF.js backend (auto: tfjs-node-gpu → webgpu → tfjs-node → wasm → cpu)',
       global: true,
     })
     .option('native', { choices: ['auto', 'off'] as const, default: 'auto' as const, describe: 'native BLAS kernels on wasm', global: true })

@@ -24,7 +24,7 @@ export const extractCommand: CommandModule<GlobalArgs, ExtractArgs> = {
       .option('size', { type: 'number', describe: 'resize the whole image to S×S (default: the backbone\'s size, 224 for most)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' }) as Argv<ExtractArgs>,
   handler: async (a) => {
-    const { loadBackbone } = await import('../../backbones/registry.js');
+    const { loadBackbone } = await import('../../backbones/node/registry.js');
     const { extractToDir } = await import('../../pipeline/extract.js');
     const { expandImageArgs } = await import('../../data/image-list.js');
     await startEngine(a);

@@ -11,7 +11,7 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'info',
   describe: 'show the engine: active backend and why, native kernels, versions',
   handler: async (a) => {
-    const { listBackbones } = await import('../../backbones/registry.js');
+    const { listBackbones } = await import('../../backbones/node/registry.js');
     const e = await startEngine(a);
     const backbones = listBackbones();
     const protocols = { names: PROTOCOL_NAMES, default: "release for cub, wsol, cars, aircraft, dogs, cifar*; wsoleval otherwise", release: Object.fromEntries(releaseDefaultsTable().map((r) => [r.dataset, r.defaults])) };
@@ -19,7 +19,7 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const lines = [
       TOOL,
       `backend: ${e.backend} (${e.choice}${e.wasmSimd !== undefined ? `, SIMD ${e.wasmSimd ? 'on' : 'off'}` : ''})`,
-      ...e.attempts.filter((t) => !t.active).map((t) => `  skipped ${t.name}: ${t.reason}`),
+      ...e.attempts.filter((t) => !t.active).flatMap((t) => [`  skipped ${t.name}: ${t.reason}`, ...(t.hint ?? []).map((h) => `    ${h}`)]),
       `native kernels: ${e.native.enabled ? `on (${e.native.kernels.join(', ')})` : 'off'} — ${e.native.reason}`,
       ...(e.native.library
         ? [`  ${e.native.library.config}; ${e.native.library.threads} threads (addon pool; UOL_NATIVE_THREADS)${e.native.library.directConv ? '; direct AVX-512 conv/linear kernels' : ''}`]

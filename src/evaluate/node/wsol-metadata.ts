@@ -11,9 +11,9 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { UsageError } from '../util/errors.js';
-import { readTextBounded } from '../util/safe-read.js';
-import type { CornerBox } from '../util/box.js';
+import { UsageError } from '../../util/errors.js';
+import { readTextBounded } from '../../util/safe-read.js';
+import type { CornerBox } from '../../util/box.js';
 
 /** Masks of one image (paths relative to the mask root). */
 export interface MaskEntry {
