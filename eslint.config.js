@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'converted-models/**', 'coverage/**', 'scratch/**', 'bench-results/**', '**/*.py'] },
+  { ignores: ['dist/**', 'dist-web/**', 'node_modules/**', 'native/build/**', 'converted-models/**', 'coverage/**', 'scratch/**', 'bench-results/**', '**/*.py'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -416,17 +416,31 @@ export class Localizer<I = ImageInput> {
       const s = srcs[i]!;
       this.onProgress?.({ stage: 'localize', done: i, total: srcs.length, unit: 'img', detail: s.id });
       const { map, width, height, classUsed } = await this.mapOf(s, p, true);
-      const mk = (b: Box): LocalizedBox => ({ box: toOriginalBox(b, this.protocol, width, height), inputBox: b, score: meanInside(map, S, S, b) });
-      const largest = boxesFromMap(map, S, S, tau);
-      const r: LocalizeResult = { id: s.id, width, height, threshold: tau, box: largest.length ? mk(largest[0]!) : null, mapSize: [S, S] };
+      const r: LocalizeResult = { id: s.id, width, height, threshold: tau, box: null, mapSize: [S, S], map };
       if (s.file !== undefined) r.file = s.file;
-      if (o.allBoxes) r.allBoxes = boxesFromMap(map, S, S, tau, { multi: true }).map(mk);
-      if (o.maps !== false) r.map = map;
       if (classUsed !== undefined) r.classUsed = classUsed;
+      Object.assign(r, this.boxesAt(r, tau, { allBoxes: !!o.allBoxes }));
+      if (o.maps === false) delete r.map;
       if (o.onResult) await o.onResult(r);
       out.push(r);
     }
     this.onProgress?.({ stage: 'localize', done: srcs.length, total: srcs.length, unit: 'img' });
+    return out;
+  }
+
+  /**
+   * The boxes of a result at another τ, from its map (no backbone pass): what a τ slider needs. Returns a new result.
+   * @throws UsageError for τ outside (0,1) or a result without its map.
+   */
+  boxesAt(r: LocalizeResult, tau: number, o: { allBoxes?: boolean } = {}): LocalizeResult {
+    checkThreshold(tau);
+    const map = r.map;
+    if (!map) throw new UsageError(`${r.id}: the result has no map (localize with maps: true)`);
+    const [H, W] = r.mapSize;
+    const mk = (b: Box): LocalizedBox => ({ box: toOriginalBox(b, wholeProtocol(W), r.width, r.height), inputBox: b, score: meanInside(map, W, H, b) });
+    const largest = boxesFromMap(map, H, W, tau);
+    const out: LocalizeResult = { ...r, threshold: tau, box: largest.length ? mk(largest[0]!) : null };
+    if (o.allBoxes || r.allBoxes) out.allBoxes = boxesFromMap(map, H, W, tau, { multi: true }).map(mk);
     return out;
   }
 
