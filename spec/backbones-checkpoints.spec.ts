@@ -7,8 +7,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readNpySync } from '../src/io/npy.js';
-import { convertCheckpoint } from '../src/backbones/convert.js';
-import { loadBackbone } from '../src/backbones/registry.js';
+import { convertCheckpoint } from '../src/backbones/node/convert.js';
+import { loadBackbone } from '../src/backbones/node/registry.js';
 import { openCheckpoint } from '../src/weights/checkpoint.js';
 import { PyDict } from '../src/weights/pickle.js';
 import { readFloat32, TensorRef } from '../src/weights/tensor-ref.js';

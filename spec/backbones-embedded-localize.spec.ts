@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { readNpySync } from '../src/io/npy.js';
-import { DEFAULT_BACKBONE, embeddedArtifacts } from '../src/backbones/registry.js';
+import { DEFAULT_BACKBONE, embeddedArtifacts } from '../src/backbones/node/registry.js';
 import { tfjsBackboneFromArtifacts } from '../src/backbones/tfjs-model.js';
 import { expandImageArgs, extractToDir } from '../src/backbones/extract.js';
 import { runCli } from './helpers/cli.js';

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import * as path from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
-import { download, IntegrityError } from '../src/backbones/download.js';
+import { download, IntegrityError } from '../src/backbones/node/download.js';
 
 const FILE = path.join('spec', 'fixtures', 'backbones', 'ckpt', 'dino_vit_zip.pth');
 const BODY = readFileSync(FILE);

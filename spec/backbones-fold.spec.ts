@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { compileFoldedLayers } from '../src/backbones/layers-fold.js';
 import { cutLayersTopology } from '../src/backbones/tfjs-model.js';
-import { embeddedArtifacts, loadBackbone } from '../src/backbones/registry.js';
+import { embeddedArtifacts, loadBackbone } from '../src/backbones/node/registry.js';
 import { withoutNativeKernels } from '../src/engine/native.js';
 import { relL2 } from './helpers/compare.js';
 import { expectNoLeak } from './helpers/leak.js';

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readNpySync } from '../src/io/npy.js';
-import { buildBackbone, prepareWeights, type PreparedWeights, type SourceTensor } from '../src/backbones/convert.js';
+import { buildBackbone, prepareWeights, type PreparedWeights, type SourceTensor } from '../src/backbones/node/convert.js';
 import { keyMapByName } from '../src/weights/keymaps.js';
 import { syntheticTensor, syntheticWeights, type SyntheticTensorSpec } from '../src/backbones/synthetic.js';
 import type { FeatureExtractor } from '../src/backbones/types.js';

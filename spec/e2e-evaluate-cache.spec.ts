@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/registry.js';
+import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/node/registry.js';
 import { localizeRecords } from '../src/pipeline/localize.js';
 import { wholeProtocol } from '../src/data/transforms.js';
 import { fitOnRecords } from '../src/pipeline/fit-run.js';

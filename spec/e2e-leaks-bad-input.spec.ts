@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/registry.js';
+import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/node/registry.js';
 import { openDataset } from '../src/data/datasets/index.js';
 import { evaluateDataset } from '../src/pipeline/evaluate.js';
 import { runAblation } from '../src/pipeline/ablate.js';

@@ -14,7 +14,7 @@ import { expect } from 'chai';
 import sharp from 'sharp';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_BACKBONE, embeddedArtifacts, loadBackbone } from '../src/backbones/registry.js';
+import { DEFAULT_BACKBONE, embeddedArtifacts, loadBackbone } from '../src/backbones/node/registry.js';
 import { tfjsBackboneFromArtifacts } from '../src/backbones/tfjs-model.js';
 import type { FeatureExtractor } from '../src/backbones/types.js';
 import type { DatasetRecord } from '../src/data/datasets/types.js';

@@ -10,9 +10,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import * as path from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
-import { download } from '../src/backbones/download.js';
+import { download } from '../src/backbones/node/download.js';
 import { readConvertedModel } from '../src/weights/tfjs-format.js';
-import { readWsolMetadata } from '../src/evaluate/wsol-metadata.js';
+import { readWsolMetadata } from '../src/evaluate/node/wsol-metadata.js';
 import { argsFingerprint, claimOutDir } from '../src/util/run-owner.js';
 
 const CKPT = path.resolve('spec/fixtures/backbones/ckpt/dino_vit_zip.pth');

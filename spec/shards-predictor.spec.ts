@@ -5,9 +5,11 @@ import * as path from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
 import { expectNoLeak } from './helpers/leak.js';
-import { assertCompatible, decodePredictor, encodePredictor, loadPredictor, savePredictor } from '../src/rps/predictor.js';
-import { loadStatistics, mergeStatisticsFiles } from '../src/rps/statistics-file.js';
-import { fitFromFeatures, statisticsFromFeatures } from '../src/rps/features-pipeline.js';
+import { assertCompatible, decodePredictor, encodePredictor } from '../src/rps/predictor.js';
+import { loadPredictor, savePredictor } from '../src/rps/node/predictor-file.js';
+import { loadStatistics, mergeStatisticsFiles } from '../src/rps/node/statistics-file.js';
+import { statisticsToJSON } from '../src/rps/node/statistics-json.js';
+import { fitFromFeatures, statisticsFromFeatures } from '../src/rps/node/features-pipeline.js';
 import { readLabelsCsv } from '../src/io/features-dir.js';
 
 const DIR = path.resolve('spec/fixtures/rps/random');
@@ -39,8 +41,8 @@ describe('shards and merge', () => {
     const ms = path.join(out, 'merged.stats.json');
     r = await runCli(['merge', ...shards, '--statistics', '--out', ms]);
     expect(r.code, r.stderr).to.equal(0);
-    const a = loadStatistics(ms).statistics.toJSON();
-    const b = loadStatistics(path.join(out, 'one.stats.json')).statistics.toJSON();
+    const a = statisticsToJSON(loadStatistics(ms).statistics);
+    const b = statisticsToJSON(loadStatistics(path.join(out, 'one.stats.json')).statistics);
     expect(JSON.stringify(a.blocks)).to.equal(JSON.stringify(b.blocks));
   });
 

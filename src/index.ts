@@ -20,7 +20,7 @@ export type { BackendChoice, EngineInfo, EngineOptions, BackendAttempt } from '.
 export type { NativeStatus } from './engine/native.js';
 
 // Backbones and weights
-export * from './backbones/index.js';
+export * from './backbones/node/index.js';
 
 // The method: statistics, closed form, maps, predictor file, optimisation and representers
 export { FitStatistics, StatsBlock, batchSums, NORMALIZE_EPS } from './rps/statistics.js';
@@ -29,26 +29,18 @@ export { ExactSumVector } from './rps/exact-sum.js';
 export { closedFormDirection, representerThreshold, directionFromBlock } from './rps/closed-form.js';
 export { activationMaps, rawScores, caamScores, normalizeMaps, upsampleMaps, l2normalize } from './rps/activation.js';
 export type { MapOptions } from './rps/activation.js';
-export {
-  predictorFromStatistics,
-  savePredictor,
-  loadPredictor,
-  encodePredictor,
-  decodePredictor,
-  assertCompatible,
-  classRow,
-  PREDICTOR_FORMAT,
-  PREDICTOR_VERSION,
-} from './rps/predictor.js';
+export { predictorFromStatistics, encodePredictor, decodePredictor, assertCompatible, classRow, PREDICTOR_FORMAT, PREDICTOR_VERSION } from './rps/predictor.js';
+export { savePredictor, loadPredictor } from './rps/node/predictor-file.js';
 export type { Predictor, ClassInfo, ThresholdInfo, MethodInfo, CreationInfo, BlockSummary, FitOptions } from './rps/predictor.js';
-export { saveStatistics, loadStatistics, mergeStatisticsFiles, parseShard, shardRange } from './rps/statistics-file.js';
-export type { StatisticsFile, StatisticsMeta } from './rps/statistics-file.js';
+export { saveStatistics, loadStatistics, mergeStatisticsFiles, parseShard, shardRange } from './rps/node/statistics-file.js';
+export type { StatisticsFile, StatisticsMeta } from './rps/node/statistics-file.js';
 export { fitOptimized, addRepresenters, OPTIMIZE_DEFAULTS } from './rps/optimize.js';
 export type { OptimizeOptions, OptimizeResult, ClassFit, ClasswiseFit } from './rps/optimize.js';
-export { featureDirSource, extractorSource } from './rps/point-source.js';
+export { featureDirSource, extractorSource } from './rps/node/sources.js';
 export type { TrainingSource, TrainingItem } from './rps/point-source.js';
-export { fitFromFeatures, localizeFromFeatures, statisticsFromFeatures } from './rps/features-pipeline.js';
-export { explain, explainImage, cellBox } from './rps/explain.js';
+export { fitFromFeatures, localizeFromFeatures, statisticsFromFeatures } from './rps/node/features-pipeline.js';
+export { explain, cellBox } from './rps/explain.js';
+export { explainImage } from './rps/node/explain-image.js';
 export type { ExplainOptions, ExplainResult, ExplainedPoint, ExplainedRegion } from './rps/explain.js';
 export { imageTrainingSource } from './pipeline/feature-cache.js';
 export { compareFits, scorePredictor } from './pipeline/compare-fits.js';
@@ -60,8 +52,8 @@ export { BoxEvaluator } from './evaluate/box-metrics.js';
 export type { BoxMetrics, BoxSample, BoxThresholdChoice, ImageBoxResult } from './evaluate/box-metrics.js';
 export { MaskEvaluator } from './evaluate/mask-metrics.js';
 export type { MaskMetrics, MaskSample } from './evaluate/mask-metrics.js';
-export { readWsolMetadata } from './evaluate/wsol-metadata.js';
-export type { WsolMetadata } from './evaluate/wsol-metadata.js';
+export { readWsolMetadata } from './evaluate/node/wsol-metadata.js';
+export type { WsolMetadata } from './evaluate/node/wsol-metadata.js';
 
 // Classifiers for Top-1 / Top-5 Loc (docs/classifiers.md)
 export { CLASSIFIERS, CLASSIFIER_NAMES, classifierSpec, convertClassifier, loadClassifier, resolveClassifierName } from './classify/registry.js';

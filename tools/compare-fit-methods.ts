@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initEngine } from '../src/engine/backend.js';
-import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/registry.js';
+import { DEFAULT_BACKBONE, loadBackbone } from '../src/backbones/node/registry.js';
 import { sampleComposites } from '../src/data/composites.js';
 import type { DatasetRecord } from '../src/data/datasets/types.js';
 import type { LossName } from '../src/rps/losses.js';

@@ -182,3 +182,13 @@ export function resolvePreset(arch: string, overrides?: Record<string, unknown>)
   for (const k of Object.keys(overrides)) if (!known.includes(k)) throw new UsageError(`--arch-config: "${k}" is not a ${p.family} setting (known: ${known.join(', ')})`);
   return { ...p, config: { ...base, ...overrides } as unknown as ArchPreset['config'] };
 }
+
+/**
+ * Builds the tf-ops model of a family from TF-layout weights.
+ * @throws UsageError for an unknown family.
+ */
+export function buildBackbone(family: string, arch: string, config: Record<string, unknown>, weights: WeightMap, id: { id: string; weightsSha256?: string }, opts: BuildOptions = {}): FeatureExtractor {
+  const fam = FAMILIES[family];
+  if (!fam) throw new UsageError(`unknown architecture family "${family}"`);
+  return fam.build(config, weights, id, arch, opts);
+}

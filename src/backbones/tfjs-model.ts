@@ -7,10 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { createHash } from 'node:crypto';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor, InputContract } from './types.js';
-import { fileIOHandler, modelJsonPath } from '../weights/tfjs-format.js';
 import { compileFoldedLayers, type FoldedPlan } from './layers-fold.js';
 import { settings } from '../util/settings.js';
 
@@ -213,7 +211,7 @@ function weightBytes(a: tf.io.ModelArtifacts): Uint8Array {
 export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts, spec: TfjsBackboneSpec): Promise<FeatureExtractor> {
   const topo = artifacts.modelTopology as Record<string, unknown> | undefined;
   if (!topo || topo instanceof ArrayBuffer) throw new UsageError(`${spec.id}: model has no JSON topology`);
-  const sha = createHash('sha256').update(weightBytes(artifacts)).digest('hex');
+  const sha = await sha256Hex(weightBytes(artifacts));
   let fe: TfjsModelBackbone;
   let node = spec.featureNode;
   if (isGraphArtifacts(artifacts)) {
@@ -253,15 +251,15 @@ export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts,
   return fe;
 }
 
-function placeholderIdentity(spec: TfjsBackboneSpec, sha: string): BackboneIdentity {
-  return { id: spec.id, arch: spec.arch, featureLayer: spec.featureNode, channels: 0, stride: 0, weightsSha256: sha, input: spec.input };
+/**
+ * SHA-256 of `bytes` as lowercase hex, through WebCrypto (Node ≥ 20 and browsers alike; in a browser only on a secure
+ * origin — https or localhost — which is where the app is served).
+ */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/**
- * Loads a tfjs-converter model from disk (a directory with model.json, or the model.json path) as a backbone.
- * @throws UsageError naming the file or the missing node.
- */
-export async function loadTfjsModelBackbone(p: string, spec: TfjsBackboneSpec): Promise<FeatureExtractor> {
-  const artifacts = await fileIOHandler(modelJsonPath(p)).load!();
-  return tfjsBackboneFromArtifacts(artifacts, spec);
+function placeholderIdentity(spec: TfjsBackboneSpec, sha: string): BackboneIdentity {
+  return { id: spec.id, arch: spec.arch, featureLayer: spec.featureNode, channels: 0, stride: 0, weightsSha256: sha, input: spec.input };
 }

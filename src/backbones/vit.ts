@@ -18,7 +18,7 @@ import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
 import { bicubicAntialiasMatrix, bicubicMatrix, resampleGrid, weight, type WeightMap } from './ops.js';
 import { fusedAttention, fusedLayerNorm, fusedLinear, fusedTransformerKernels, hasKernel } from '../engine/fused.js';
-import { nativeStatus } from '../engine/native.js';
+import { nativeStatus } from '../engine/native-state.js';
 
 /** How position embeddings are resized to another patch grid. */
 export type PosInterpolation =

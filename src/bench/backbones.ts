@@ -19,8 +19,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { FAMILIES, resolvePreset, type BuildOptions } from '../backbones/archs.js';
-import { buildBackbone, prepareWeights, type SourceTensor } from '../backbones/convert.js';
-import { DEFAULT_BACKBONE, loadBackbone } from '../backbones/registry.js';
+import { buildBackbone, prepareWeights, type SourceTensor } from '../backbones/node/convert.js';
+import { DEFAULT_BACKBONE, loadBackbone } from '../backbones/node/registry.js';
 import { syntheticSpecFor, syntheticWeights } from '../backbones/synthetic.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { nativeStatus, restoreNativeKernels, uninstallNativeKernels } from '../engine/native.js';

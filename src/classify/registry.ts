@@ -22,7 +22,7 @@ import { openCheckpoint, type Checkpoint } from '../weights/checkpoint.js';
 import { applyKeyMap, describeRoot } from '../weights/keymaps.js';
 import { readFloat32, type TensorRef } from '../weights/tensor-ref.js';
 import { readConvertedModel, writeConvertedModel, type NamedArray, type ConvertedModelJson } from '../weights/tfjs-format.js';
-import { prepareWeights, torchToTfLayout, type SourceTensor } from '../backbones/convert.js';
+import { prepareWeights, torchToTfLayout, type SourceTensor } from '../backbones/node/convert.js';
 import { FAMILIES, IMAGENET_MEAN, IMAGENET_STD } from '../backbones/archs.js';
 import type { WeightArray, WeightMap } from '../backbones/ops.js';
 import type { AttentionMode, VitConfig } from '../backbones/vit.js';

@@ -7,7 +7,7 @@
  * No gradients: these are for frozen backbones (inference only).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GELU_CODE } from './native.js';
+import { GELU_CODE } from './native-state.js';
 
 /** True when our custom kernel `name` is registered for the active backend. */
 export function hasKernel(name: string): boolean {

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { exportToNativeLibraries, settings } from '../util/settings.js';
+import { ACTIVATION_CODES, nativeStatus, recordNativeStatus } from './native-state.js';
 
 const require = createRequire(import.meta.url);
 
@@ -98,19 +99,8 @@ export interface UolBlasAddon {
   info(): { corename: string; config: string; threads: number; procs: number; directConv?: number };
 }
 
-/** TF.js fused activations → the addon's codes (equal to tfjs-backend-wasm's FusableActivation enum). */
-export const ACTIVATION_CODES: Readonly<Record<string, number>> = {
-  linear: 0,
-  relu: 1,
-  relu6: 2,
-  prelu: 3,
-  leakyrelu: 4,
-  sigmoid: 5,
-  elu: 6,
-};
-
-/** Activation code of exact (erf) GELU in the addon (our own kernels only; TF.js's fused ops have no GELU). */
-export const GELU_CODE = 7;
+// The codes and the last install's outcome live in a platform-neutral module the core may import.
+export { ACTIVATION_CODES, GELU_CODE, nativeStatus } from './native-state.js';
 
 /** How `OPENBLAS_CORETYPE` was decided. */
 export interface CoretypeChoice {
@@ -667,8 +657,6 @@ const originals = new Map<string, tf.KernelConfig>();
 const customRegistered = new Set<string>();
 /** Status while native kernels are registered. */
 let installed: NativeStatus | undefined;
-/** Outcome of the last {@link installNativeKernels} (enabled or not). */
-let last: NativeStatus | undefined;
 
 function pickKernels(opts: NativeOptions): string[] | string {
   const env = settings().nativeKernels;
@@ -690,7 +678,7 @@ export function uninstallNativeKernels(): void {
   originals.clear();
   for (const name of customRegistered) tf.unregisterKernel(name, 'wasm');
   customRegistered.clear();
-  if (installed) last = { ...installed, enabled: false, kernels: [], reason: 'uninstalled: plain wasm kernels' };
+  if (installed) recordNativeStatus({ ...installed, enabled: false, kernels: [], reason: 'uninstalled: plain wasm kernels' });
   installed = undefined;
 }
 
@@ -704,7 +692,7 @@ export function restoreNativeKernels(saved: NativeStatus | undefined): void {
     return;
   }
   uninstallNativeKernels();
-  last = saved;
+  recordNativeStatus(saved);
 }
 
 /**
@@ -712,7 +700,7 @@ export function restoreNativeKernels(saved: NativeStatus | undefined): void {
  * parity tests and benchmarks that compare both in one process.
  */
 export function withoutNativeKernels<T>(fn: () => T): T {
-  const before = last;
+  const before = nativeStatus();
   uninstallNativeKernels();
   try {
     return fn();
@@ -721,19 +709,13 @@ export function withoutNativeKernels<T>(fn: () => T): T {
   }
 }
 
-/** The outcome of the last {@link installNativeKernels} (with the reason when off), or undefined before it. */
-export function nativeStatus(): NativeStatus | undefined {
-  return last;
-}
-
 /**
  * Registers native kernels for `backend` when possible (wasm only), replacing any set registered before.
  * Never throws for a missing or broken addon: the status says why the kernels are off.
  * @param mode `off` disables (and restores plain wasm kernels); `auto` uses the addon when it exists and loads.
  */
 export function installNativeKernels(backend: string, mode: 'auto' | 'off', opts: NativeOptions = {}): NativeStatus {
-  last = tryInstall(backend, mode, opts);
-  return last;
+  return recordNativeStatus(tryInstall(backend, mode, opts))!;
 }
 
 function tryInstall(backend: string, mode: 'auto' | 'off', opts: NativeOptions): NativeStatus {

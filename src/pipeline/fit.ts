@@ -14,6 +14,7 @@ import type { ProgressCallback } from '../util/progress.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { FitStatistics, type StatisticsJSON } from '../rps/statistics.js';
 import { readJsonBounded } from '../util/safe-read.js';
+import { statisticsFromJSON, statisticsToJSON } from '../rps/node/statistics-json.js';
 
 /** A batch of prepared inputs. `input` is owned by the consumer (disposed after use). */
 export interface InputBatch {
@@ -113,7 +114,7 @@ function loadCheckpoint(file: string, fingerprint: string, range: { start: numbe
   if (!Number.isSafeInteger(doc.cursor) || doc.cursor < range.start || doc.cursor > range.end) {
     throw new UsageError(`${file}: cursor ${JSON.stringify(doc.cursor)} is outside the range [${range.start},${range.end}]; delete it to start over`);
   }
-  return { stats: FitStatistics.fromJSON(doc.statistics, file), cursor: doc.cursor };
+  return { stats: statisticsFromJSON(doc.statistics, file), cursor: doc.cursor };
 }
 
 /**
@@ -137,7 +138,7 @@ export async function fitStatistics(o: FitStatisticsOptions): Promise<FitStatist
   }
   const save = (at: number) => {
     if (!o.checkpoint) return;
-    const doc: CheckpointDoc = { format: 'uol-rps-fit-checkpoint', version: 1, fingerprint: o.fingerprint, range, cursor: at, statistics: stats.toJSON() };
+    const doc: CheckpointDoc = { format: 'uol-rps-fit-checkpoint', version: 1, fingerprint: o.fingerprint, range, cursor: at, statistics: statisticsToJSON(stats) };
     writeFileAtomicSync(o.checkpoint.file, JSON.stringify(doc));
   };
   let batches = 0;

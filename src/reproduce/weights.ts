@@ -9,7 +9,7 @@ import { UsageError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import { readJsonBounded } from '../util/safe-read.js';
 import type { ProgressCallback } from '../util/progress.js';
-import { convertReleaseCheckpoint } from '../backbones/convert.js';
+import { convertReleaseCheckpoint } from '../backbones/node/convert.js';
 import { listReleaseNetworks, resolveReleaseNetwork, type ReleaseNetwork } from '../weights/release-layouts.js';
 
 /** Options of {@link resolveReleaseBackbone}. */

@@ -3,10 +3,8 @@
  *
  * Every spatial position of every training feature map is a *training point* (docs/method.md §1). A dataset can hold ~10⁸ of
  * them (ImageNet), so the optimisation path never holds them all: it reads them through a {@link TrainingSource}, an
- * async-iterable *factory* that can be replayed for as many passes as an optimiser needs. Sources:
- * - {@link featureDirSource}: a directory of `<stem>.npy` float32 [h,w,C] maps (`--from-features`);
- * - {@link extractorSource}: image files through a {@link FeatureExtractor} (the integration point for the backbones;
- *   an on-disk feature cache plugs in by writing a `featureDirSource`-compatible directory).
+ * async-iterable *factory* that can be replayed for as many passes as an optimiser needs. The sources that read files
+ * (a feature directory, image files through a backbone) are in `node/sources.ts`; this module is platform-neutral.
  *
  * {@link PointStream} turns a source into batches of prepared points (f̂ = f/max(‖f‖,1e-12) and ‖f‖, as tf tensors of at
  * most `batchPoints` rows) and keeps them in memory when the whole set fits a byte budget (then later passes cost no
@@ -15,9 +13,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/progress.js';
-import type { FeatureExtractor } from '../backbones/types.js';
-import { listFeatureFiles, readFeatureMap, type FeatureFile } from '../io/features-dir.js';
-import { readImageRGB, resizeRGB, toInputTensor } from '../data/image-io.js';
 import { NORMALIZE_EPS } from './statistics.js';
 
 /** A feature map held on the host: row-major float32 [h,w,C]. */
@@ -49,82 +44,6 @@ export interface TrainingItem {
 
 /** A replayable stream of training items: every call starts a new pass over the same items in the same order. */
 export type TrainingSource = () => AsyncIterable<TrainingItem>;
-
-/** Options of {@link featureDirSource}. */
-export interface FeatureDirSourceOptions {
-  /** Restrict to these files (default: every `<stem>.npy` of the directory, sorted by stem). */
-  files?: FeatureFile[];
-  /** Image file per stem (for crops). */
-  images?: Map<string, string>;
-  /** Class index per stem. */
-  labels?: Map<string, number>;
-  /** Input frame [H,W] the features were computed on (default: unknown). */
-  inputSize?: [number, number];
-}
-
-/**
- * A source over a directory of `<stem>.npy` float32 [h,w,C] feature maps. Files are read one at a time and checked
- * (dtype, rank, finite values, one C for all files).
- * @throws UsageError (when iterated) naming the bad file.
- */
-export function featureDirSource(dir: string, o: FeatureDirSourceOptions = {}): TrainingSource {
-  const files = o.files ?? listFeatureFiles(dir);
-  return async function* () {
-    let channels: number | undefined;
-    for (const f of files) {
-      const m = await readFeatureMap(f, channels);
-      channels = m.shape[2];
-      const item: TrainingItem = { id: f.stem, features: { shape: m.shape, data: m.data } };
-      const img = o.images?.get(f.stem);
-      if (img !== undefined) item.imageFile = img;
-      const k = o.labels?.get(f.stem);
-      if (k !== undefined) item.classIndex = k;
-      if (o.inputSize) item.inputSize = o.inputSize;
-      yield item;
-    }
-  };
-}
-
-/** Options of {@link extractorSource}. */
-export interface ExtractorSourceOptions {
-  /** Network input size [H,W] every image is resized to (no crop; default: the backbone's default square size). */
-  size?: [number, number];
-  /** Image id per file (default: the file name without extension). */
-  ids?: string[];
-}
-
-/**
- * Integration point for the image path: a source that decodes each image, resizes it to the input frame (no crop, as
- * the fit in docs/method.md §3), normalises it per the backbone's input contract and runs the backbone. The feature tensor
- * of an item is disposed when the consumer advances.
- */
-export function extractorSource(extractor: FeatureExtractor, imageFiles: string[], o: ExtractorSourceOptions = {}): TrainingSource {
-  const contract = extractor.identity.input;
-  const size = o.size ?? [contract.defaultSize, contract.defaultSize];
-  if (o.ids && o.ids.length !== imageFiles.length) throw new Error(`extractorSource: ${o.ids.length} ids for ${imageFiles.length} files`);
-  return async function* () {
-    for (let i = 0; i < imageFiles.length; i++) {
-      const file = imageFiles[i]!;
-      const img = await readImageRGB(file);
-      const rgb = await resizeRGB(img, size[1], size[0], contract.interpolation);
-      const feats = tf.tidy(() => {
-        const x = toInputTensor(rgb, contract);
-        return extractor.extract(x);
-      });
-      try {
-        yield { id: o.ids?.[i] ?? stemOf(file), features: feats, imageFile: file, inputSize: size, imageSize: [img.height, img.width] };
-      } finally {
-        feats.dispose();
-      }
-    }
-  };
-}
-
-function stemOf(file: string): string {
-  const base = file.split(/[\\/]/).pop() ?? file;
-  const dot = base.lastIndexOf('.');
-  return dot > 0 ? base.slice(0, dot) : base;
-}
 
 /** Shape [h,w,C] of an item's features. */
 export function itemShape(item: TrainingItem): [number, number, number] {

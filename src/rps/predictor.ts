@@ -5,11 +5,11 @@
  * predictor loads back bit-identically and re-saving gives identical bytes.
  */
 import { UsageError } from '../util/errors.js';
-import { readTextBounded, stripBom } from '../util/safe-read.js';
-import { writeFileAtomicSync } from '../util/fs.js';
+import { stripBom } from '../util/text.js';
 import type { BackboneIdentity, Interpolation } from '../backbones/types.js';
 import { closedFormDirection, representerThreshold } from './closed-form.js';
 import type { FitStatistics, StatsBlock } from './statistics.js';
+import { base64ToBytes, bytesToBase64, floatBytes } from '../util/base64.js';
 
 /** File format tag. */
 export const PREDICTOR_FORMAT = 'uol-rps-predictor';
@@ -186,8 +186,7 @@ export function classRow(p: Predictor, k: number): number {
 // ---------------------------------------------------------------- serialisation
 
 function encodeArray(a: Float32Array | Float64Array, shape: number[]): EncodedArray {
-  const bytes = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  return { dtype: a instanceof Float32Array ? 'float32' : 'float64', shape, b64: bytes.toString('base64') };
+  return { dtype: a instanceof Float32Array ? 'float32' : 'float64', shape, b64: bytesToBase64(floatBytes(a)) };
 }
 
 function decodeArray(e: unknown, what: string, file: string): Float32Array | Float64Array {
@@ -196,8 +195,8 @@ function decodeArray(e: unknown, what: string, file: string): Float32Array | Flo
     throw new UsageError(`${file}: ${what}: malformed array`);
   }
   if (!o.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw new UsageError(`${file}: ${what}: bad shape ${JSON.stringify(o.shape)}`);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.b64)) throw new UsageError(`${file}: ${what}: b64 is not base64`);
-  const buf = Buffer.from(o.b64, 'base64');
+  const buf = base64ToBytes(o.b64);
+  if (!buf) throw new UsageError(`${file}: ${what}: b64 is not base64`);
   const n = o.shape.reduce((x, y) => x * y, 1);
   const size = o.dtype === 'float32' ? 4 : 8;
   if (buf.length !== n * size) throw new UsageError(`${file}: ${what}: ${buf.length} bytes for shape [${o.shape.join(',')}] ${o.dtype}`);
@@ -338,16 +337,6 @@ export function decodePredictor(text: string, file = '<predictor>'): Predictor {
   }
   if (j.extras !== undefined) p.extras = obj(j.extras, 'extras', file);
   return p;
-}
-
-/** Writes a predictor atomically (no partial file is ever left at `file`). */
-export function savePredictor(p: Predictor, file: string): void {
-  writeFileAtomicSync(file, encodePredictor(p));
-}
-
-/** Reads a predictor. @throws UsageError naming the file. */
-export function loadPredictor(file: string): Predictor {
-  return decodePredictor(readTextBounded(file, 'jsonBytes', 'predictor'), file);
 }
 
 /**

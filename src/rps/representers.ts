@@ -20,6 +20,7 @@ import { classRow, type Predictor } from './predictor.js';
 import { getLoss, type LossName, type LossParams } from './losses.js';
 import { CLASSWISE_EXTRA, decodeClasswise } from './classwise-fit.js';
 import type { ItemSpan, PointBatch, PointStream } from './point-source.js';
+import { base64ToBytes, bytesToBase64, floatBytes } from '../util/base64.js';
 
 /** What α of a predictor is computed from. */
 export interface AlphaModel {
@@ -439,7 +440,7 @@ function encPoint(p: RepresenterPoint): StoredPoint {
     col: p.col,
     alpha: p.alpha,
     norm: p.norm,
-    feature: Buffer.from(p.feature.buffer, p.feature.byteOffset, p.feature.byteLength).toString('base64'),
+    feature: bytesToBase64(floatBytes(p.feature)),
   };
   if (p.imageFile !== undefined) s.imageFile = p.imageFile;
   if (p.inputSize) s.inputSize = p.inputSize;
@@ -485,7 +486,8 @@ export function storedRepresenters(p: Predictor, file = '<predictor>'): { excita
     for (const k of ['inputSize', 'imageSize'] as const) {
       if (s[k] !== undefined && !pair(s[k])) throw new UsageError(`${where}: ${k} must be two positive integers [H,W], got ${JSON.stringify(s[k])}`);
     }
-    const buf = Buffer.from(s.feature, 'base64');
+    const buf = base64ToBytes(s.feature);
+    if (!buf) throw new UsageError(`${where}: feature is not base64`);
     if (buf.length !== C * 4) throw new UsageError(`${where}: feature has ${buf.length} bytes, expected ${C * 4}`);
     const feature = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const p: RepresenterPoint = { id: s.id, grid: s.grid, row: s.row, col: s.col, alpha: s.alpha, norm: s.norm, feature };

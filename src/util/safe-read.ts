@@ -8,6 +8,7 @@ import { closeSync, fstatSync, openSync, readSync, statSync, constants as fsc } 
 import { open as openAsync } from 'node:fs/promises';
 import { UsageError } from './errors.js';
 import { limit, overLimit, type LimitName } from './limits.js';
+import { stripBom } from './text.js';
 
 /** What {@link checkRegularFile} found. */
 export interface FileCheck {
@@ -102,10 +103,7 @@ export async function readFileBoundedAsync(file: string, cap: LimitName, what = 
   }
 }
 
-/** Drops a leading byte-order mark (U+FEFF) from decoded text. */
-export function stripBom(text: string): string {
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
+export { stripBom };
 
 /** Reads a bounded UTF-8 text file, without a leading BOM (sync). */
 export function readTextBounded(file: string, cap: LimitName = 'textBytes', what = 'file'): string {

@@ -51,8 +51,8 @@ export interface Settings {
 const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
 const str = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
 
-/** Parses an environment (default `process.env`). */
-export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+/** Parses an environment (default `process.env`; none in a browser, where every setting takes its default). */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = globalThis.process?.env ?? {}): Settings {
   const limits: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('UOL_LIMIT_') && v !== undefined) limits[k] = v;
   const s: Settings = {

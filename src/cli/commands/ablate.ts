@@ -73,7 +73,7 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
       .option('map-cache', { type: 'boolean', default: false, describe: "keep each cell's maps in its cache folder (as `uol evaluate --map-cache`): an evaluation killed midway resumes there; costs H·W·4 bytes per image" })
       .option('out', { type: 'string', default: 'uol-ablate', describe: 'run directory (table files, cache/)' }) as Argv<AblateArgs>,
   handler: async (a) => {
-    const { loadBackbone } = await import('../../backbones/registry.js');
+    const { loadBackbone } = await import('../../backbones/node/registry.js');
     const { releaseQuota, selectFitRecords } = await import('../../data/fit-selection.js');
     const { describeRunProtocol, protocolRecord, RELEASE_DATASETS, resolveProtocol } = await import('../../data/protocol.js');
     const { evalProtocol } = await import('../../data/transforms.js');

@@ -8,9 +8,9 @@ import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
 import { ARCH_NAMES } from '../../backbones/arch-names.js';
-import type { ReleaseLoadReport } from '../../backbones/convert.js';
+import type { ReleaseLoadReport } from '../../backbones/node/convert.js';
 import { listReleaseNetworks, releaseByName } from '../../weights/release-layouts.js';
-import { modelsDir } from '../../backbones/paths.js';
+import { modelsDir } from '../../backbones/node/paths.js';
 import { KEY_MAPS } from '../../weights/keymaps.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
@@ -96,7 +96,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
     if (a['release-list']) return listRelease(a);
     if (a.checkpoint === undefined) throw new UsageError('convert: a checkpoint file is required (or --release-list)');
     const checkpoint = a.checkpoint;
-    const { convertCheckpoint, convertReleaseCheckpoint } = await import('../../backbones/convert.js');
+    const { convertCheckpoint, convertReleaseCheckpoint } = await import('../../backbones/node/convert.js');
     let archConfig: Record<string, unknown> | undefined;
     if (a['arch-config'] !== undefined) {
       try {

@@ -10,7 +10,7 @@ import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import type { BoxMetrics, BoxThresholdChoice } from '../../evaluate/box-metrics.js';
 import type { MaskMetrics } from '../../evaluate/mask-metrics.js';
-import type { WsolMetadata } from '../../evaluate/wsol-metadata.js';
+import type { WsolMetadata } from '../../evaluate/node/wsol-metadata.js';
 import { npArange, parseThresholds, type GrayPrecision, type ScoreMap } from '../../localize/gray.js';
 import type { Box, BoxEngine } from '../../localize/boxes.js';
 import { inFile, UsageError } from '../../util/errors.js';
@@ -114,8 +114,8 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
   handler: async (a) => {
     const { BoxEvaluator } = await import('../../evaluate/box-metrics.js');
     const { MaskEvaluator } = await import('../../evaluate/mask-metrics.js');
-    const { loadGtMask } = await import('../../evaluate/gt-masks.js');
-    const { readWsolMetadata, resizeBox } = await import('../../evaluate/wsol-metadata.js');
+    const { loadGtMask } = await import('../../evaluate/node/gt-masks.js');
+    const { readWsolMetadata, resizeBox } = await import('../../evaluate/node/wsol-metadata.js');
     const { runEvaluatePredictor } = await import('./evaluate-predictor.js');
     if (a.predictor || a.caam || a.dataset) {
       if (a.scoremaps) throw new UsageError('give either --scoremaps (saved maps) or --predictor/--caam with --dataset (full protocol), not both');

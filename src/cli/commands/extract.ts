@@ -27,7 +27,7 @@ export const extractCommand: CommandModule<GlobalArgs, ExtractArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
       .option('models-dir', { type: 'string', describe: 'converted models directory (default $UOL_MODELS_DIR or converted-models/)' }) as Argv<ExtractArgs>,
   handler: async (a) => {
-    const { loadBackbone } = await import('../../backbones/registry.js');
+    const { loadBackbone } = await import('../../backbones/node/registry.js');
     const { expandImageArgs, extractToDir } = await import('../../backbones/extract.js');
     await startEngine(a);
     const images = expandImageArgs(a.images);

@@ -27,8 +27,8 @@ export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
       .option('force', { type: 'boolean', default: false, describe: 'download and convert again' })
       .option('keep-download', { type: 'boolean', default: false, describe: 'keep the checkpoint file after conversion' }) as Argv<FetchArgs>,
   handler: async (a) => {
-    const { fetchBackbone, readRegistry, registryVerification } = await import('../../backbones/registry.js');
-    const { registryFile } = await import('../../backbones/paths.js');
+    const { fetchBackbone, readRegistry, registryVerification } = await import('../../backbones/node/registry.js');
+    const { registryFile } = await import('../../backbones/node/paths.js');
     if (a.list) {
       const rows = readRegistry(registryFile(a.registry)).map((c) => ({ name: c.name, url: c.url, verified: registryVerification(c) }));
       emit(a, { checkpoints: rows }, rows.map((r) => `${r.name}\n  ${r.url}\n  verified: ${r.verified}`));

@@ -61,12 +61,12 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable images (listed in the manifest) instead of stopping' }) as Argv<FitArgs>,
   handler: async (a) => {
     const { listFeatureFiles, readLabelsCsv } = await import('../../io/features-dir.js');
-    const { fitFromFeatures, externalIdentity, statisticsFromFeatures } = await import('../../rps/features-pipeline.js');
-    const { savePredictor } = await import('../../rps/predictor.js');
+    const { fitFromFeatures, externalIdentity, statisticsFromFeatures } = await import('../../rps/node/features-pipeline.js');
+    const { savePredictor } = await import('../../rps/node/predictor-file.js');
     const { readImageMap } = await import('../../io/image-map.js');
-    const { featureDirSource } = await import('../../rps/point-source.js');
+    const { featureDirSource } = await import('../../rps/node/sources.js');
     const { addRepresenters, fitOptimized } = await import('../../rps/optimize.js');
-    const { parseShard, saveStatistics, shardRange } = await import('../../rps/statistics-file.js');
+    const { parseShard, saveStatistics, shardRange } = await import('../../rps/node/statistics-file.js');
     const { runFitImages } = await import('./fit-images.js');
     checkNumber('--lambda', a.lambda, 0);
     checkNumber('--scale', a.scale, 0);

@@ -11,7 +11,7 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'info',
   describe: 'show the engine: active backend and why, native kernels, versions',
   handler: async (a) => {
-    const { listBackbones } = await import('../../backbones/registry.js');
+    const { listBackbones } = await import('../../backbones/node/registry.js');
     const e = await startEngine(a);
     const backbones = listBackbones();
     const protocols = { names: PROTOCOL_NAMES, default: "release for cub, wsol, cars, aircraft, dogs, cifar*; wsoleval otherwise", release: Object.fromEntries(releaseDefaultsTable().map((r) => [r.dataset, r.defaults])) };

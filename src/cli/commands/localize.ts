@@ -53,8 +53,8 @@ export const localizeCommand: CommandModule<GlobalArgs, LocalizeArgs> = {
       .option('labels', { type: 'string', describe: 'CSV "stem,classIndex": use the class-wise w of a class-wise predictor' }) as Argv<LocalizeArgs>,
   handler: async (a) => {
     const { readLabelsCsv } = await import('../../io/features-dir.js');
-    const { localizeFromFeatures } = await import('../../rps/features-pipeline.js');
-    const { loadPredictor } = await import('../../rps/predictor.js');
+    const { localizeFromFeatures } = await import('../../rps/node/features-pipeline.js');
+    const { loadPredictor } = await import('../../rps/node/predictor-file.js');
     const { runLocalizeImages } = await import('./localize-images.js');
     if (!a['from-features']) {
       const engine = await startEngine(a);

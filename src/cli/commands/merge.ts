@@ -24,8 +24,9 @@ export const mergeCommand: CommandModule<GlobalArgs, MergeArgs> = {
       .option('statistics', { type: 'boolean', default: false, describe: 'write merged statistics instead of a predictor' })
       .option('classwise', { type: 'boolean', describe: 'fit class-wise w* too (default: as the shards were fitted)' }) as Argv<MergeArgs>,
   handler: async (a) => {
-    const { predictorFromStatistics, savePredictor } = await import('../../rps/predictor.js');
-    const { loadStatistics, mergeStatisticsFiles, saveStatistics } = await import('../../rps/statistics-file.js');
+    const { predictorFromStatistics } = await import('../../rps/predictor.js');
+    const { savePredictor } = await import('../../rps/node/predictor-file.js');
+    const { loadStatistics, mergeStatisticsFiles, saveStatistics } = await import('../../rps/node/statistics-file.js');
     if (!a.stats.length) throw new UsageError('uol merge: give statistics files');
     await startEngine(a);
     const merged = mergeStatisticsFiles(a.stats.map((file) => ({ file, content: loadStatistics(file) })));

@@ -6,21 +6,22 @@
  * an error naming the key), convert to float32 in TF layout, and write `model.json` + ≤ 4 MB shards with provenance.
  * `buildBackbone` makes the tf-ops model from TF-layout weights (a converted directory or tensors in memory).
  */
-import { mulberry32 } from '../util/random.js';
+import { mulberry32 } from '../../util/random.js';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { inFile, UsageError } from '../util/errors.js';
-import { sha256File } from '../util/fs.js';
-import type { ProgressCallback } from '../util/progress.js';
-import { TOOL } from '../version.js';
-import { openCheckpoint } from '../weights/checkpoint.js';
-import { applyKeyMap, containerAt, describeRoot, KEY_MAP_VERSION, KEY_MAPS, keyMapByName, prefixKeyMap, type KeyMap, type SelectedTensors } from '../weights/keymaps.js';
-import { releaseByName, type ReleaseNetwork } from '../weights/release-layouts.js';
-import { readFloat32, TensorRef, type StorageRef } from '../weights/tensor-ref.js';
-import { readConvertedModel, writeConvertedModel, type ConvertedModelJson, type NamedArray, type Provenance } from '../weights/tfjs-format.js';
-import { FAMILIES, resolvePreset, type ArchFamily, type BuildOptions, type ExpectedTensor } from './archs.js';
-import type { FeatureExtractor } from './types.js';
-import type { WeightMap } from './ops.js';
+import { inFile, UsageError } from '../../util/errors.js';
+import { sha256File } from '../../util/fs.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import { TOOL } from '../../version.js';
+import { openCheckpoint } from '../../weights/checkpoint.js';
+import { applyKeyMap, containerAt, describeRoot, KEY_MAP_VERSION, KEY_MAPS, keyMapByName, prefixKeyMap, type KeyMap, type SelectedTensors } from '../../weights/keymaps.js';
+import { releaseByName, type ReleaseNetwork } from '../../weights/release-layouts.js';
+import { readFloat32, TensorRef, type StorageRef } from '../../weights/tensor-ref.js';
+import { readConvertedModel, writeConvertedModel, type ConvertedModelJson, type NamedArray, type Provenance } from '../../weights/tfjs-format.js';
+import { buildBackbone, FAMILIES, resolvePreset, type ArchFamily, type BuildOptions, type ExpectedTensor } from '../archs.js';
+
+export { buildBackbone };
+import type { FeatureExtractor } from '../types.js';
 
 /** A source tensor in PyTorch layout, read on demand. */
 export interface SourceTensor {
@@ -457,16 +458,6 @@ export async function convertReleaseCheckpoint(o: ReleaseConvertOptions): Promis
   } finally {
     await ckpt.close();
   }
-}
-
-/**
- * Builds the tf-ops model of a family from TF-layout weights.
- * @throws UsageError for an unknown family.
- */
-export function buildBackbone(family: string, arch: string, config: Record<string, unknown>, weights: WeightMap, id: { id: string; weightsSha256?: string }, opts: BuildOptions = {}): FeatureExtractor {
-  const fam = FAMILIES[family];
-  if (!fam) throw new UsageError(`unknown architecture family "${family}"`);
-  return fam.build(config, weights, id, arch, opts);
 }
 
 /**

@@ -5,11 +5,11 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { settings } from '../util/settings.js';
+import { settings } from '../../util/settings.js';
 
-/** The package root (two levels above this module, in src/ and in dist/ alike). */
+/** The package root (three levels above this module, in src/ and in dist/ alike). */
 export function packageRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 }
 
 /** Directory holding converted models. */

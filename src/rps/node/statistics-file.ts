@@ -2,11 +2,12 @@
  * Partial-statistics files (`uol fit --shard i/N`, fit checkpoints) and their merge. The exact accumulator state is
  * stored, so merging shards gives the same bytes as one pass.
  */
-import { UsageError } from '../util/errors.js';
-import { writeFileAtomicSync } from '../util/fs.js';
-import { readJsonBounded } from '../util/safe-read.js';
-import type { BackboneIdentity } from '../backbones/types.js';
-import { FitStatistics, type StatisticsJSON } from './statistics.js';
+import { UsageError } from '../../util/errors.js';
+import { writeFileAtomicSync } from '../../util/fs.js';
+import { readJsonBounded } from '../../util/safe-read.js';
+import type { BackboneIdentity } from '../../backbones/types.js';
+import { FitStatistics, type StatisticsJSON } from '../statistics.js';
+import { statisticsFromJSON, statisticsToJSON } from './statistics-json.js';
 
 /** What a statistics file says about where its sums came from. */
 export interface StatisticsMeta {
@@ -32,14 +33,14 @@ export interface StatisticsFile {
 
 /** Writes statistics with their metadata atomically. */
 export function saveStatistics(file: string, s: StatisticsFile): void {
-  const doc = { ...s.statistics.toJSON(), meta: s.meta };
+  const doc = { ...statisticsToJSON(s.statistics), meta: s.meta };
   writeFileAtomicSync(file, JSON.stringify(doc) + '\n');
 }
 
 /** Reads a statistics file. @throws UsageError naming the file. */
 export function loadStatistics(file: string): StatisticsFile {
   const j = readJsonBounded(file, 'statistics file') as StatisticsJSON & { meta?: StatisticsMeta };
-  const statistics = FitStatistics.fromJSON(j, file);
+  const statistics = statisticsFromJSON(j, file);
   if (!j.meta || !j.meta.backbone) throw new UsageError(`${file}: statistics file without backbone metadata`);
   checkMeta(j.meta, file);
   return { meta: j.meta, statistics };

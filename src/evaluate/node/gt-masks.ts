@@ -6,8 +6,8 @@
  */
 import sharp from 'sharp';
 import * as path from 'node:path';
-import { UsageError } from '../util/errors.js';
-import { readFileBoundedAsync } from '../util/safe-read.js';
+import { UsageError } from '../../util/errors.js';
+import { readFileBoundedAsync } from '../../util/safe-read.js';
 
 /** An 8-bit single-channel image. */
 export interface GrayImage {

@@ -5,14 +5,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { UsageError } from '../util/errors.js';
-import type { ProgressCallback } from '../util/progress.js';
-import type { BackboneIdentity } from '../backbones/types.js';
-import { listFeatureFiles, readFeatureMap, type FeatureFile } from '../io/features-dir.js';
-import { writeNpy } from '../io/npy.js';
-import { FitStatistics } from './statistics.js';
-import { activationMaps } from './activation.js';
-import { assertCompatible, classRow, predictorFromStatistics, type Predictor } from './predictor.js';
+import { UsageError } from '../../util/errors.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import type { BackboneIdentity } from '../../backbones/types.js';
+import { listFeatureFiles, readFeatureMap, type FeatureFile } from '../../io/features-dir.js';
+import { writeNpy } from '../../io/npy.js';
+import { FitStatistics } from '../statistics.js';
+import { activationMaps } from '../activation.js';
+import { assertCompatible, classRow, predictorFromStatistics, type Predictor } from '../predictor.js';
 
 /** Identity used for features that came from outside (`--from-features`). */
 export function externalIdentity(channels: number, id = 'external-features'): BackboneIdentity {

@@ -8,22 +8,23 @@
  * `DIR[#featureNode]`).
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { readJsonBounded } from '../util/safe-read.js';
+import { readJsonBounded } from '../../util/safe-read.js';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { UsageError } from '../util/errors.js';
-import type { ProgressCallback } from '../util/progress.js';
-import { engineInfo } from '../engine/backend.js';
-import type { BackboneIdentity, FeatureExtractor, InputContract } from './types.js';
-import { ARCH_PRESETS, type BuildOptions } from './archs.js';
+import { UsageError } from '../../util/errors.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import { engineInfo } from '../../engine/backend.js';
+import type { BackboneIdentity, FeatureExtractor, InputContract } from '../types.js';
+import { ARCH_PRESETS, type BuildOptions } from '../archs.js';
 import { convertCheckpoint, loadConvertedBackbone, type ConvertResult } from './convert.js';
-import type { AttentionMode } from './vit.js';
-import type { Downscale } from './resnet.js';
+import type { AttentionMode } from '../vit.js';
+import type { Downscale } from '../resnet.js';
 import { modelsDir as defaultModelsDir, registryFile as defaultRegistryFile } from './paths.js';
-import { loadTfjsModelBackbone, tfjsBackboneFromArtifacts, type TfjsBackboneSpec } from './tfjs-model.js';
-import { modelJsonPath } from '../weights/tfjs-format.js';
+import { tfjsBackboneFromArtifacts, type TfjsBackboneSpec } from '../tfjs-model.js';
+import { loadTfjsModelBackbone } from './tfjs-model-file.js';
+import { modelJsonPath } from '../../weights/tfjs-format.js';
 import { describeVerification, download, type DownloadResult, type ExpectedChecksum } from './download.js';
-import { KEY_MAPS } from '../weights/keymaps.js';
+import { KEY_MAPS } from '../../weights/keymaps.js';
 
 /** Where a backbone comes from. */
 export type BackboneSource = 'embedded' | 'converted' | 'fetchable';
@@ -128,7 +129,7 @@ const EMBEDDED: EmbeddedBackbone[] = [
 ];
 
 // The backbone used when none is named (declared without TF.js for the CLI's help text).
-import { DEFAULT_BACKBONE } from './defaults.js';
+import { DEFAULT_BACKBONE } from '../defaults.js';
 export { DEFAULT_BACKBONE };
 
 interface BundleModule {

@@ -11,9 +11,9 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Box } from '../localize/boxes.js';
-import { UsageError } from '../util/errors.js';
-import { readTextBounded } from '../util/safe-read.js';
+import type { Box } from '../../localize/boxes.js';
+import { UsageError } from '../../util/errors.js';
+import { readTextBounded } from '../../util/safe-read.js';
 
 /** Masks of one image (paths relative to the mask root). */
 export interface MaskEntry {

@@ -7,10 +7,10 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
-import { formatBytes, limit, limitEnv } from '../util/limits.js';
+import { formatBytes, limit, limitEnv } from '../../util/limits.js';
 import * as path from 'node:path';
-import type { ProgressCallback } from '../util/progress.js';
-import { TOOL } from '../version.js';
+import type { ProgressCallback } from '../../util/progress.js';
+import { TOOL } from '../../version.js';
 
 /** What the downloaded file must match. */
 export interface ExpectedChecksum {
