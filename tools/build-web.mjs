@@ -28,10 +28,7 @@ const nodeStubs = {
   name: 'node-stubs',
   setup(b) {
     b.onResolve({ filter: NODE_ONLY }, (a) => ({ path: a.path, namespace: 'node-stub' }));
-    // node:crypto: backbones/tfjs-model.ts hashes weights with createHash; the page hashes them with Web Crypto instead
-    // (web/backbone.ts), so the stub's digest is an empty string that is replaced.
-    const crypto = 'module.exports = { createHash: () => ({ update() { return this; }, digest: () => "" }) };';
-    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (a) => ({ contents: /^(node:)?crypto$/.test(a.path) ? crypto : 'module.exports = {};', loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
     b.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({
       contents: `export const VERSION = ${JSON.stringify(pkg.version)};\nexport const TOOL = ${JSON.stringify(`${pkg.name} ${pkg.version}`)};\n`,
       loader: 'ts',
@@ -61,7 +58,7 @@ const wasmDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-was
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(path.join(wasmDir, f), path.join(stage, f));
 
 // The embedded backbone as files: the same artifacts the registry loads (backbones/registry.ts embeddedArtifacts).
-const registryJs = path.join(root, 'dist', 'backbones', 'registry.js');
+const registryJs = path.join(root, 'dist', 'backbones', 'node', 'registry.js');
 let registry;
 try {
   registry = await import(pathToFileURL(registryJs).href);

@@ -70,8 +70,12 @@ async function pickBackend(): Promise<string> {
     try {
       if (await tf.setBackend(b)) {
         await tf.ready();
-        // A context that starts but cannot run a kernel is no backend: check with one op.
-        tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1))).dispose();
+        // A context that starts but cannot hold an input image is no backend (software WebGPU adapters can have
+        // limits below one 224² float image): check with one op on one, read back.
+        const probe = tf.tidy(() => tf.add(tf.ones([1, 224, 224, 3]), 1));
+        const v = await probe.data();
+        probe.dispose();
+        if (v[0] !== 2) throw new Error('a test op gives wrong values');
         tf.enableProdMode();
         return tried.length ? `${b} (${tried.join('; ')})` : b;
       }

@@ -123,9 +123,5 @@ export async function loadBackboneFolder(read: ReadFile, dirName: string): Promi
     input: { ...TFJS_DEFAULT_INPUT, ...side.input },
     ...(side.fixedInput ? { fixedInput: true } : {}),
   });
-  // The Node loader hashes the weights synchronously (node:crypto); here Web Crypto gives the same digest.
-  const digest = sha ?? side.weightsSha256;
-  if (digest) fe.identity.weightsSha256 = digest;
-  else delete fe.identity.weightsSha256;
-  return { backbone: fe, verified: !!sha };
+  return { backbone: fe, verified: !!sha && !!side.weightsSha256 };
 }

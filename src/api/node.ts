@@ -10,9 +10,10 @@ import { writeFileAtomicSync } from '../util/fs.js';
 import { initEngine, type EngineOptions } from '../engine/backend.js';
 import type { FeatureExtractor } from '../backbones/types.js';
 import type { Downscale } from '../backbones/resnet.js';
-import { DEFAULT_BACKBONE, findPredictorBackbone, loadBackbone } from '../backbones/registry.js';
+import { DEFAULT_BACKBONE, findPredictorBackbone, loadBackbone } from '../backbones/node/registry.js';
 import { readImageResized, resizeRGB } from '../data/image-io.js';
-import { loadPredictor, type Predictor } from '../rps/predictor.js';
+import type { Predictor } from '../rps/predictor.js';
+import { loadPredictor } from '../rps/node/predictor-file.js';
 import { resolveInput } from '../pipeline/input.js';
 import { Localizer, type ImageInput, type ImageSource, type LocalizeResult, type LocalizerOptions } from './localizer.js';
 
