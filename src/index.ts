@@ -108,7 +108,7 @@ export { VERSION } from './version.js';
 
 // The front door (createLocalizer: fit, localize, evaluate, explain in a few lines); the layers above stay for experts
 export { createLocalizer, NodeLocalizer } from './api/node.js';
-export type { NodeLocalizerOptions, NodeImageInput, SavedFiles } from './api/node.js';
+export type { NodeLocalizerOptions, NodeImageInput, ImageFileItem, SavedFiles } from './api/node.js';
 export { Localizer, createLocalizer as createCoreLocalizer, pilResizer } from './api/localizer.js';
 export type {
   ImageLike,

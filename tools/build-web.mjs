@@ -13,7 +13,10 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.resolve(process.argv[2] ?? path.join(root, 'dist-web'));
+// `--from-src` (under `node --import tsx`, as the specs run it) takes the embedded model from src/ instead of dist/.
+const fromSrc = process.argv.includes('--from-src');
+const outArg = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const out = path.resolve(outArg ?? path.join(root, 'dist-web'));
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const t0 = Date.now();
 
@@ -58,7 +61,7 @@ const wasmDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-was
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(path.join(wasmDir, f), path.join(stage, f));
 
 // The embedded backbone as files: the same artifacts the registry loads (backbones/registry.ts embeddedArtifacts).
-const registryJs = path.join(root, 'dist', 'backbones', 'node', 'registry.js');
+const registryJs = fromSrc ? path.join(root, 'src', 'backbones', 'node', 'registry.ts') : path.join(root, 'dist', 'backbones', 'node', 'registry.js');
 let registry;
 try {
   registry = await import(pathToFileURL(registryJs).href);

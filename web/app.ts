@@ -158,6 +158,7 @@ function setImages(files: File[]): void {
   imgs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   state.images = imgs;
   state.results = [];
+  $('cards').replaceChildren();
   setStatus(`${imgs.length} images`);
   render();
 }
@@ -209,6 +210,7 @@ async function localize(): Promise<void> {
     const loc = state.localizer!;
     const images = await decodedImages();
     state.results = [];
+    $('cards').replaceChildren();
     render();
     const t0 = performance.now();
     state.results = await loc.localize(images, { threshold: state.tau, onResult: (r) => addCard(r) });

@@ -5,6 +5,7 @@
  * platform-neutral core is ./localizer.ts.
  */
 import * as path from 'node:path';
+import { UsageError } from '../util/errors.js';
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomicSync } from '../util/fs.js';
 import { initEngine, type EngineOptions } from '../engine/backend.js';
@@ -15,10 +16,16 @@ import { readImageResized, resizeRGB } from '../data/image-io.js';
 import type { Predictor } from '../rps/predictor.js';
 import { loadPredictor } from '../rps/node/predictor-file.js';
 import { resolveInput } from '../pipeline/input.js';
-import { Localizer, type ImageInput, type ImageSource, type LocalizeResult, type LocalizerOptions } from './localizer.js';
+import { Localizer, type ImageInput, type ImageItem, type ImageSource, type LocalizeResult, type LocalizerOptions } from './localizer.js';
 
-/** An image for the Node front door: a file, folder or glob, or anything the core takes. */
-export type NodeImageInput = string | ImageInput;
+/** An image file with what the front door may need to know about it (ground-truth boxes, class). */
+export interface ImageFileItem extends Omit<ImageItem, 'image' | 'file'> {
+  /** The image file. */
+  image: string;
+}
+
+/** An image for the Node front door: a file, folder or glob, a file with boxes/label, or anything the core takes. */
+export type NodeImageInput = string | ImageFileItem | ImageInput;
 
 /** Options of {@link createLocalizer} in Node. */
 export interface NodeLocalizerOptions extends Omit<LocalizerOptions, 'backbone' | 'predictor' | 'ownBackbone' | 'resize'> {
@@ -52,10 +59,22 @@ export class NodeLocalizer extends Localizer<NodeImageInput> {
   protected override async sources(inputs: readonly unknown[]): Promise<ImageSource[]> {
     const out: ImageSource[] = [];
     // Consecutive strings resolve together, so ids are relative to the folder or glob base as in `uol localize`.
+    const fileItem = (x: unknown): x is ImageFileItem => typeof x === 'object' && x !== null && typeof (x as ImageFileItem).image === 'string';
     for (let i = 0; i < inputs.length; ) {
-      if (typeof inputs[i] !== 'string') {
+      const x = inputs[i];
+      if (fileItem(x)) {
+        const [s] = await this.sources([x.image]);
+        if (!s) throw new UsageError(`${x.image}: no image`);
+        if (x.id !== undefined) s.id = x.id;
+        if (x.boxes) s.boxes = x.boxes;
+        if (x.label !== undefined) s.label = x.label;
+        out.push(s);
+        i++;
+        continue;
+      }
+      if (typeof x !== 'string') {
         let j = i;
-        while (j < inputs.length && typeof inputs[j] !== 'string') j++;
+        while (j < inputs.length && typeof inputs[j] !== 'string' && !fileItem(inputs[j])) j++;
         out.push(...(await super.sources(inputs.slice(i, j))));
         i = j;
         continue;
