@@ -22,6 +22,11 @@ import { serveStatic, type StaticServer } from '../src/util/static-server.js';
 import { readImageResized, readImageRGB } from '../src/data/image-io.js';
 import { decodePredictor } from '../src/rps/predictor.js';
 import type { BoxesFile } from '../src/report/boxes-file.js';
+import { createLocalizer } from '../src/api/node.js';
+import { FAMILIES } from '../src/backbones/archs.js';
+import { syntheticSpecFor, syntheticWeights } from '../src/backbones/synthetic.js';
+import { torchToTfLayout } from '../src/backbones/node/convert.js';
+import { writeConvertedModel } from '../src/weights/tfjs-format.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -223,6 +228,47 @@ describe('web app in headless Chromium', function () {
     const rel = Math.sqrt(num / den);
     console.log(`      in-page w* vs uol fit: relative L2 ${rel.toExponential(2)}`);
     expect(rel).to.be.at.most(1e-4);
+  });
+
+  it('(a) a converted backbone folder (as `uol convert` writes it) loads in the page and gives the CLI\'s boxes', async () => {
+    // A small random-weight ViT written by the converter's own writer (model.json + shards, TF layout, sha256).
+    const cfg = { embedDim: 48, depth: 2, heads: 3, patch: 16, mlpRatio: 2, posGrid: 14, numRegisters: 0, layerScale: false, posInterpolation: 'bicubic-offset', eps: 1e-6 };
+    const expected = FAMILIES.vit!.expected(cfg).filter((e) => !e.unused);
+    const synth = syntheticWeights(syntheticSpecFor(expected));
+    const dir = path.join(tmp, 'tiny-vit');
+    await writeConvertedModel(
+      dir,
+      {
+        generatedBy: 'spec/web-app.spec.ts',
+        backbone: { name: 'tiny-vit', arch: 'vit_small', family: 'vit', config: cfg },
+        provenance: { source: 'synthetic', sourceSha256: '0', sourceFormat: 'synthetic', arch: 'vit_small', keyMap: 'dino', keyMapVersion: 1, container: [], prefix: '', droppedHeads: [], sourceDtypes: {}, convertedAt: '', convertedBy: 'spec' },
+      },
+      [...synth].map(([name, w]) => ({ name, ...torchToTfLayout(name, w.shape, w.data) })),
+      64 * 1024,
+    );
+    const three = pngs.slice(0, 3);
+    const loc = await createLocalizer({ backbone: dir, engine: { backend: 'wasm' } });
+    try {
+      await loc.fit(three);
+      const node = await loc.localize(three, { maps: false });
+      const page = wasmPage;
+      await upload(page, '#backbone-folder', [dir]);
+      await page.waitForFunction("/tiny-vit/.test(document.getElementById('backbone-name').textContent)", { timeout: 60_000 });
+      await idle(page);
+      await upload(page, '#images-files', three);
+      await page.click('#fit');
+      await idle(page);
+      await page.click('#localize');
+      await idle(page);
+      const mine = JSON.parse(await downloaded(page, '#dl-boxes', downloads, 'boxes.json')) as BoxesFile;
+      expect(mine.backbone).to.equal('tiny-vit');
+      expect(mine.images.map((e) => e.inputBox)).to.deep.equal(node.map((r) => r.box?.inputBox ?? null));
+      const p = decodePredictor(await downloaded(page, '#dl-predictor', downloads, 'predictor.json'));
+      expect(p.backbone.weightsSha256).to.equal(loc.backbone.identity.weightsSha256);
+      console.log(`      converted ViT folder (${readdirSync(dir).length - 1} shards): loaded in the page, sha256 verified, boxes identical to the Node front door on ${three.length} images`);
+    } finally {
+      loc.dispose();
+    }
   });
 
   it('(b) WebGL (SwiftShader): loads the embedded backbone and localizes one 224² image', async () => {
