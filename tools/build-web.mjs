@@ -50,7 +50,6 @@ const result = await esbuild.build({
   sourcemap: false,
   legalComments: 'linked',
   logLevel: 'warning',
-  inject: [path.join(root, 'web', 'shims.ts')],
   define: { 'process.env.NODE_ENV': '"production"' },
   plugins: [nodeStubs],
   metafile: true,
