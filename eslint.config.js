@@ -23,7 +23,7 @@ const NODE_MESSAGE = 'the platform-neutral core must not import Node built-ins o
 const NODE_LAYER = ['**/node/*', '**/engine/native.js', '**/engine/backend.js', '**/util/fs.js', '**/util/safe-read.js', '**/util/journal.js', '**/util/run-owner.js', '**/data/*', '**/io/*', '**/weights/*', '**/report/*', '**/pipeline/*', '**/classify/*', '**/cli/*', '**/bench/*', '**/reproduce/*', '**/index.js'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'converted-models/**', 'coverage/**', 'scratch/**', 'bench-results/**', '**/*.py'] },
+  { ignores: ['dist/**', 'dist-web/**', 'node_modules/**', 'native/build/**', 'converted-models/**', 'coverage/**', 'scratch/**', 'bench-results/**', '**/*.py'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -113,3 +113,26 @@ export { toCoco } from './report/coco.js';
 export { UsageError } from './util/errors.js';
 export type { ProgressCallback, ProgressEvent } from './util/progress.js';
 export { VERSION } from './version.js';
+
+// The front door (createLocalizer: fit, localize, evaluate, explain in a few lines); the layers above stay for experts
+export { createLocalizer, NodeLocalizer } from './api/node.js';
+export type { NodeLocalizerOptions, NodeImageInput, ImageFileItem, SavedFiles } from './api/node.js';
+export { Localizer, createLocalizer as createCoreLocalizer, pilResizer } from './api/localizer.js';
+export type {
+  ImageLike,
+  ImageItem,
+  ImageInput,
+  ImageSource,
+  PreparedImage,
+  ResizeFunction,
+  LocalizerOptions,
+  FitOptions as LocalizerFitOptions,
+  FitResult as LocalizerFitResult,
+  LocalizeOptions as LocalizerLocalizeOptions,
+  EvaluateOptions as LocalizerEvaluateOptions,
+  ExplainOptions as LocalizerExplainOptions,
+  LocalizeResult,
+  LocalizedBox,
+} from './api/localizer.js';
+export { boxesDocument, encodeBoxesFile, cocoFromEntries, BOX_CONVENTION } from './report/boxes-file.js';
+export type { BoxesFile, BoxesFileEntry } from './report/boxes-file.js';

@@ -260,7 +260,7 @@ export async function tfjsBackboneFromArtifacts(artifacts: tf.io.ModelArtifacts,
  * origin — https or localhost — which is where the app is served).
  */
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 

@@ -74,4 +74,8 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
     ['uol bench --suite matmul --quick', 'GFLOP/s per layer shape, wasm vs native kernels'],
     ['uol bench --suite localize --out bench/', 'images/s of the whole localize pipeline, written as JSON and Markdown'],
   ],
+  serve: [
+    ['uol serve', 'the web app at http://127.0.0.1:8080/: drop photos, fit w* and localize in the browser'],
+    ['uol serve --port 0 --json', 'on any free port; prints {"url": …}'],
+  ],
 };

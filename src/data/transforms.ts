@@ -20,7 +20,7 @@
  */
 import type { Interpolation } from './input-contract.js';
 import { readImageResized, type DecodeOptions, type RGBImage, type ResizeOptions, resizeRGB, readImageRGB } from './image-io.js';
-import type { CornerBox } from '../util/box.js';
+import { cornerToImageEdges, type CornerBox, type EdgeBox } from '../util/box.js';
 
 /** How an image becomes the network input. */
 export type Protocol =
@@ -338,4 +338,13 @@ export async function prepareMask(files: readonly string[], ignoreFile: string |
     for (let k = 0; k < out.length; k++) if (ign[k] && !out[k]) out[k] = 255;
   }
   return { width: cw, height: ch, data: out };
+}
+
+/**
+ * Maps a box in the input frame (cv2.boundingRect corners [x,y,x+w,y+h] of the S×S map) back to the original image:
+ * continuous edges in original pixels, clipped to the image, rounded to 1/100 px — what boxes.json stores.
+ */
+export function boxToOriginal(b: CornerBox, p: Protocol, width: number, height: number): EdgeBox {
+  const g = geometry(p, width, height);
+  return cornerToImageEdges(b, { left: g.crop.left, top: g.crop.top, scaleX: width / g.resize.width, scaleY: height / g.resize.height, width, height });
 }

@@ -137,3 +137,21 @@ export function boxesAtThresholds(
   if (all) out.all = Array.from(cutsPerTau, (c) => all[index.get(c)!]!);
   return out;
 }
+
+/**
+ * Mean of a map inside a box: the box score of boxes.json.
+ * @param map row-major H×W map (values in [0,1] for activation maps).
+ * @param b cv2.boundingRect corners [x,y,x+w,y+h] in the map's frame (clipped to it).
+ * @returns the mean over the covered cells, 0 for an empty box.
+ */
+export function meanInsideBox(map: Float32Array, W: number, H: number, b: CornerBox): number {
+  let s = 0;
+  let n = 0;
+  for (let y = Math.max(0, b[1]); y < Math.min(H, b[3]); y++) {
+    for (let x = Math.max(0, b[0]); x < Math.min(W, b[2]); x++) {
+      s += map[y * W + x]!;
+      n++;
+    }
+  }
+  return n ? s / n : 0;
+}

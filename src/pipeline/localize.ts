@@ -7,11 +7,11 @@ import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { geometry, type Protocol } from '../data/transforms.js';
+import { boxToOriginal } from '../data/transforms.js';
 import { readImageRGB, type RGBImage } from '../data/image-io.js';
 import { writeNpy } from '../io/npy.js';
-import { boxesFromMap } from '../localize/boxes.js';
-import { cornerToImageEdges, type CornerBox, type EdgeBox } from '../util/box.js';
+import { boxesFromMap, meanInsideBox } from '../localize/boxes.js';
+import type { CornerBox, EdgeBox } from '../util/box.js';
 import { COLORS, renderOverlay, type DrawBox } from '../report/overlay.js';
 import { checkThreshold } from '../rps/threshold.js';
 import { streamMaps, type MapStreamOptions, type RecordMap } from './maps.js';
@@ -142,23 +142,8 @@ export function outputNames(ids: readonly string[]): OutputNames {
   return { names, renamed };
 }
 
-/** Maps an input-frame box [x,y,x+w,y+h] back to original pixels (continuous edges), clipped to the image. */
-export function toOriginal(b: CornerBox, p: Protocol, width: number, height: number): EdgeBox {
-  const g = geometry(p, width, height);
-  return cornerToImageEdges(b, { left: g.crop.left, top: g.crop.top, scaleX: width / g.resize.width, scaleY: height / g.resize.height, width, height });
-}
-
-function meanInside(map: Float32Array, W: number, H: number, b: CornerBox): number {
-  let s = 0;
-  let n = 0;
-  for (let y = Math.max(0, b[1]); y < Math.min(H, b[3]); y++) {
-    for (let x = Math.max(0, b[0]); x < Math.min(W, b[2]); x++) {
-      s += map[y * W + x]!;
-      n++;
-    }
-  }
-  return n ? s / n : 0;
-}
+/** Maps an input-frame box back to original pixels (see data/transforms.ts `boxToOriginal`). */
+export { boxToOriginal as toOriginal } from '../data/transforms.js';
 
 /**
  * Localizes every record: the maps of {@link streamMaps}, then boxes at τ in original image coordinates, and the
@@ -179,7 +164,7 @@ export async function localizeRecords(o: LocalizeOptions): Promise<LocalizeSumma
   for await (const m of stream) {
     let t0 = timing ? performance.now() : 0;
     const { record: rec, map, original: orig } = m;
-    const mk = (b: CornerBox): PredictedBox => ({ box: toOriginal(b, o.protocol, orig.width, orig.height), inputBox: b, score: meanInside(map, W, H, b) });
+    const mk = (b: CornerBox): PredictedBox => ({ box: boxToOriginal(b, o.protocol, orig.width, orig.height), inputBox: b, score: meanInsideBox(map, W, H, b) });
     const largest = boxesFromMap(map, H, W, o.threshold);
     const r: ImageResult = { id: rec.id, width: orig.width, height: orig.height, threshold: o.threshold, box: largest.length ? mk(largest[0]!) : null };
     if (rec.file !== undefined) r.file = rec.file;

@@ -22,6 +22,7 @@ import { fetchCommand } from './fetch.js';
 import { extractCommand } from './extract.js';
 import { evaluateCommand } from './evaluate.js';
 import { reproduceCommand } from './reproduce.js';
+import { serveCommand } from './serve.js';
 
 /** Every command, in help order (one per line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
@@ -41,6 +42,7 @@ export const commands: CommandModule<GlobalArgs, any>[] = [
   fetchCommand,
   dataCommand,
   benchCommand,
+  serveCommand,
 ];
 
 /** `c` with its examples (cli/examples.ts) added to its help. */
