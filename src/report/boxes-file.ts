@@ -1,18 +1,19 @@
 /**
  * The `boxes.json` document `uol localize` writes, and its COCO counterpart, built from localization results. Pure
  * data (no file system): the front door (src/api) writes it in Node and the web app offers it for download, so both
- * produce the CLI's format. Field order and contents follow `uol localize` (src/cli/commands/localize-images.ts).
+ * produce the same format: this is the one serializer of boxes.json and coco.json (`uol localize` uses it too).
  */
 import { toCoco, type CocoDocument } from './coco.js';
+import type { CornerBox, EdgeBox } from '../util/box.js';
 
 /** A box of boxes.json: original pixels, score, and the input-frame box. */
 export interface BoxesFileBox {
   /** [x0,y0,x1,y1] in original image pixels, continuous edges (x1,y1 exclusive). */
-  box: [number, number, number, number];
+  box: EdgeBox;
   /** Mean map value in [0,1] inside the box (input frame). */
   score: number;
   /** cv2.boundingRect [x,y,x+w,y+h] in the map (input) frame. */
-  inputBox: [number, number, number, number];
+  inputBox: CornerBox;
 }
 
 /** One image of boxes.json. */
@@ -23,9 +24,9 @@ export interface BoxesFileEntry {
   height: number;
   threshold: number;
   /** [x0,y0,x1,y1] in original pixels (continuous edges), or null when nothing is above τ. */
-  box: [number, number, number, number] | null;
+  box: EdgeBox | null;
   score: number | null;
-  inputBox: [number, number, number, number] | null;
+  inputBox: CornerBox | null;
   allBoxes?: BoxesFileBox[];
   map?: string;
   overlay?: string;
@@ -91,6 +92,11 @@ export interface BoxesFileRun {
 
 /** The boxes.json document of a run. */
 export function boxesDocument(results: readonly BoxesResult[], run: BoxesFileRun): BoxesFile {
+  return boxesDocumentOf(results.map(boxesEntry), run);
+}
+
+/** The boxes.json document of entries already made (e.g. read back from a resumed run's journal). */
+export function boxesDocumentOf(entries: BoxesFileEntry[], run: BoxesFileRun): BoxesFile {
   return {
     tool: run.tool,
     backbone: run.backbone,
@@ -100,7 +106,7 @@ export function boxesDocument(results: readonly BoxesResult[], run: BoxesFileRun
     mapSize: run.mapSize,
     threshold: run.threshold,
     boxConvention: BOX_CONVENTION,
-    images: results.map(boxesEntry),
+    images: entries,
     skipped: run.skipped ?? [],
     warnings: run.warnings ?? [],
   };

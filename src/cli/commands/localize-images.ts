@@ -19,10 +19,10 @@ import { checkInputSize } from '../../data/input-contract.js';
 import { evalProtocol, wholeProtocol, describeProtocol, type Protocol } from '../../data/transforms.js';
 import { type Predictor } from '../../rps/predictor.js';
 import { loadPredictor } from '../../rps/node/predictor-file.js';
-import { localizeRecords, outputNames, type ImageResult } from '../../pipeline/localize.js';
+import { localizeRecords, outputNames } from '../../pipeline/localize.js';
 import { resolveInput } from '../../pipeline/input.js';
 import { hashFile, RunRecorder } from '../../report/manifest.js';
-import { toCoco } from '../../report/coco.js';
+import { boxesDocumentOf, boxesEntry, cocoFromEntries, encodeBoxesFile, encodeCocoFile, type BoxesFileEntry } from '../../report/boxes-file.js';
 import { localizationReportHtml } from '../../report/run-report.js';
 import type { ProgressCallback } from '../../util/progress.js';
 import { loadBackboneFor } from '../../backbones/node/registry.js';
@@ -30,7 +30,6 @@ import { datasetSpec } from './protocol-args.js';
 import { claimOutDir } from '../../util/run-owner.js';
 import { notice } from '../context.js';
 import { resolveThreshold } from '../../rps/threshold.js';
-import type { CornerBox, EdgeBox } from '../../util/box.js';
 import type { SharedArgs } from './shared-options.js';
 
 /** Arguments of the image path of `uol localize`. */
@@ -47,32 +46,6 @@ export interface LocalizeImagesArgs extends SharedArgs<'predictor' | 'caam' | 'b
 
 /** Journal of finished images inside the output directory (removed when the run completes). */
 export const JOURNAL_NAME = 'boxes.journal.jsonl';
-
-/** One image of boxes.json (and one line of the journal). */
-interface BoxesEntry {
-  id: string;
-  file?: string;
-  width: number;
-  height: number;
-  threshold: number;
-  /** [x0,y0,x1,y1] in original pixels (continuous edges), or null. */
-  box: EdgeBox | null;
-  score: number | null;
-  inputBox: CornerBox | null;
-  allBoxes?: { box: EdgeBox; score: number; inputBox: CornerBox }[];
-  map?: string;
-  overlay?: string;
-  class?: number;
-}
-
-function boxesEntry(r: ImageResult): BoxesEntry {
-  const e: BoxesEntry = { id: r.id, ...(r.file !== undefined ? { file: r.file } : {}), width: r.width, height: r.height, threshold: r.threshold, box: r.box?.box ?? null, score: r.box?.score ?? null, inputBox: r.box?.inputBox ?? null };
-  if (r.allBoxes) e.allBoxes = r.allBoxes.map((b) => ({ box: b.box, score: b.score, inputBox: b.inputBox }));
-  if (r.mapFile) e.map = r.mapFile;
-  if (r.overlayFile) e.overlay = r.overlayFile;
-  if (r.classUsed !== undefined) e.class = r.classUsed;
-  return e;
-}
 
 /** Runs the image path; returns what the CLI prints. */
 export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInfo, onProgress: ProgressCallback): Promise<{ json: Record<string, unknown>; text: string[] }> {
@@ -124,7 +97,7 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
     // Refused before anything is written when the directory holds another run (an unfinished one is its journal's to judge).
     const hadJournal = existsSync(journalFile);
     if (!hadJournal) claimOutDir(outDir, 'localize', fingerprint, ['boxes.json', 'maps', 'overlays', 'coco.json']);
-    const opened = Journal.open<BoxesEntry>(journalFile, 'uol-localize', fingerprint);
+    const opened = Journal.open<BoxesFileEntry>(journalFile, 'uol-localize', fingerprint);
     if (hadJournal) claimOutDir(outDir, 'localize', fingerprint);
     const done = new Map(opened.done.map((e) => [e.id, e]));
     const todo = done.size ? input.records.filter((r) => !done.has(r.id)) : input.records;
@@ -159,7 +132,7 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
     }
     const images = input.records.flatMap((r) => done.get(r.id) ?? []);
     const resumed = opened.done.length;
-    const doc = {
+    const doc = boxesDocumentOf(images, {
       tool: TOOL,
       backbone: backbone.identity.id,
       predictor: a.predictor ?? null,
@@ -167,24 +140,14 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
       transform: describeProtocol(protocol),
       mapSize: s.size,
       threshold: { value: threshold, source: thresholdSource },
-      boxConvention: 'box: [x0,y0,x1,y1] in original image pixels, continuous edges (x1,y1 exclusive); inputBox: cv2.boundingRect [x,y,x+w,y+h] in the map frame',
-      images,
       skipped: s.skipped,
       warnings: s.warnings,
-    };
-    writeFileAtomicSync(path.join(outDir, 'boxes.json'), JSON.stringify(doc, null, 1) + '\n');
+    });
+    writeFileAtomicSync(path.join(outDir, 'boxes.json'), encodeBoxesFile(doc));
     recorder.outputs.push(path.join(outDir, 'boxes.json'));
     if (a.coco) {
-      const coco = toCoco(
-        images.map((e) => ({
-          fileName: e.file ? path.relative(outDir, e.file) : e.id,
-          width: e.width,
-          height: e.height,
-          boxes: a['all-boxes'] ? (e.allBoxes ?? []).map((b) => ({ box: b.box, score: b.score })) : e.box ? [{ box: e.box, score: e.score! }] : [],
-        })),
-        TOOL,
-      );
-      writeFileAtomicSync(path.join(outDir, 'coco.json'), JSON.stringify(coco) + '\n');
+      const coco = cocoFromEntries(images, TOOL, { allBoxes: a['all-boxes'], fileName: (e) => (e.file ? path.relative(outDir, e.file) : e.id) });
+      writeFileAtomicSync(path.join(outDir, 'coco.json'), encodeCocoFile(coco));
       recorder.outputs.push(path.join(outDir, 'coco.json'));
     }
     const tiles = images.filter((e) => e.overlay).map((e) => ({ src: e.overlay!, title: e.id, lines: [e.box ? `box ${e.box.map((v) => Math.round(v)).join(', ')} · score ${e.score!.toFixed(2)}` : 'no box above τ'] }));
