@@ -9,25 +9,22 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
 import { TOOL } from '../../version.js';
-import { DATASET_NAMES } from '../../data/datasets/names.js';
 import type { AblationBackbone } from '../../pipeline/ablate.js';
 import { datasetSpec, protocolFromArgs, protocolOptions, selectionOptions, type ProtocolArgs, type SelectionArgs } from './protocol-args.js';
 import { sha256FileSync } from '../../util/fs.js';
-import { withShared, type SharedArgs } from './shared-options.js';
+import { sharedDecls, withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { readTextBounded } from '../../util/safe-read.js';
 
-interface AblateArgs extends GlobalArgs, SharedArgs<'caam' | 'downscale' | 'metadata' | 'mask-root' | 'split' | 'batch-size' | 'skip-bad' | 'seed' | 'sampling-ratio'>, ProtocolArgs, SelectionArgs {
+interface AblateArgs extends GlobalArgs, SharedArgs<'caam' | 'downscale' | 'metadata' | 'mask-root' | 'split' | 'batch-size' | 'skip-bad' | 'seed' | 'sampling-ratio' | 'base-dataset' | 'classwise'>, ProtocolArgs, SelectionArgs {
   'map-cache': boolean;
   backbones: string;
   dataset: string;
   'data-dir': string;
-  'base-dataset'?: string;
   'base-data-dir'?: string;
   'base-metadata'?: string;
   'fit-split'?: string;
   oracle: boolean;
-  classwise: boolean;
   size: number;
   limit?: number;
   out: string;
@@ -39,12 +36,12 @@ export const ablateCommand: CommandModule<GlobalArgs, AblateArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(protocolOptions(withShared(y, { 'sampling-ratio': 'fit on a seeded subset of floor(N·r) training images', caam: 'also evaluate the CAAM baseline per backbone', dataset: { describe: 'evaluation dataset format', demandOption: true }, 'data-dir': { describe: "evaluation dataset folder (the format's top files)", demandOption: true }, metadata: 'wsol: metadata folder of the evaluation dataset', 'mask-root': 'wsol: OpenImages mask root', split: 'test split (default test)', seed: true, 'batch-size': true, 'skip-bad': 'skip unreadable images' }), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for the fine-grained sets", evalSizes: true }))
       .option('backbones', { type: 'string', demandOption: true, describe: 'comma-separated backbone names or converted-model directories' })
-      .option('base-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'fit on another dataset (zero-shot transfer, e.g. cifar10); default the evaluation dataset' })
+      .options(sharedDecls({ 'base-dataset': 'fit on another dataset (zero-shot transfer, e.g. cifar10); default the evaluation dataset' }))
       .option('base-data-dir', { type: 'string', describe: 'folder of the base dataset' })
       .option('base-metadata', { type: 'string', describe: 'wsol: metadata folder of the base dataset' })
       .option('fit-split', { type: 'string', describe: 'split to fit on (default train)' })
       .option('oracle', { type: 'boolean', default: false, describe: 'pick τ on test even when a val split exists' })
-      .option('classwise', { type: 'boolean', default: false, describe: 'class-wise w* (ground-truth class at inference)' })
+      .options(sharedDecls({ classwise: 'class-wise w* (ground-truth class at inference)' }))
       .option('size', { type: 'number', default: 224, describe: 'fit input side (training images resized whole)' })
       .option('limit', { type: 'number', describe: 'only the first N images of each evaluation split (quick looks)' })
       .option('map-cache', { type: 'boolean', default: false, describe: "keep each cell's maps in its cache folder (as `uol evaluate --map-cache`): an evaluation killed midway resumes there; costs H·W·4 bytes per image" })

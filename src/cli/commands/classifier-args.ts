@@ -11,17 +11,17 @@ import type { ProgressCallback } from '../../util/progress.js';
 import { CLASSIFIER_NAMES } from '../../classify/names.js';
 import type { ClassRankSource } from '../../classify/run.js';
 import type { Classifier } from '../../classify/types.js';
+import type { SharedArgs } from './shared-options.js';
 
 /** Parsed classifier options. */
-export interface ClassifierArgs {
+export interface ClassifierArgs extends SharedArgs<'predictions'> {
   'cls-network'?: string;
   'cls-weights'?: string[];
-  predictions?: string;
   'batch-size'?: number;
   'skip-bad'?: boolean;
 }
 
-/** Adds `--cls-network` and `--cls-weights` (`--predictions` is declared by each command). */
+/** Adds `--cls-network` and `--cls-weights` (`--predictions` is a shared option, src/cli/commands/shared-options.ts, each command with its own help). */
 export function classifierOptions<T>(y: Argv<T>): Argv<T> {
   return y
     .option('cls-network', {

@@ -6,14 +6,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
 import { CLASSIFIER_NAMES } from '../../classify/names.js';
 import type { LoadClassifierOptions } from '../../classify/registry.js';
-import { withShared, type SharedArgs } from './shared-options.js';
+import { sharedDecls, withShared, type SharedArgs } from './shared-options.js';
 import { emit, type GlobalArgs } from '../context.js';
 
-interface ConvertClassifierArgs extends GlobalArgs, SharedArgs<'force'> {
+interface ConvertClassifierArgs extends GlobalArgs, SharedArgs<'force' | 'arch-config'> {
   name: string;
   files: string[];
   out: string;
-  'arch-config'?: string;
   classes?: number;
 }
 
@@ -25,7 +24,7 @@ export const convertClassifierCommand: CommandModule<GlobalArgs, ConvertClassifi
       .positional('name', { type: 'string', demandOption: true, choices: CLASSIFIER_NAMES as string[], describe: 'classifier' })
       .positional('files', { type: 'string', array: true, demandOption: true, describe: 'checkpoint file(s), as the release loads them (dino_vits8_linear: backbone, then linear head)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
-      .option('arch-config', { type: 'string', describe: 'JSON overrides of the trunk config (non-standard widths/depths)' })
+      .options(sharedDecls({ 'arch-config': 'JSON overrides of the trunk config (non-standard widths/depths)' }))
       .option('classes', { type: 'number', describe: "number of classes (default the registry's)" }) as Argv<ConvertClassifierArgs>,
   handler: async (a) => {
     const { CLASSIFIERS, convertClassifier } = await import('../../classify/registry.js');

@@ -12,10 +12,10 @@ import type { ReleaseLoadReport } from '../../backbones/node/convert.js';
 import { listReleaseNetworks, releaseByName } from '../../weights/release-layouts.js';
 import { modelsDir } from '../../backbones/node/paths.js';
 import { KEY_MAPS } from '../../weights/keymaps.js';
-import { withShared, type SharedArgs } from './shared-options.js';
+import { sharedDecls, withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
-interface ConvertArgs extends GlobalArgs, SharedArgs<'models-dir' | 'force'> {
+interface ConvertArgs extends GlobalArgs, SharedArgs<'models-dir' | 'force' | 'arch-config'> {
   checkpoint?: string;
   arch?: string;
   release?: string;
@@ -24,7 +24,6 @@ interface ConvertArgs extends GlobalArgs, SharedArgs<'models-dir' | 'force'> {
   patch?: number;
   'key-map': string;
   prefix?: string;
-  'arch-config'?: string;
   name?: string;
   out?: string;
   'allow-nonfinite': boolean;
@@ -85,7 +84,7 @@ export const convertCommand: CommandModule<GlobalArgs, ConvertArgs> = {
       .option('patch', { type: 'number', describe: 'ViT patch size (checked against the checkpoint)' })
       .option('key-map', { type: 'string', default: 'auto', choices: ['auto', ...KEY_MAPS.map((k) => k.name)], describe: 'where the backbone sits in the checkpoint' })
       .option('prefix', { type: 'string', describe: 'explicit key prefix of the backbone (overrides --key-map)' })
-      .option('arch-config', { type: 'string', describe: 'JSON overrides of the architecture config (non-standard widths/depths)' })
+      .options(sharedDecls({ 'arch-config': true }))
       .option('name', { type: 'string', describe: 'model name (default: checkpoint file stem)' })
       .option('out', { type: 'string', describe: 'output directory (default: <models-dir>/<name>)' })
       .option('allow-nonfinite', { type: 'boolean', default: false, describe: 'convert tensors holding NaN/Inf (refused by default)' }) as Argv<ConvertArgs>,

@@ -16,7 +16,7 @@ import type { BoxEngine } from '../../localize/boxes.js';
 import type { CornerBox } from '../../util/box.js';
 import { inFile, UsageError } from '../../util/errors.js';
 import { writeFileAtomicSync } from '../../util/fs.js';
-import { withShared } from './shared-options.js';
+import { sharedDecls, withShared } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import type { EvaluatePredictorArgs } from './evaluate-predictor.js';
 import { predictedRank, readPredictions } from '../../classify/ranks.js';
@@ -121,7 +121,7 @@ export const evaluateCommand: CommandModule<GlobalArgs, EvaluateArgs> = {
       .option('scoremaps', { type: 'string', describe: 'saved maps mode: directory of <image_id>.npy score maps, float [H,W] in [0,1]' })
       .option('iou-thresholds', { type: 'string', default: '30,50,70', describe: 'IoU thresholds δ in percent' })
       .option('resize', { type: 'number', describe: 'maps are N×N: resize GT boxes (resize_bbox) and masks (nearest) from image_sizes.txt, as wsolevaluation (224)' })
-      .option('predictions', { type: 'string', describe: 'Top-1/Top-5 Loc from a CSV: "image_id,score_0,…,score_{K-1}" class scores, or "image_id,top1,…,top5" classes (docs/classifiers.md)' })
+      .options(sharedDecls({ predictions: 'Top-1/Top-5 Loc from a CSV: "image_id,score_0,…,score_{K-1}" class scores, or "image_id,top1,…,top5" classes (docs/classifiers.md)' }))
       .option('thresholds-from', { type: 'string', describe: 'JSON of a previous `uol evaluate --json` (e.g. on val): read metrics at its chosen τ' })
       .option('gray', { choices: ['auto', 'float32', 'float64'] as const, default: 'auto' as GrayPrecision, describe: 'precision of 255·map (auto: the .npy dtype, as numpy)' })
       .option('engine', { choices: ['sweep', 'trace'] as const, default: 'sweep' as BoxEngine, describe: 'one-pass threshold sweep, or OpenCV border following per τ (same results)' })

@@ -18,13 +18,13 @@ import type { FeatureExtractor } from '../../backbones/types.js';
 import type { Predictor } from '../../rps/predictor.js';
 import type { TrainingSource } from '../../rps/point-source.js';
 import type { ExplainOptions, ExplainResult, RegionSpec } from '../../rps/explain.js';
-import { withShared, type SharedArgs } from './shared-options.js';
+import { sharedDecls, withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { argsFingerprint, claimOutDir } from '../../util/run-owner.js';
 import { checkThreshold, DEFAULT_THRESHOLD } from '../../rps/threshold.js';
 import type { EdgeBox } from '../../util/box.js';
 
-interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 'batch-size' | 'threshold'> {
+interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 'batch-size' | 'threshold' | 'feature-cache'> {
   image?: string;
   predictor: string;
   features?: string;
@@ -42,7 +42,6 @@ interface ExplainArgs extends GlobalArgs, SharedArgs<'backbone' | 'downscale' | 
   'train-data-dir'?: string;
   'train-split'?: string;
   'train-metadata'?: string;
-  'feature-cache'?: string;
   context: number;
 }
 
@@ -101,7 +100,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       .option('train-metadata', { type: 'string', describe: 'wsol: metadata folder of --train-dataset' })
       .option('train-features', { type: 'string', describe: 'exact mode: a directory of the training images\' feature maps <stem>.npy (e.g. from `uol extract`)' })
       .option('train-labels', { type: 'string', describe: 'with --train-features and --class: class per stem, CSV lines stem,classIndex (as `uol fit --labels`)' })
-      .option('feature-cache', { type: 'string', describe: 'exact mode with --train-images/--train-dataset: read training features from / write them to this directory' })
+      .options(sharedDecls({ 'feature-cache': 'exact mode with --train-images/--train-dataset: read training features from / write them to this directory' }))
       .option('context', { type: 'number', default: 1, describe: 'cells of context around each training patch crop' }) as Argv<ExplainArgs>,
   handler: async (a) => {
     const { readNpy } = await import('../../io/npy.js');

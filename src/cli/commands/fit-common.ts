@@ -18,10 +18,7 @@ import { ProtocolArgs, type SelectionArgs } from './protocol-args.js';
 export { emit };
 
 /** Arguments of `uol fit`. */
-export interface FitArgs extends GlobalArgs, Omit<ClassifierArgs, 'batch-size' | 'skip-bad'>, SharedArgs<'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'seed' | 'sampling-ratio'>, ProtocolArgs, SelectionArgs {
-  'from-features'?: string;
-  labels?: string;
-  classwise: boolean;
+export interface FitArgs extends GlobalArgs, Omit<ClassifierArgs, 'batch-size' | 'skip-bad'>, SharedArgs<'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'seed' | 'sampling-ratio' | 'from-features' | 'labels' | 'classwise' | 'feature-cache' | 'base-dataset'>, ProtocolArgs, SelectionArgs {
   out: string;
   'backbone-id'?: string;
   shard?: string;
@@ -38,10 +35,8 @@ export interface FitArgs extends GlobalArgs, Omit<ClassifierArgs, 'batch-size' |
   'top-k'?: number;
   'batch-points': number;
   'cache-mb': number;
-  'feature-cache'?: string;
   'train-images'?: string;
   'train-size'?: string;
-  'base-dataset'?: string;
   images?: string[];
   size: number;
   'checkpoint-every': number;

@@ -3,7 +3,7 @@
  * This module handles the bring-your-own-features path (`--from-features DIR`), with the closed form (default) or the
  * loss-optimisation path (`--method optimize --loss linear|logistic`, rps/optimize.ts).
  */
-import { withShared } from './shared-options.js';
+import { sharedDecls, withShared } from './shared-options.js';
 import type { Argv, CommandModule } from 'yargs';
 import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
@@ -14,7 +14,6 @@ import { LOSS_NAMES } from '../../rps/loss-names.js';
 import { parseSize } from './localize.js';
 import { progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { checkNumber, emit, emitClosedForm, emitOptimized, optimizeOptions, type FitArgs } from './fit-common.js';
-import { DATASET_NAMES } from '../../data/datasets/names.js';
 import { DEFAULT_BACKBONE } from '../../backbones/defaults.js';
 import { classifierOptions } from './classifier-args.js';
 import { protocolOptions, selectionOptions } from './protocol-args.js';
@@ -24,10 +23,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
   describe: 'fit the foreground predictor w* (closed form, or loss optimisation with α and representer points)',
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(protocolOptions(classifierOptions(withShared(y, { 'sampling-ratio': true, backbone: `image path: backbone name or converted-model directory (default ${DEFAULT_BACKBONE}, embedded, offline)`, dataset: 'image path: dataset format (with --data-dir)', 'data-dir': "folder holding the format's top files (or the image root for wsol)", metadata: 'wsol: wsolevaluation metadata folder', split: 'split to fit on (default train)', 'batch-size': 'images per forward pass (1 is fastest on wasm)', seed: true, 'skip-bad': 'skip unreadable images (listed in the manifest) instead of stopping' })), { downscaleDefault: "the protocol's: release 16 for ImageNet, 32 for fine-grained sets and CIFAR", evalSizes: false }))
-      .option('predictions', { type: 'string', describe: 'with --classwise: class of each image = the top class of this CSV (image_id = dataset record id; docs/classifiers.md)' })
-      .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
-      .option('labels', { type: 'string', describe: 'CSV of "stem,classIndex" lines (class-wise fits)' })
-      .option('classwise', { type: 'boolean', default: false, describe: 'also fit one w per class (needs labels; closed form or --method optimize)' })
+      .options(sharedDecls({ predictions: 'with --classwise: class of each image = the top class of this CSV (image_id = dataset record id; docs/classifiers.md)', 'from-features': true, labels: 'CSV of "stem,classIndex" lines (class-wise fits)', classwise: 'also fit one w per class (needs labels; closed form or --method optimize)' }))
       .option('out', { type: 'string', demandOption: true, describe: 'predictor file to write (or statistics file with --shard)' })
       .option('backbone-id', { type: 'string', describe: 'backbone id recorded for external features' })
       .option('shard', { type: 'string', describe: 'i/N: sum only shard i of N and write partial statistics to --out; combine with `uol merge`' })
@@ -44,10 +40,10 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('top-k', { type: 'number', describe: `representer points kept per side (optimize default ${OPTIMIZE_DEFAULTS.topK}; closed-form default 0, >0 adds a pass)` })
       .option('batch-points', { type: 'number', default: 16384, describe: 'training points per tf batch' })
       .option('cache-mb', { type: 'number', default: 256, describe: 'keep prepared points in memory between passes when they fit (MiB; 0 = always stream)' })
-      .option('feature-cache', { type: 'string', describe: 'images: keep the training features in this directory so later passes (optimize, --top-k) and `uol explain --feature-cache` read them instead of running the backbone' })
+      .options(sharedDecls({ 'feature-cache': 'images: keep the training features in this directory so later passes (optimize, --top-k) and `uol explain --feature-cache` read them instead of running the backbone' }))
       .option('train-images', { type: 'string', describe: 'directory of <stem>.<jpg|png|…> or CSV "stem,file": training images, recorded with representer points for crops' })
       .option('train-size', { type: 'string', describe: 'H,W of the input frame the training features were computed on (recorded for crops)' })
-      .option('base-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'alias of --dataset: the base set of a zero-shot transfer (e.g. cifar10), evaluated later on another dataset' })
+      .options(sharedDecls({ 'base-dataset': 'alias of --dataset: the base set of a zero-shot transfer (e.g. cifar10), evaluated later on another dataset' }))
       .option('images', { type: 'string', array: true, describe: 'image files, folders or globs (instead of --dataset)' })
       .option('size', { type: 'number', default: 224, describe: 'training images are resized whole to size×size (the release: 224)' })
       .option('checkpoint-every', { type: 'number', default: 256, describe: 'checkpoint the statistics every N images (resumable; rerun the same command to continue)' }) as Argv<FitArgs>,

@@ -9,14 +9,11 @@ import { sha256FileSync, sha256Hex } from '../../util/fs.js';
 import { claimOutDir } from '../../util/run-owner.js';
 import { TOOL } from '../../version.js';
 import { UsageError } from '../../util/errors.js';
-import { withShared } from './shared-options.js';
+import { sharedDecls, withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import type { LocalizeImagesArgs } from './localize-images.js';
 
-interface LocalizeArgs extends GlobalArgs, LocalizeImagesArgs {
-  'from-features'?: string;
-  labels?: string;
-}
+interface LocalizeArgs extends GlobalArgs, LocalizeImagesArgs, SharedArgs<'from-features' | 'labels'> {}
 
 /** Parses `H,W` (positive integers). @throws UsageError. */
 export function parseSize(s: string, flag = '--size'): [number, number] {
@@ -36,10 +33,10 @@ export const localizeCommand: CommandModule<GlobalArgs, LocalizeArgs> = {
       .option('overlays', { type: 'boolean', default: false, describe: 'write overlays/<id>.png (heatmap + box) and report.html' })
       .option('maps', { type: 'boolean', default: true, describe: 'write maps/<id>.npy float32 [H,W] in [0,1] (--no-maps to skip)' })
       .option('class-wise', { type: 'boolean', default: true, describe: 'class-wise predictors: pick w by the dataset label' })
-      .option('from-features', { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' })
+      .options(sharedDecls({ 'from-features': true }))
       .option('size', { type: 'string', describe: 'images: input side S (resized whole to S×S; default the backbone\'s); features: output map size H,W' })
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
-      .option('labels', { type: 'string', describe: 'CSV "stem,classIndex": use the class-wise w of a class-wise predictor' }) as Argv<LocalizeArgs>,
+      .options(sharedDecls({ labels: 'CSV "stem,classIndex": use the class-wise w of a class-wise predictor' })) as Argv<LocalizeArgs>,
   handler: async (a) => {
     const { readLabelsCsv } = await import('../../io/features-dir.js');
     const { localizeFromFeatures } = await import('../../rps/node/features-pipeline.js');

@@ -31,6 +31,13 @@ export const SHARED_OPTIONS = {
   'sampling-ratio': { type: 'number', default: 1, describe: 'fit on a seeded subset of floor(N·r) images' },
   'image-size': { type: 'number', describe: "eval Resize((S,S)) side (main.py --image_size; default the protocol's: 480 fine-grained, 256 ImageNet)" },
   'crop-size': { type: 'number', describe: "eval CenterCrop side (main.py --crop_size; default the protocol's: 448 / 224)" },
+  'from-features': { type: 'string', describe: 'directory of <stem>.npy float32 [h,w,C] feature maps' },
+  labels: { type: 'string', describe: 'CSV of "stem,classIndex" lines' },
+  classwise: { type: 'boolean', default: false, describe: 'class-wise w* (one w per class)' },
+  predictions: { type: 'string', describe: 'CSV of class scores or top-5 classes per image (docs/classifiers.md)' },
+  'feature-cache': { type: 'string', describe: 'directory of cached training features' },
+  'base-dataset': { type: 'string', choices: DATASET_NAMES as string[], describe: 'fit on another dataset (zero-shot transfer, e.g. cifar10)' },
+  'arch-config': { type: 'string', describe: 'JSON overrides of the architecture config (non-standard widths/depths)' },
 } as const satisfies Record<string, Options>;
 
 /** Names of the shared options. */
@@ -61,4 +68,18 @@ export function withShared<T, K extends SharedName>(y: Argv<T>, use: { readonly 
     r = r.option(name, how === true ? base : typeof how === 'string' ? { ...base, describe: how } : { ...base, ...how });
   }
   return r as Argv<T & SharedArgs<K>>;
+}
+
+/**
+ * The declarations of the shared options named in `use`, for yargs' `.options(…)` (types flow from them): the same
+ * declarations {@link withShared} adds, for the middle of an option chain.
+ * @example y.options(sharedDecls({ labels: 'CSV "stem,classIndex": the class of each feature file' }))
+ */
+export function sharedDecls<K extends SharedName>(use: { readonly [k in K]: SharedUse }): Pick<typeof SHARED_OPTIONS, K> {
+  const out: Record<string, Options> = {};
+  for (const [name, how] of Object.entries(use) as [K, SharedUse][]) {
+    const base: Options = SHARED_OPTIONS[name];
+    out[name] = how === true ? base : typeof how === 'string' ? { ...base, describe: how } : { ...base, ...how };
+  }
+  return out as Pick<typeof SHARED_OPTIONS, K>;
 }
