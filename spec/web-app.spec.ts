@@ -2,9 +2,10 @@
 //  (a) the boxes.json the page offers for download equals `uol localize` on the same photos and predictor (`uol fit`):
 //      - fed the CLI's own decoded+resized pixels (224² PNGs written from sharp's output, the function `uol localize`
 //        decodes with), every box and inputBox is identical and scores agree to 1e-4;
-//      - fed the original JPEGs, the page decodes them to exactly sharp's pixels (sha256 of the RGB bytes) but resizes
-//        with PIL's exact arithmetic where the CLI uses libvips' linear kernel (±12 grey levels measured); the boxes then
-//        move by a few pixels — measured and bounded here (IoU ≥ 0.8, edges within 6 px of the 224² map frame);
+//      - fed the original JPEGs, the page decodes them to exactly sharp's pixels (sha256 of the RGB bytes) and resizes
+//        with PIL's exact arithmetic: its boxes are identical to `uol localize --resizer pil`; against the CLI's default
+//        resampler (libvips' linear kernel, ±12 grey levels measured) they move by a few pixels — measured and bounded
+//        here (IoU ≥ 0.8, edges within 6 px of the 224² map frame);
 //      - w* fitted in the page on the same pixels equals `uol fit`'s (relative L2 ≤ 1e-4);
 //  (b) the bundle loads the embedded backbone and localizes one 224² image on WebGL (SwiftShader) and on wasm: time per
 //      image printed, no target;
@@ -97,6 +98,7 @@ describe('web app in headless Chromium', function () {
   let pngs: string[];
   let cliPng: BoxesFile;
   let cliJpg: BoxesFile;
+  let cliJpgPil: BoxesFile;
   let wasmPage: Page;
 
   before(async function () {
@@ -126,12 +128,13 @@ describe('web app in headless Chromium', function () {
       await sharp(image.data, { raw: { width: 224, height: 224, channels: 3 } }).png().toFile(out);
       pngs.push(out);
     }
-    for (const [src, out] of [[path.join(pngDir, '*.png'), 'loc-png'], [path.join(ROOT, 'data', '*.jpg'), 'loc-jpg']] as const) {
-      const r = await runCli(['localize', src, '--predictor', predictorFile, '--out', path.join(tmp, out), '--no-maps', '--progress', 'none']);
+    for (const [src, out, extra] of [[path.join(pngDir, '*.png'), 'loc-png', []], [path.join(ROOT, 'data', '*.jpg'), 'loc-jpg', []], [path.join(ROOT, 'data', '*.jpg'), 'loc-jpg-pil', ['--resizer', 'pil']]] as const) {
+      const r = await runCli(['localize', src, '--predictor', predictorFile, '--out', path.join(tmp, out), '--no-maps', '--progress', 'none', ...extra]);
       expect(r.code, r.stderr).to.equal(0);
     }
     cliPng = JSON.parse(readFileSync(path.join(tmp, 'loc-png', 'boxes.json'), 'utf8')) as BoxesFile;
     cliJpg = JSON.parse(readFileSync(path.join(tmp, 'loc-jpg', 'boxes.json'), 'utf8')) as BoxesFile;
+    cliJpgPil = JSON.parse(readFileSync(path.join(tmp, 'loc-jpg-pil', 'boxes.json'), 'utf8')) as BoxesFile;
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -200,6 +203,16 @@ describe('web app in headless Chromium', function () {
     });
     console.log(`      JPEGs: decode identical to sharp on ${sameDecode}/${photos.length}; boxes vs uol localize: ${identical} identical, min IoU ${minIoU.toFixed(3)}, max edge shift ${maxEdge} px (224² frame) — PIL-exact vs libvips resize`);
     expect(sameDecode).to.equal(photos.length);
+    // With the same resampler on both sides (`uol localize --resizer pil`), the boxes are identical.
+    let maxScorePil = 0;
+    cliJpgPil.images.forEach((c, i) => {
+      const m = mine.images[i]!;
+      expect(m.box, `${c.id} box (--resizer pil)`).to.deep.equal(c.box);
+      expect(m.inputBox, `${c.id} inputBox (--resizer pil)`).to.deep.equal(c.inputBox);
+      maxScorePil = Math.max(maxScorePil, Math.abs(m.score! - c.score!));
+    });
+    expect(maxScorePil).to.be.at.most(1e-4);
+    console.log(`      JPEGs vs uol localize --resizer pil: ${cliJpgPil.images.length}/${photos.length} boxes identical, max |Δscore| ${maxScorePil.toExponential(1)}`);
     expect(minIoU).to.be.at.least(0.8);
     expect(maxEdge).to.be.at.most(6);
     // The page with its first rows of photos; a palette PNG keeps the committed file small.

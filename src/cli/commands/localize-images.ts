@@ -33,7 +33,7 @@ import { resolveThreshold } from '../../rps/threshold.js';
 import type { SharedArgs } from './shared-options.js';
 
 /** Arguments of the image path of `uol localize`. */
-export interface LocalizeImagesArgs extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'threshold'> {
+export interface LocalizeImagesArgs extends SharedArgs<'predictor' | 'caam' | 'backbone' | 'downscale' | 'dataset' | 'data-dir' | 'metadata' | 'split' | 'batch-size' | 'skip-bad' | 'threshold' | 'resizer'> {
   images?: string[];
   out: string;
   size?: string;
@@ -85,6 +85,7 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
         backbone: backbone.identity.id,
         downscale: backbone.identity.stride,
         transform: describeProtocol(protocol),
+        ...(a.resizer ? { resizer: a.resizer } : {}),
         threshold,
         allBoxes: a['all-boxes'],
         classWise: a['class-wise'],
@@ -111,6 +112,7 @@ export async function runLocalizeImages(a: LocalizeImagesArgs, engine: EngineInf
         records: todo,
         names: names.names,
         protocol,
+        ...(a.resizer ? { resizer: a.resizer } : {}),
         threshold,
         allBoxes: a['all-boxes'],
         useLabels: a['class-wise'],

@@ -26,7 +26,7 @@ export const localizeCommand: CommandModule<GlobalArgs, LocalizeArgs> = {
   command: 'localize [images..]',
   describe: 'boxes, maps and overlays for images (resized whole) or a dataset; or maps for feature files',
   builder: (y: Argv<GlobalArgs>) =>
-    withShared(y, { threshold: true, predictor: true, backbone: true, dataset: 'a dataset instead of images (its eval transform)', 'data-dir': true, metadata: true, split: 'dataset split (default test)', 'batch-size': true, 'skip-bad': 'skip unreadable images (listed in boxes.json)', downscale: true, caam: true })
+    withShared(y, { threshold: true, predictor: true, backbone: true, dataset: 'a dataset instead of images (its eval transform)', 'data-dir': true, metadata: true, split: 'dataset split (default test)', 'batch-size': true, 'skip-bad': 'skip unreadable images (listed in boxes.json)', downscale: true, caam: true, resizer: true })
       .positional('images', { type: 'string', array: true, describe: 'image files, folders or globs' })
       .option('all-boxes', { type: 'boolean', default: false, describe: 'also list every component above τ' })
       .option('coco', { type: 'boolean', default: false, describe: 'also write coco.json (pseudo-labels for detectors)' })

@@ -38,6 +38,7 @@ export const SHARED_OPTIONS = {
   'feature-cache': { type: 'string', describe: 'directory of cached training features' },
   'base-dataset': { type: 'string', choices: DATASET_NAMES as string[], describe: 'fit on another dataset (zero-shot transfer, e.g. cifar10)' },
   'arch-config': { type: 'string', describe: 'JSON overrides of the architecture config (non-standard widths/depths)' },
+  resizer: { choices: ['codec', 'pil'] as const, describe: "image resampling: the codec's (sharp/libvips, the default) or PIL-exact (bit-identical to PIL, as the browser app does)" },
 } as const satisfies Record<string, Options>;
 
 /** Names of the shared options. */
