@@ -11,6 +11,7 @@ import { TOOL } from '../../version.js';
 import { SUITE_NAMES } from '../../bench/suite-names.js';
 import type { BenchResult } from '../../bench/types.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
+import { sharedDecls } from './shared-options.js';
 
 interface BenchArgs extends GlobalArgs {
   suite?: string[];
@@ -42,7 +43,7 @@ export const benchCommand: CommandModule<GlobalArgs, BenchArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('suite', { type: 'string', array: true, describe: `suites to run (default all): ${SUITE_NAMES.join(', ')}` })
-      .option('filter', { type: 'string', describe: 'only cases whose name contains this' })
+      .options(sharedDecls({ filter: 'only cases whose name contains this' }))
       .option('quick', { type: 'boolean', default: false, describe: 'fewer repetitions' })
       .option('reference', { type: 'boolean', default: true, describe: 'time external references (PyTorch); --no-reference skips' })
       .option('out', { type: 'string', default: 'bench-results', describe: 'directory for bench.json and bench.md' }) as Argv<BenchArgs>,

@@ -93,7 +93,7 @@ export const explainCommand: CommandModule<GlobalArgs, ExplainArgs> = {
       .option('class', { type: 'string', describe: "class-wise predictors: explain this class's w (index or name) with its α; needs the labelled training set (exact mode)" })
       .option('size', { type: 'number', describe: 'input side S: the test image is resized whole to S×S (default: the fit\'s input frame, else the backbone\'s)' })
       .option('features', { type: 'string', describe: "instead of a backbone: the test image's feature map, .npy float32 [h,w,C] (computed on the whole image, no crop)" })
-      .option('train-images', { type: 'string', array: true, describe: 'exact mode: the training images of the fit (files, folders or globs, as `uol fit --images`); with --train-features or --features: a directory of <stem>.<ext> or a CSV "stem,file" giving the crops\' image files' })
+      .options(sharedDecls({ 'train-images': { array: true, describe: 'exact mode: the training images of the fit (files, folders or globs, as `uol fit --images`); with --train-features or --features: a directory of <stem>.<ext> or a CSV "stem,file" giving the crops\' image files' } }))
       .option('train-dataset', { type: 'string', choices: DATASET_NAMES as string[], describe: 'exact mode: the training dataset of the fit (with --train-data-dir)' })
       .option('train-data-dir', { type: 'string', describe: 'folder of --train-dataset' })
       .option('train-split', { type: 'string', describe: 'split of --train-dataset (default: train, as `uol fit`)' })

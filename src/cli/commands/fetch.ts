@@ -4,7 +4,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
-import { withShared, type SharedArgs } from './shared-options.js';
+import { sharedDecls, withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, type GlobalArgs } from '../context.js';
 
 interface FetchArgs extends GlobalArgs, SharedArgs<'models-dir' | 'force'> {
@@ -20,7 +20,7 @@ export const fetchCommand: CommandModule<GlobalArgs, FetchArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     withShared(y, { 'models-dir': true, force: 'download and convert again' })
       .positional('name', { type: 'string', describe: 'registry name' })
-      .option('list', { type: 'boolean', default: false, describe: 'list the registry: URL and exactly what is verified for each entry' })
+      .options(sharedDecls({ list: 'list the registry: URL and exactly what is verified for each entry' }))
       .option('registry', { type: 'string', describe: 'registry file (default $UOL_REGISTRY or converted-models/registry.json)' })
       .option('keep-download', { type: 'boolean', default: false, describe: 'keep the checkpoint file after conversion' }) as Argv<FetchArgs>,
   handler: async (a) => {

@@ -41,7 +41,7 @@ export const fitCommand: CommandModule<GlobalArgs, FitArgs> = {
       .option('batch-points', { type: 'number', default: 16384, describe: 'training points per tf batch' })
       .option('cache-mb', { type: 'number', default: 256, describe: 'keep prepared points in memory between passes when they fit (MiB; 0 = always stream)' })
       .options(sharedDecls({ 'feature-cache': 'images: keep the training features in this directory so later passes (optimize, --top-k) and `uol explain --feature-cache` read them instead of running the backbone' }))
-      .option('train-images', { type: 'string', describe: 'directory of <stem>.<jpg|png|…> or CSV "stem,file": training images, recorded with representer points for crops' })
+      .options(sharedDecls({ 'train-images': 'directory of <stem>.<jpg|png|…> or CSV "stem,file": training images, recorded with representer points for crops' }))
       .option('train-size', { type: 'string', describe: 'H,W of the input frame the training features were computed on (recorded for crops)' })
       .options(sharedDecls({ 'base-dataset': 'alias of --dataset: the base set of a zero-shot transfer (e.g. cifar10), evaluated later on another dataset' }))
       .option('images', { type: 'string', array: true, describe: 'image files, folders or globs (instead of --dataset)' })

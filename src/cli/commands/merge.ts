@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
 import { TOOL } from '../../version.js';
 import { emit, startEngine, type GlobalArgs } from '../context.js';
+import { sharedDecls } from './shared-options.js';
 
 interface MergeArgs extends GlobalArgs {
   stats: string[];
@@ -22,7 +23,7 @@ export const mergeCommand: CommandModule<GlobalArgs, MergeArgs> = {
       .positional('stats', { type: 'string', array: true, demandOption: true, describe: 'statistics files written by `uol fit --shard`' })
       .option('out', { type: 'string', demandOption: true, describe: 'predictor (or statistics with --statistics) to write' })
       .option('statistics', { type: 'boolean', default: false, describe: 'write merged statistics instead of a predictor' })
-      .option('classwise', { type: 'boolean', describe: 'fit class-wise w* too (default: as the shards were fitted)' }) as Argv<MergeArgs>,
+      .options(sharedDecls({ classwise: { describe: 'fit class-wise w* too (default: as the shards were fitted)', default: undefined } })) as Argv<MergeArgs>,
   handler: async (a) => {
     const { predictorFromStatistics } = await import('../../rps/predictor.js');
     const { savePredictor } = await import('../../rps/node/predictor-file.js');

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { UsageError } from '../../util/errors.js';
 import { readFileSync } from 'node:fs';
 import { selectionOptions, type SelectionArgs } from './protocol-args.js';
-import { withShared, type SharedArgs } from './shared-options.js';
+import { sharedDecls, withShared, type SharedArgs } from './shared-options.js';
 import { emit, progressFor, startEngine, type GlobalArgs } from '../context.js';
 import { listExperiments, parseExperimentName, type ReleaseExperiment } from '../../reproduce/experiments.js';
 import type { runReleaseExperiment as RunReleaseExperiment } from '../../reproduce/run.js';
@@ -35,8 +35,7 @@ export const reproduceCommand: CommandModule<GlobalArgs, ReproduceArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(withShared(y, { 'image-size': "override main.py --image_size (default the experiment's: 480 fine-grained, 256 ImageNet)", 'crop-size': 'override main.py --crop_size (default 448 / 224)', 'data-dir': "main.py --data_dir: holds CUB/, ILSVRC/, OpenImages/, stanfordCar/, AIRCRAFT/, stanfordDogs/", metadata: "the release's datasets/metadata (wsolevaluation metadata with CUB/, ILSVRC/, OpenImages/); default DATA_DIR/metadata", 'models-dir': 'cache of converted models (default OUT/models)', 'map-cache': 'keep every map here (<split>/<id>.npy, as uol evaluate --map-cache): a killed run resumes', seed: 'seed of the training order when no --train-list is given', 'batch-size': "uol's images per forward pass" }))
       .positional('name', { type: 'string', describe: 'experiment, e.g. cub-mocov1, aircraft-vgg-caam, cub-dinovit-sr0.5, cub-mocov1-ds16 (see --list)' })
-      .option('list', { type: 'boolean', default: false, describe: 'list every experiment with its main.py command' })
-      .option('filter', { type: 'string', describe: '--list: only names containing STR' })
+      .options(sharedDecls({ list: 'list every experiment with its main.py command', filter: '--list: only names containing STR' }))
       .option('cifar-dir', { type: 'string', describe: 'folder of the CIFAR binary versions for -base-cifar* (default DATA_DIR)' })
       .option('weights-dir', { type: 'string', describe: 'folder with the checkpoint files main.py loads (moco_v1_200ep_pretrain.pth.tar, dino_deitsmall8_pretrain.pth, vgg16_bn-6c64b313.pth, …)' })
       .option('out', { type: 'string', describe: 'output folder (resultval.json, resulttest.json, results.json, report.html, param.npy, predictor.json)' }) as Argv<ReproduceArgs>,

@@ -38,6 +38,9 @@ export const SHARED_OPTIONS = {
   'feature-cache': { type: 'string', describe: 'directory of cached training features' },
   'base-dataset': { type: 'string', choices: DATASET_NAMES as string[], describe: 'fit on another dataset (zero-shot transfer, e.g. cifar10)' },
   'arch-config': { type: 'string', describe: 'JSON overrides of the architecture config (non-standard widths/depths)' },
+  'train-images': { type: 'string', describe: 'the training images of a fit' },
+  list: { type: 'boolean', default: false, describe: 'list what is available and exit' },
+  filter: { type: 'string', describe: 'only names containing this' },
   resizer: { choices: ['codec', 'pil'] as const, describe: "image resampling: the codec's (sharp/libvips, the default) or PIL-exact (bit-identical to PIL, as the browser app does)" },
 } as const satisfies Record<string, Options>;
 
