@@ -1,5 +1,7 @@
-// Builds the optional OpenBLAS addon in native/ with node-gyp. Never fails the install: when the toolchain or
-// libopenblas-dev is missing, it says so and exits 0 (the engine then uses plain wasm kernels; `uol info` says why).
+// Builds the optional native addon in native/ with node-gyp. It needs only a C compiler (the matrix products are our
+// own kernels, native/src/gemm.c). Never fails the install: when the toolchain is missing, it says so and exits 0 (the
+// engine then uses plain wasm kernels; `uol info` says why). UOL_BLAS=openblas builds against OpenBLAS instead (needs
+// libopenblas-dev; kept only to compare against — `uol bench` reports both when both builds exist).
 //
 // node-gyp: npm runs this as a lifecycle script and passes its own bundled node-gyp in npm_config_node_gyp (npm ≥ 7
 // always ships one), so the project needs no node-gyp dependency. Run by hand, we look for a local node-gyp, then for
@@ -35,12 +37,15 @@ function findNodeGyp() {
   return candidates.find((c) => c && existsSync(c));
 }
 
-// OpenBLAS headers: ask the same script binding.gyp uses; skip cleanly (no compiler noise) when cblas.h is absent.
-const inc = spawnSync('sh', [path.join(nativeDir, 'openblas-flags.sh'), 'cflags'], { cwd: nativeDir, encoding: 'utf8' });
-const incDirs = (inc.stdout ?? '').split(/\s+/).filter(Boolean);
-if (inc.status !== 0 || !incDirs.some((d) => existsSync(path.join(d, 'cblas.h')))) {
-  say('OpenBLAS headers (cblas.h) not found — install libopenblas-dev to build the native addon; using wasm kernels');
-  process.exit(0);
+const openblas = process.env.UOL_BLAS === 'openblas';
+if (openblas) {
+  // OpenBLAS headers: ask the same script binding.gyp uses; skip cleanly (no compiler noise) when cblas.h is absent.
+  const inc = spawnSync('sh', [path.join(nativeDir, 'openblas-flags.sh'), 'cflags'], { cwd: nativeDir, encoding: 'utf8' });
+  const incDirs = (inc.stdout ?? '').split(/\s+/).filter(Boolean);
+  if (inc.status !== 0 || !incDirs.some((d) => existsSync(path.join(d, 'cblas.h')))) {
+    say('UOL_BLAS=openblas but OpenBLAS headers (cblas.h) were not found — install libopenblas-dev; using wasm kernels');
+    process.exit(0);
+  }
 }
 
 const nodeGyp = findNodeGyp();
@@ -59,6 +64,6 @@ if (r.status !== 0) {
   rmSync(path.join(nativeDir, 'build'), { recursive: true, force: true });
   say('native addon build failed; falling back to wasm kernels (see messages above)');
 } else {
-  say('native addon built: native/build/Release/uol_blas.node (OpenBLAS kernels on the wasm backend)');
+  say(`native addon built: native/build/Release/uol_blas.node (${openblas ? 'OpenBLAS' : 'own AVX-512/AVX2/portable'} kernels on the wasm backend)`);
 }
 process.exit(0);

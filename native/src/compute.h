@@ -1,7 +1,7 @@
 /*
  * Compute kernels of the uol_blas addon (compute.c, conv_avx512.c), independent of N-API. All work on caller-owned
- * float32 memory (views of TF.js's wasm heap) and run on the thread pool (pool.h) with OpenBLAS single-threaded inside
- * each task.
+ * float32 memory (views of TF.js's wasm heap) and run on the thread pool (pool.h); matrix products use gemm.h
+ * (single-threaded inside each task).
  */
 #ifndef UOL_COMPUTE_H
 #define UOL_COMPUTE_H
@@ -46,13 +46,15 @@ void gelu_inplace(float *y, int64_t n);
 
 /*
  * out[z] = epilogue(op(a[z]) @ op(b[z])), z < batch; a[z] at z*as (0 broadcasts), b[z] at z*bsz; op(a) [m,k]
- * (stored [k,m] when ta), op(b) [k,n] (stored [n,k] when tb); out [batch, m, n] contiguous. Parallel.
+ * (stored [k,m] when ta), op(b) [k,n] (stored [n,k] when tb); out [batch, m, n] contiguous. Parallel. Returns 0, or -1
+ * when out of memory for the packing buffers.
  */
-void par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
+int par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
                 int64_t bsz, float *out, const epilogue_t *e);
 
 /* out[m,n] = epilogue(x[m,k] @ w[k,n]) (epilogue viewed as [1, m, n]). With `packed` (w in pack_conv_filter's layout)
- * and an AVX-512 CPU, runs the direct kernel (a 1×1 convolution over m pixels), else OpenBLAS. Parallel. Returns 0,
+ * and an AVX-512 CPU, runs the direct kernel (a 1×1 convolution over m pixels), else our GEMM reading the packed
+ * panels in place (w is then not read; OpenBLAS on w in a UOL_BLAS=openblas build). Parallel. Returns 0,
  * or -1 when out of memory. */
 int par_linear(const float *x, const float *w, const float *packed, float *out, int64_t m, int64_t n, int64_t k,
                const epilogue_t *e);

@@ -15,6 +15,8 @@ export interface Settings {
   nativeAddon?: string;
   /** UOL_NATIVE_THREADS: threads of the addon's pool (default: the cores the process may use). */
   nativeThreads?: number;
+  /** UOL_ISA: instruction-set level of the native kernels (`avx512`, `avx2`, `portable`, or `auto`, the default). */
+  isa?: 'avx512' | 'avx2' | 'portable' | 'auto';
   /** UOL_NATIVE_KERNELS: `default`, `all` or a comma-separated list of kernel names. */
   nativeKernels?: string;
   /** UOL_FOLD_LAYERS=0 keeps tfjs LayersModels unfolded. */
@@ -73,6 +75,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     ['openblasCoretype', str(env.OPENBLAS_CORETYPE)],
   ];
   for (const [k, v] of opt) if (v !== undefined) (s as unknown as Record<string, unknown>)[k] = v;
+  const isa = str(env.UOL_ISA);
+  if (isa !== undefined) {
+    if (isa !== 'avx512' && isa !== 'avx2' && isa !== 'portable' && isa !== 'auto') {
+      throw new Error(`UOL_ISA must be avx512, avx2, portable or auto (got "${isa}")`);
+    }
+    s.isa = isa;
+  }
   const threads = num(env.UOL_NATIVE_THREADS);
   if (threads !== undefined) s.nativeThreads = threads;
   const longRun = num(env.UOL_BENCH_LONG_RUN);
