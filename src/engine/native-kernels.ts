@@ -249,7 +249,7 @@ function runConv(
     info.padInfo.top, info.padInfo.left,
   ] as const;
   const path = addon.convPath(...geom, fusable ? 1 : 0);
-  let packed: Float32Array | null = null;
+  let packed: Float32Array | null;
   if (path === 'winograd') {
     packed = winogradFilters.get(filter.dataId) ?? null;
     if (!packed) {
