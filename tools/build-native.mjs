@@ -50,6 +50,14 @@ if (openblas) {
   }
 }
 
+// No C compiler: say in one line what that costs and how to fix it (node-gyp's own failure is many lines). Windows uses
+// MSVC through node-gyp, which finds it itself.
+const hasCc = process.platform === 'win32' || ['cc', 'gcc', 'clang'].some((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
+if (!hasCc) {
+  say('no C compiler found: using plain wasm kernels (backbones about 5–10× slower); install build-essential (Debian/Ubuntu) or the Xcode command-line tools (macOS), then run `npm rebuild uol-rps` or `node tools/build-native.mjs`');
+  process.exit(0);
+}
+
 const nodeGyp = findNodeGyp();
 if (!nodeGyp) {
   say('node-gyp not found (run through npm, which bundles it); using wasm kernels');

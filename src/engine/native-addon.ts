@@ -199,12 +199,20 @@ function errMessage(e: unknown): string {
 /** Every function this version calls on the addon: a stale build (older source) is refused, not half used. */
 const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
 
+/**
+ * What running without the addon costs and how to get the fast path, in one line (for callers to show once; the
+ * library does not print). Figures from docs/perf/bench.md (`uol bench --suite backbones`).
+ */
+export function fallbackHint(buildScript: string): string {
+  return `plain wasm kernels: backbones run about 5–10× slower than with the native addon (ViT-S/16 2.6 vs 22.8 img/s in docs/perf/bench.md); to build it (needs only a C compiler: build-essential or Xcode command-line tools): node ${buildScript}`;
+}
+
 /** Loads the addon once (setting OPENBLAS_CORETYPE first); returns it or the reason it is unavailable. */
-export function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeChoice } | { reason: string } {
+export function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeChoice } | { reason: string; hint?: string } {
   if (loaded && loaded.path === p) return loaded;
   if (!existsSync(p)) {
     const build = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'build-native.mjs');
-    return { reason: `native addon not built (${p} missing): plain wasm kernels; to build it (needs only a C compiler: build-essential / Xcode command-line tools): node ${build}` };
+    return { reason: `native addon not built (${p} missing): plain wasm kernels; to build it (needs only a C compiler: build-essential / Xcode command-line tools): node ${build}`, hint: fallbackHint(build) };
   }
   const coretype = applyCoretype();
   try {

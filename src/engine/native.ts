@@ -33,6 +33,11 @@ export interface NativeStatus {
   requested: 'auto' | 'off';
   /** Why (not) enabled. */
   reason: string;
+  /**
+   * When the addon is not built: one line saying what plain wasm costs and how to build the fast path — for the caller
+   * to show once (the CLI prints it on stderr the first time; the library prints nothing).
+   */
+  hint?: string;
   /** Kernel names overridden. */
   kernels: string[];
   /** Path of the addon, when found. */
@@ -146,7 +151,7 @@ function tryInstall(backend: string, mode: 'auto' | 'off', opts: NativeOptions):
   const names = pickKernels(opts);
   if (typeof names === 'string') return { enabled: false, requested: 'auto', reason: names, kernels: [] };
   const r = loadAddon(p);
-  if ('reason' in r) return { enabled: false, requested: 'auto', reason: r.reason, kernels: [] };
+  if ('reason' in r) return { enabled: false, requested: 'auto', reason: r.reason, kernels: [], ...(r.hint ? { hint: r.hint } : {}) };
   const threads = opts.threads ?? settings().nativeThreads;
   if (threads !== undefined && Number.isInteger(threads) && threads >= 1) r.addon.setThreads(threads);
   const isa = opts.isa ?? settings().isa ?? 'auto';
