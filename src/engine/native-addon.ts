@@ -148,6 +148,12 @@ export function addonPath(): string {
   return path.resolve(here, '..', '..', 'native', 'build', 'Release', 'uol_blas.node');
 }
 
+/** Where `UOL_BLAS=openblas node tools/build-native.mjs` puts the OpenBLAS comparison build of the addon. */
+export function openblasAddonPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, '..', '..', 'native', 'build-openblas', 'build', 'Release', 'uol_blas.node');
+}
+
 /**
  * The OpenBLAS core type to force for a CPU with these `/proc/cpuinfo` flags, or undefined to let OpenBLAS detect.
  * Debian's OpenBLAS 0.3.21 detects cores by CPUID model and falls back to Prescott kernels (5× slower) on models it does

@@ -22,7 +22,7 @@ import { settings } from '../util/settings.js';
 import { addonPath, ISA_LEVELS, loadAddon, loaded, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
 import { NATIVE_KERNELS } from './native-kernels.js';
 
-export { ACTIVATION_CODES, GELU_CODE, ISA_LEVELS, addonPath, chooseCoretype, cpuFlags, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
+export { ACTIVATION_CODES, GELU_CODE, ISA_LEVELS, addonPath, openblasAddonPath, chooseCoretype, cpuFlags, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
 export { CUSTOM_KERNELS, NATIVE_KERNELS, broadcastStrides, type NativeKernelContext, type NativeKernelSpec } from './native-kernels.js';
 
 /** Status of the native kernels, reported by `uol info`. */

@@ -47,6 +47,13 @@ export interface Settings {
     torchTuned: boolean;
     /** UOL_TORCH_PYTHON: the Python with torch for references (default /usr/bin/python3). */
     torchPython?: string;
+    /**
+     * UOL_BENCH_NATIVE_CONFIGS: comma-separated native configurations the backbones/matmul suites time — `auto`,
+     * `avx2`, `portable`, `openblas` (default: all this machine has).
+     */
+    nativeConfigs?: string[];
+    /** UOL_BENCH_OPENBLAS_ADDON: the OpenBLAS comparison build (default native/build-openblas/build/Release/uol_blas.node). */
+    openblasAddon?: string;
   };
 }
 
@@ -88,6 +95,10 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   if (longRun !== undefined) s.bench.longRun = longRun;
   const tt = num(env.UOL_BENCH_TORCH_THREADS);
   if (tt !== undefined) s.bench.torchThreads = tt;
+  const cfgs = str(env.UOL_BENCH_NATIVE_CONFIGS);
+  if (cfgs !== undefined) s.bench.nativeConfigs = cfgs.split(',').map((x) => x.trim()).filter(Boolean);
+  const ob = str(env.UOL_BENCH_OPENBLAS_ADDON);
+  if (ob !== undefined) s.bench.openblasAddon = ob;
   const py = str(env.UOL_TORCH_PYTHON);
   if (py !== undefined) s.bench.torchPython = py;
   return s;
