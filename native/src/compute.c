@@ -666,6 +666,8 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
   j.g = g;
   j.e = e;
   const int path = conv_path(g, e);
+  /* Without the filter in its own layout, only a matching packing can be read. */
+  if (!f && !(packed && (packed_kind == CONV_DIRECT || (path == CONV_WINOGRAD && packed_kind == CONV_WINOGRAD)))) return -2;
   if (path == CONV_WINOGRAD && packed && packed_kind == CONV_WINOGRAD) {
     j.packed = packed;
     j.zeros = zero_row(g->C);

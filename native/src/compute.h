@@ -85,8 +85,9 @@ enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2, CONV_IM2COL_DIRECT =
 
 /* Convolution with epilogue (viewed as [B, OH·OW, OC]). Parallel. `packed` (may be NULL) is the filter packed for
  * `packed_kind` (CONV_DIRECT: pack_conv_filter, CONV_WINOGRAD: pack_winograd_filter); the algorithm is
- * conv_path(g, e) when the packing matches, else the direct kernel on the unpacked filter or im2col + sgemm.
- * Returns 0, or -1 when out of memory. */
+ * conv_path(g, e) when the packing matches, else the direct kernel on the unpacked filter or im2col + sgemm. `f` may
+ * be NULL when `packed` is a CONV_DIRECT packing (every path can read it). Returns 0, -1 when out of memory, or -2 when
+ * `f` is NULL and the path needs it. */
 int par_conv2d(const float *x, const float *f, const float *packed, int packed_kind, float *out, const conv_geom_t *g,
                const epilogue_t *e);
 

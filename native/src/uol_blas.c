@@ -424,8 +424,8 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: packed kind must be 1 (direct) or 2 (winograd)");
     return NULL;
   }
-  if (!f.data && !(packed.data && kind == CONV_DIRECT)) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: filter must be a Float32Array unless packed (kind 1) is given");
+  if (!f.data && !packed.data) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: filter must be a Float32Array unless packed is given");
     return NULL;
   }
   const int64_t rows_per_image = g.OH * g.OW;
@@ -446,7 +446,12 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   e.residual = res.data;
   e.residual_first = 1;
   /* Both paths read x only at 0 <= iy < H, 0 <= ix < W (padding reads a zero row), so any geometry is memory-safe. */
-  if (par_conv2d(x.data, f.data, packed.data, (int)kind, out.data, &g, &e) != 0) return nomem(env, "conv2d");
+  const int rc = par_conv2d(x.data, f.data, packed.data, (int)kind, out.data, &g, &e);
+  if (rc == -2) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: this geometry's algorithm needs the filter (null given)");
+    return NULL;
+  }
+  if (rc != 0) return nomem(env, "conv2d");
   return NULL;
 }
 

@@ -27,10 +27,11 @@ export interface UolBlasAddon {
   /**
    * NHWC convolution: `x [B,inH,inW,inC]`, HWIO `filter [fH,fW,inC,outC]`, `out [B,outH,outW,outC]`, zero padding;
    * the epilogue views `out` as `[B, outH·outW, outC]`. `packed` (from {@link UolBlasAddon.packConvFilter}) feeds the
-   * direct kernel; `residual` (out's shape) is added before the activation.
+   * direct kernel (then `filter` may be null: only the packed copy is read); `residual` (out's shape) is added before
+   * the activation.
    */
   conv2d(
-    x: Float32Array, filter: Float32Array, out: Float32Array,
+    x: Float32Array, filter: Float32Array | null, out: Float32Array,
     batch: number, inH: number, inW: number, inC: number, outH: number, outW: number, outC: number,
     fH: number, fW: number, strideH: number, strideW: number, dilH: number, dilW: number, padTop: number, padLeft: number,
     bias: Float32Array | null, bs0: number, bs1: number, bs2: number, act: number, alpha: number,
@@ -46,7 +47,7 @@ export interface UolBlasAddon {
    * 7 exact GELU; bias, scale, residual may be null.
    */
   linear(
-    x: Float32Array, w: Float32Array, out: Float32Array, m: number, n: number, k: number,
+    x: Float32Array, w: Float32Array | null, out: Float32Array, m: number, n: number, k: number,
     bias: Float32Array | null, act: number, scale: Float32Array | null, residual: Float32Array | null, packed?: Float32Array | null,
   ): void;
   /** Which algorithm `linear` uses with a packed weight: the direct AVX-512 kernel or the packed GEMM. */

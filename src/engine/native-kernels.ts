@@ -141,6 +141,9 @@ function matmulKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const transA = !!attrs.transposeA;
     const transB = !!attrs.transposeB;
     const activation = attrs.activation ?? 'linear';
+    // A weight packed in place by UolFusedLinear/conv is read here in its own layout.
+    restoreLayout(backend, a);
+    restoreLayout(backend, b);
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return original(params);
     const ra = a.shape.length;
     const rb = b.shape.length;
@@ -230,13 +233,98 @@ interface ConvAttrs {
 const heap = (backend: BackendWasm, t: TensorInfo | undefined): Float32Array | null => (t ? (backend.typedArrayFromHeap(t) as Float32Array) : null);
 
 /**
- * Conv filters and linear weights packed for the direct kernel, by the filter's dataId (TF.js tensors are immutable and a new tensor gets a
- * new dataId object, so an entry can never go stale; it is collected with the tensor). Packing happens once, at the
- * first forward pass.
+ * Weights held once. The direct kernel's layout (panels of 64 output columns, `[N/64][K][64]`) has exactly the size of
+ * the `[K, N]` weight when N is a multiple of 64 (every layer of our backbones), so such a weight is packed *in place*
+ * on the wasm heap the first time a native kernel uses it: no second copy exists. The tensor's heap storage then holds
+ * the packed layout, so every reader that expects `[K, N]` must unpack first: {@link unpackAll} runs when the native
+ * kernels are uninstalled (the plain wasm kernels read the original layout again) and before a Winograd packing.
+ * Keyed by dataId (TF.js tensors are immutable; a clone shares the dataId and so the storage). Weights with other
+ * widths get a packed JS copy (cached by dataId, collected with the tensor).
  */
-const packedFilters = new WeakMap<object, Float32Array>();
-/** 3×3 filters packed for the Winograd path, likewise by dataId. */
+const packedInPlace = new Map<object, { backend: BackendWasm; K: number; N: number }>();
+/** Weights their owner declared native-owned ({@link holdOnce}): only these are packed in place. */
+const ownedWeights = new WeakSet<object>();
+/** Backends whose host reads (`readSync`, which `read`/`data()` use too) restore a weight's layout first. */
+const guardedBackends = new WeakSet<object>();
+const packedCopies = new WeakMap<object, Float32Array>();
+/** 3×3 filters packed for the Winograd path, by dataId. */
 const winogradFilters = new WeakMap<object, Float32Array>();
+
+/**
+ * Declares weights whose owner (a backbone built for inference) reads them only through native or TF.js conv/matmul
+ * kernels, so the native kernels may keep them packed in place (held once). A host read (`dataSync()`/`data()`) of such
+ * a weight still sees its own layout: the backend's readSync is wrapped to restore it first.
+ */
+export function holdOnce(weights: readonly tf.Tensor[]): void {
+  for (const w of weights) ownedWeights.add(w.dataId);
+}
+
+/** Wraps `backend.readSync` (once) so a weight packed in place is unpacked before the host reads it. */
+function guardReads(backend: BackendWasm): void {
+  if (guardedBackends.has(backend)) return;
+  guardedBackends.add(backend);
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = ((dataId: object, ...rest: unknown[]) => {
+    const e = packedInPlace.get(dataId);
+    if (e) restoreLayout(backend, { dataId, shape: [e.K, e.N], dtype: 'float32' } as unknown as TensorInfo);
+    return (readSync as (...a: unknown[]) => ReturnType<BackendWasm['readSync']>)(dataId, ...rest);
+  }) as BackendWasm['readSync'];
+}
+
+/** Forgets in-place entries whose tensor was disposed. */
+function pruneInPlace(): void {
+  for (const [id, e] of packedInPlace) if (!e.backend.dataIdMap.has(id as never)) packedInPlace.delete(id);
+}
+
+/** The weight `t` (`[K, N]`) in the direct kernel's packed layout: its own heap storage (packed in place once), or a cached copy. */
+function directPacked(addon: UolBlasAddon, backend: BackendWasm, t: TensorInfo, K: number, N: number): Float32Array {
+  if (packedInPlace.has(t.dataId)) return heap(backend, t)!;
+  const copy = packedCopies.get(t.dataId);
+  if (copy) return copy;
+  const packed = addon.packConvFilter(heap(backend, t)!, K, N);
+  if (N % 64 === 0 && packed.length === K * N && ownedWeights.has(t.dataId)) {
+    guardReads(backend);
+    pruneInPlace();
+    heap(backend, t)!.set(packed); // the JS copy is garbage from here on
+    packedInPlace.set(t.dataId, { backend, K, N });
+    return heap(backend, t)!;
+  }
+  packedCopies.set(t.dataId, packed);
+  return packed;
+}
+
+/** `[K, N]` values of a weight packed in place ([N/64][K][64] → [K][N]). */
+function unpacked(view: Float32Array, K: number, N: number): Float32Array {
+  const out = new Float32Array(K * N);
+  for (let cb = 0; cb < N / 64; cb++)
+    for (let k = 0; k < K; k++) out.set(view.subarray((cb * K + k) * 64, (cb * K + k + 1) * 64), k * N + cb * 64);
+  return out;
+}
+
+/** The weight's values in its own `[K, N]` layout (a copy when it is packed in place, else its heap view). */
+function originalLayout(backend: BackendWasm, t: TensorInfo): Float32Array {
+  const e = packedInPlace.get(t.dataId);
+  return e ? unpacked(heap(backend, t)!, e.K, e.N) : heap(backend, t)!;
+}
+
+/** Puts one weight packed in place back into its `[K, N]` layout (before a TF.js kernel reads it). */
+function restoreLayout(backend: BackendWasm, t: TensorInfo | undefined): void {
+  const e = t && packedInPlace.get(t.dataId);
+  if (!t || !e) return;
+  const view = heap(backend, t)!;
+  view.set(unpacked(view, e.K, e.N));
+  packedInPlace.delete(t.dataId);
+}
+
+/** Puts every weight packed in place back into its `[K, N]` layout (before plain wasm kernels may read it). */
+export function unpackAll(): void {
+  pruneInPlace();
+  for (const [id, e] of packedInPlace) {
+    const view = e.backend.typedArrayFromHeap({ dataId: id, shape: [e.K, e.N], dtype: 'float32' } as TensorInfo) as Float32Array;
+    view.set(unpacked(view, e.K, e.N));
+  }
+  packedInPlace.clear();
+}
 
 /** Runs the addon's conv2d for `info` (a conv TF.js accepted), packing the filter once when the direct kernel runs. */
 function runConv(
@@ -249,26 +337,27 @@ function runConv(
     info.padInfo.top, info.padInfo.left,
   ] as const;
   const path = addon.convPath(...geom, fusable ? 1 : 0);
-  let packed: Float32Array | null;
+  let packed: Float32Array;
   if (path === 'winograd') {
-    packed = winogradFilters.get(filter.dataId) ?? null;
-    if (!packed) {
-      packed = addon.packWinogradFilter(heap(backend, filter)!, info.inChannels, info.outChannels);
-      winogradFilters.set(filter.dataId, packed);
+    let w = winogradFilters.get(filter.dataId);
+    if (!w) {
+      w = addon.packWinogradFilter(originalLayout(backend, filter), info.inChannels, info.outChannels);
+      winogradFilters.set(filter.dataId, w);
     }
+    packed = w;
   } else {
     // direct / im2col-direct: the direct kernel's layout; im2col: the same panels are our GEMM's pre-packed B.
-    packed = packedFilters.get(filter.dataId) ?? null;
-    if (!packed) {
-      packed = addon.packConvFilter(heap(backend, filter)!, info.filterHeight * info.filterWidth * info.inChannels, info.outChannels);
-      packedFilters.set(filter.dataId, packed);
-    }
+    packed = directPacked(addon, backend, filter, info.filterHeight * info.filterWidth * info.inChannels, info.outChannels);
   }
   const out = backend.makeOutput(info.outShape, 'float32');
   const ep = epilogue(out);
+  // The filter in its HWIO layout is only read when it is not packed in place (the kernels then read `packed` alone).
+  // Views are taken after makeOutput, which may grow the wasm memory (detaching older views).
+  const inPlace = packedInPlace.has(filter.dataId);
   addon.conv2d(
-    heap(backend, x)!, heap(backend, filter)!, heap(backend, out)!, ...geom,
-    ep.bias, ep.bs[0]!, ep.bs[1]!, ep.bs[2]!, ep.act, ep.alpha, ep.prelu, ep.ps[0]!, ep.ps[1]!, ep.ps[2]!, packed, heap(backend, residual),
+    heap(backend, x)!, inPlace ? null : heap(backend, filter), heap(backend, out)!, ...geom,
+    ep.bias, ep.bs[0]!, ep.bs[1]!, ep.bs[2]!, ep.act, ep.alpha, ep.prelu, ep.ps[0]!, ep.ps[1]!, ep.ps[2]!,
+    path !== 'winograd' && inPlace ? heap(backend, filter) : packed, heap(backend, residual),
     path === 'winograd' ? 2 : 1,
   );
   return out;
@@ -293,8 +382,12 @@ function convKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const { x, filter, bias, preluActivationWeights: prelu } = params.inputs as unknown as ConvInputs;
     const attrs = params.attrs as unknown as ConvAttrs;
     const activation = attrs.activation ?? 'linear';
-    if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || filter.shape.length !== 4) return original(params);
-    if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || ACTIVATION_CODES[activation] === undefined) return original(params);
+    const fallback = (): KernelResult => {
+      restoreLayout(backend, filter);
+      return original(params);
+    };
+    if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4 || filter.shape.length !== 4) return fallback();
+    if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || ACTIVATION_CODES[activation] === undefined) return fallback();
     let info: tf.backend_util.Conv2DInfo;
     try {
       info = tf.backend_util.computeConv2DInfo(
@@ -302,13 +395,13 @@ function convKernel(ctx: NativeKernelContext): tf.KernelFunc {
         attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast',
       );
     } catch {
-      return original(params);
+      return fallback();
     }
-    if (info.inChannels !== filter.shape[2]) return original(params);
+    if (info.inChannels !== filter.shape[2]) return fallback();
     const outShape = info.outShape;
     const groups = [[0], [1, 2], [3]];
-    if (bias && (bias.dtype !== 'float32' || !broadcastStrides(outShape, groups, bias.shape))) return original(params);
-    if (activation === 'prelu' && (!prelu || prelu.dtype !== 'float32' || !broadcastStrides(outShape, groups, prelu.shape))) return original(params);
+    if (bias && (bias.dtype !== 'float32' || !broadcastStrides(outShape, groups, bias.shape))) return fallback();
+    if (activation === 'prelu' && (!prelu || prelu.dtype !== 'float32' || !broadcastStrides(outShape, groups, prelu.shape))) return fallback();
     return runConv(addon, backend, info, x, filter, () => epilogueFor(backend, outShape, groups, bias, activation, attrs.leakyreluAlpha, prelu)!, convFusable(outShape, bias, activation));
   };
   return nativeConv2D;
@@ -353,13 +446,11 @@ function fusedLinearKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const [m, k] = x.shape as [number, number];
     const n = w.shape[1]!;
     // Packed once for both paths (the direct AVX-512 kernel, or our GEMM reading the panels as its pre-packed B).
-    let packed = packedFilters.get(w.dataId) ?? null;
-    if (!packed) {
-      packed = addon.packConvFilter(heap(backend, w)!, k, n);
-      packedFilters.set(w.dataId, packed);
-    }
+    const packed = directPacked(addon, backend, w, k, n);
     const out = backend.makeOutput([m, n], 'float32');
-    addon.linear(heap(backend, x)!, heap(backend, w)!, heap(backend, out)!, m, n, k, heap(backend, bias), act, heap(backend, scale), heap(backend, residual), packed);
+    // makeOutput may grow the wasm memory: views are taken after it (a view of the old buffer would be detached).
+    const wp = packedInPlace.has(w.dataId) ? heap(backend, w)! : packed;
+    addon.linear(heap(backend, x)!, packedInPlace.has(w.dataId) ? null : heap(backend, w), heap(backend, out)!, m, n, k, heap(backend, bias), act, heap(backend, scale), heap(backend, residual), wp);
     return out;
   };
 }

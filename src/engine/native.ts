@@ -20,10 +20,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { settings } from '../util/settings.js';
 import { addonPath, ISA_LEVELS, loadAddon, loaded, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
-import { NATIVE_KERNELS } from './native-kernels.js';
+import { NATIVE_KERNELS, unpackAll } from './native-kernels.js';
 
 export { ACTIVATION_CODES, GELU_CODE, ISA_LEVELS, addonPath, openblasAddonPath, chooseCoretype, cpuFlags, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
-export { CUSTOM_KERNELS, NATIVE_KERNELS, broadcastStrides, type NativeKernelContext, type NativeKernelSpec } from './native-kernels.js';
+export { CUSTOM_KERNELS, NATIVE_KERNELS, broadcastStrides, holdOnce, type NativeKernelContext, type NativeKernelSpec } from './native-kernels.js';
 
 /** Status of the native kernels, reported by `uol info`. */
 export interface NativeStatus {
@@ -90,6 +90,7 @@ function pickKernels(opts: NativeOptions): string[] | string {
 
 /** Restores the plain wasm kernels (no-op when none are overridden). */
 export function uninstallNativeKernels(): void {
+  unpackAll(); // weights packed in place go back to their TF.js layout before plain wasm kernels read them
   for (const [name, cfg] of originals) {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(cfg);
