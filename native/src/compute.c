@@ -643,6 +643,21 @@ void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed) {
   }
 }
 
+int repack_conv_filter_inplace(float *f, int64_t K, int64_t OC, int pack) {
+  if (OC % 64 != 0) return -2;
+  float *tmp = (float *)malloc((size_t)(K * OC) * sizeof(float));
+  if (!tmp) return -1;
+  memcpy(tmp, f, (size_t)(K * OC) * sizeof(float));
+  if (pack) {
+    pack_conv_filter(tmp, K, OC, f);
+  } else {
+    for (int64_t cb = 0; cb < OC / 64; cb++)
+      for (int64_t k = 0; k < K; k++) memcpy(f + k * OC + cb * 64, tmp + (cb * K + k) * 64, 64 * sizeof(float));
+  }
+  free(tmp);
+  return 0;
+}
+
 int64_t winograd_filter_size(int64_t C, int64_t OC) {
   return ceil_div(OC, 64) * 16 * C * 64;
 }

@@ -105,6 +105,10 @@ int64_t packed_filter_size(int64_t K, int64_t OC);
  * the direct kernel streams it contiguously. */
 void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed);
 
+/* Rewrites a [K, OC] filter in place into pack_conv_filter's layout (pack = 1) or back (pack = 0); OC must be a
+ * multiple of 64 (the two layouts then have the same size). Returns 0, -1 when out of memory, -2 for another OC. */
+int repack_conv_filter_inplace(float *f, int64_t K, int64_t OC, int pack);
+
 /* Floats of a Winograd-packed 3×3 filter. */
 int64_t winograd_filter_size(int64_t C, int64_t OC);
 

@@ -488,6 +488,24 @@ static napi_value PackWinogradFilter(napi_env env, napi_callback_info info) {
   return pack_filter(env, info, 2);
 }
 
+/* repackInPlace(filter, K, OC, pack): rewrites the [K, OC] filter (OC a multiple of 64) in place into packConvFilter's
+ * layout (pack 1) or back (pack 0), through a temporary buffer that is freed at once — no lasting copy. */
+static napi_value RepackInPlace(napi_env env, napi_callback_info info) {
+  args_t A;
+  f32view f;
+  int64_t K, OC, pack;
+  const arg_t spec[] = {{"filter", 'f', &f}, {"K", 'i', &K}, {"OC", 'i', &OC}, {"pack", 'i', &pack}};
+  if (!args_get(env, info, "repackInPlace", 4, 4, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
+  if ((int64_t)f.length < K * OC) return range_error(env, "filter"), NULL;
+  const int rc = repack_conv_filter_inplace(f.data, K, OC, pack ? 1 : 0);
+  if (rc == -2) {
+    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.repackInPlace: OC must be a multiple of 64");
+    return NULL;
+  }
+  if (rc != 0) return nomem(env, "repackInPlace");
+  return NULL;
+}
+
 /* convPath(...15 geometry numbers[, fusable]) -> 'im2col' | 'direct' | 'winograd' | 'im2col-direct' (im2col, then the
  * direct kernel on the columns; for few input channels): the algorithm conv2d uses for this
  * geometry when the filter is packed for it; `fusable` (default 1) says whether the epilogue is per-channel bias,
@@ -622,6 +640,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"convPath", NULL, ConvPath, NULL, NULL, NULL, napi_default, NULL},
       {"packConvFilter", NULL, PackConvFilter, NULL, NULL, NULL, napi_default, NULL},
       {"packWinogradFilter", NULL, PackWinogradFilter, NULL, NULL, NULL, napi_default, NULL},
+      {"repackInPlace", NULL, RepackInPlace, NULL, NULL, NULL, napi_default, NULL},
       {"setConvMode", NULL, SetConvMode, NULL, NULL, NULL, napi_default, NULL},
       {"setIsa", NULL, SetIsa, NULL, NULL, NULL, napi_default, NULL},
       {"setSpin", NULL, SetSpin, NULL, NULL, NULL, napi_default, NULL},

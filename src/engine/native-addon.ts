@@ -40,6 +40,11 @@ export interface UolBlasAddon {
   ): void;
   /** The HWIO filter viewed as `[K, OC]` packed for the direct conv kernel (blocks of 64 output channels). */
   packConvFilter(filter: Float32Array, K: number, OC: number): Float32Array;
+  /**
+   * Rewrites a `[K, OC]` filter in place (OC a multiple of 64) into {@link UolBlasAddon.packConvFilter}'s layout
+   * (`pack` 1) or back (0), through a temporary buffer freed at once.
+   */
+  repackInPlace(filter: Float32Array, K: number, OC: number, pack: 0 | 1): void;
   /** A 3×3 HWIO filter `[3,3,C,OC]` as Winograd F(2×2,3×3) weights `G g Gᵀ` (blocks of 64 output channels). */
   packWinogradFilter(filter: Float32Array, C: number, OC: number): Float32Array;
   /**
@@ -204,7 +209,7 @@ function errMessage(e: unknown): string {
 }
 
 /** Every function this version calls on the addon: a stale build (older source) is refused, not half used. */
-const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
+const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'repackInPlace', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
 
 /**
  * What running without the addon costs and how to get the fast path, in one line (for callers to show once; the

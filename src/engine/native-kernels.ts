@@ -241,7 +241,7 @@ const heap = (backend: BackendWasm, t: TensorInfo | undefined): Float32Array | n
  * Keyed by dataId (TF.js tensors are immutable; a clone shares the dataId and so the storage). Weights with other
  * widths get a packed JS copy (cached by dataId, collected with the tensor).
  */
-const packedInPlace = new Map<object, { backend: BackendWasm; K: number; N: number }>();
+const packedInPlace = new Map<object, { backend: BackendWasm; addon: UolBlasAddon; K: number; N: number }>();
 /** Weights their owner declared native-owned ({@link holdOnce}): only these are packed in place. */
 const ownedWeights = new WeakSet<object>();
 /** Backends whose host reads (`readSync`, which `read`/`data()` use too) restore a weight's layout first. */
@@ -281,14 +281,14 @@ function directPacked(addon: UolBlasAddon, backend: BackendWasm, t: TensorInfo, 
   if (packedInPlace.has(t.dataId)) return heap(backend, t)!;
   const copy = packedCopies.get(t.dataId);
   if (copy) return copy;
-  const packed = addon.packConvFilter(heap(backend, t)!, K, N);
-  if (N % 64 === 0 && packed.length === K * N && ownedWeights.has(t.dataId)) {
+  if (N % 64 === 0 && ownedWeights.has(t.dataId)) {
     guardReads(backend);
     pruneInPlace();
-    heap(backend, t)!.set(packed); // the JS copy is garbage from here on
-    packedInPlace.set(t.dataId, { backend, K, N });
+    addon.repackInPlace(heap(backend, t)!, K, N, 1);
+    packedInPlace.set(t.dataId, { backend, addon, K, N });
     return heap(backend, t)!;
   }
+  const packed = addon.packConvFilter(heap(backend, t)!, K, N);
   packedCopies.set(t.dataId, packed);
   return packed;
 }
@@ -311,8 +311,7 @@ function originalLayout(backend: BackendWasm, t: TensorInfo): Float32Array {
 function restoreLayout(backend: BackendWasm, t: TensorInfo | undefined): void {
   const e = t && packedInPlace.get(t.dataId);
   if (!t || !e) return;
-  const view = heap(backend, t)!;
-  view.set(unpacked(view, e.K, e.N));
+  e.addon.repackInPlace(heap(backend, t)!, e.K, e.N, 0);
   packedInPlace.delete(t.dataId);
 }
 
@@ -320,8 +319,7 @@ function restoreLayout(backend: BackendWasm, t: TensorInfo | undefined): void {
 export function unpackAll(): void {
   pruneInPlace();
   for (const [id, e] of packedInPlace) {
-    const view = e.backend.typedArrayFromHeap({ dataId: id, shape: [e.K, e.N], dtype: 'float32' } as TensorInfo) as Float32Array;
-    view.set(unpacked(view, e.K, e.N));
+    e.addon.repackInPlace(e.backend.typedArrayFromHeap({ dataId: id, shape: [e.K, e.N], dtype: 'float32' } as TensorInfo) as Float32Array, e.K, e.N, 0);
   }
   packedInPlace.clear();
 }

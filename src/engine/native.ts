@@ -91,6 +91,11 @@ function pickKernels(opts: NativeOptions): string[] | string {
 /** Restores the plain wasm kernels (no-op when none are overridden). */
 export function uninstallNativeKernels(): void {
   unpackAll(); // weights packed in place go back to their TF.js layout before plain wasm kernels read them
+  unregisterAll();
+}
+
+/** Unregisters our kernels and puts the original wasm ones back (weights packed in place stay packed). */
+function unregisterAll(): void {
   for (const [name, cfg] of originals) {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(cfg);
@@ -145,7 +150,15 @@ export function installNativeKernels(backend: string, mode: 'auto' | 'off', opts
 }
 
 function tryInstall(backend: string, mode: 'auto' | 'off', opts: NativeOptions): NativeStatus {
-  uninstallNativeKernels();
+  const r = tryInstallKernels(backend, mode, opts);
+  // Weights packed in place stay packed across native configurations (the layout is the same for every build and
+  // ISA level); only plain wasm needs them back in their own layout.
+  if (!r.enabled) unpackAll();
+  return r;
+}
+
+function tryInstallKernels(backend: string, mode: 'auto' | 'off', opts: NativeOptions): NativeStatus {
+  unregisterAll();
   if (mode === 'off') return { enabled: false, requested: 'off', reason: 'disabled (--native off or UOL_NATIVE=0)', kernels: [] };
   if (backend !== 'wasm') return { enabled: false, requested: 'auto', reason: `native kernels apply to the wasm backend only (active: ${backend})`, kernels: [] };
   const p = opts.addonPath ?? addonPath();
