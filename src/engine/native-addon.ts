@@ -200,6 +200,9 @@ function applyCoretype(): CoretypeChoice {
   return { value: pick, source: 'auto', note: `from CPU flags (${pick === 'SKYLAKEX' ? 'AVX-512' : 'AVX2+FMA'})` };
 }
 
+/** Every addon this module has loaded (the default build, the OpenBLAS comparison build). */
+export const loadedAddons = new Set<UolBlasAddon>();
+
 /** The addon loaded in this process (one path at a time). */
 export let loaded: { addon: UolBlasAddon; path: string; coretype: CoretypeChoice } | undefined;
 
@@ -234,6 +237,7 @@ export function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeC
       return { reason: `native addon at ${p} was built from an older source (no ${missing.join(', ')}): plain wasm kernels; rebuild it with \`node tools/build-native.mjs\` (or npm rebuild)` };
     }
     loaded = { addon, path: p, coretype };
+    loadedAddons.add(addon);
     return loaded;
   } catch (e) {
     return { reason: `native addon failed to load (${errMessage(e)}): plain wasm kernels` };

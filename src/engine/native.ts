@@ -19,7 +19,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { settings } from '../util/settings.js';
-import { addonPath, ISA_LEVELS, loadAddon, loaded, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
+import { addonPath, ISA_LEVELS, loadAddon, loaded, loadedAddons, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
 import { NATIVE_KERNELS, unpackAll } from './native-kernels.js';
 
 export { ACTIVATION_CODES, GELU_CODE, ISA_LEVELS, addonPath, openblasAddonPath, chooseCoretype, cpuFlags, type CoretypeChoice, type IsaLevel, type NativeLibraryInfo, type UolBlasAddon } from './native-addon.js';
@@ -92,6 +92,14 @@ function pickKernels(opts: NativeOptions): string[] | string {
 export function uninstallNativeKernels(): void {
   unpackAll(); // weights packed in place go back to their TF.js layout before plain wasm kernels read them
   unregisterAll();
+  // A level forced for one configuration (a benchmark) must not outlive it: the process-wide default comes back.
+  for (const a of loadedAddons) a.setIsa(isaLevel());
+}
+
+/** The addon's ISA level number for `isa` (default: UOL_ISA, else auto = -1). */
+function isaLevel(isa?: IsaLevel | 'auto'): -1 | 0 | 1 | 2 {
+  const v = isa ?? settings().isa ?? 'auto';
+  return v === 'auto' ? -1 : (ISA_LEVELS.indexOf(v) as 0 | 1 | 2);
 }
 
 /** Unregisters our kernels and puts the original wasm ones back (weights packed in place stay packed). */
@@ -168,8 +176,7 @@ function tryInstallKernels(backend: string, mode: 'auto' | 'off', opts: NativeOp
   if ('reason' in r) return { enabled: false, requested: 'auto', reason: r.reason, kernels: [], ...(r.hint ? { hint: r.hint } : {}) };
   const threads = opts.threads ?? settings().nativeThreads;
   if (threads !== undefined && Number.isInteger(threads) && threads >= 1) r.addon.setThreads(threads);
-  const isa = opts.isa ?? settings().isa ?? 'auto';
-  r.addon.setIsa(isa === 'auto' ? -1 : (ISA_LEVELS.indexOf(isa) as 0 | 1 | 2));
+  r.addon.setIsa(isaLevel(opts.isa));
   const done: string[] = [];
   for (const spec of NATIVE_KERNELS) {
     if (!names.includes(spec.name)) continue;
