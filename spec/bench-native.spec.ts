@@ -36,6 +36,8 @@ describe('bench: matmul suite', () => {
     const labels = j.results.map((x) => x.case.split(' · ')[1]);
     expect(labels).to.include(tf.getBackend() === 'wasm' ? 'wasm' : tf.getBackend());
     if (nativeStatus()?.enabled) expect(labels).to.include('wasm+native');
+    // Every lower ISA level the CPU can be forced to is timed next to the default.
+    if (nativeStatus()?.library?.isaDetected === 'avx512') expect(labels).to.include.members(['wasm+native avx2', 'wasm+native portable']);
     for (const x of j.results) {
       expect(x.metric).to.equal('GFLOP/s');
       expect(x.value).to.be.above(0);

@@ -11,7 +11,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedAttention, fusedConv2dResidual, fusedLayerNorm, fusedLinear, fusedTransformerKernels, geluOps } from '../src/engine/fused.js';
-import { nativeAddon, nativeStatus, withoutNativeKernels, type NativeStatus } from '../src/engine/native.js';
+import { holdOnce, nativeAddon, nativeStatus, withoutNativeKernels, type NativeStatus } from '../src/engine/native.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { maxAbsDiff } from './helpers/compare.js';
 import { expectNoLeak } from './helpers/leak.js';
 import { both, seededTensors, tol } from './helpers/native.js';
@@ -373,6 +374,52 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
         addon.setThreads(threads);
       }
       tf.dispose([a, b, qkv, x, f, g]);
+    });
+  });
+
+  describe('weights held once (packed in place on the wasm heap)', () => {
+    const heapOf = (t: tf.Tensor): Float32Array => Float32Array.from((tf.backend() as BackendWasm).typedArrayFromHeap(t) as Float32Array);
+
+    it('a held linear weight is repacked in place; results, dataSync and plain wasm still see [K, N]', () => {
+      const x = rnd([37, 96]) as tf.Tensor2D;
+      const w = rnd([96, 128]) as tf.Tensor2D;
+      const b = rnd([128]) as tf.Tensor1D;
+      const original = Float32Array.from(w.dataSync());
+      holdOnce([w]);
+      const first = tf.tidy(() => fusedLinear(x, w, b, { activation: 'relu' }).dataSync());
+      // The heap storage now holds the packed layout: no second copy of the weight exists.
+      const stored = heapOf(w);
+      expect(maxAbsDiff(stored, original)).to.be.above(0.1);
+      expect(maxAbsDiff(stored.subarray(0, 64), original.subarray(0, 64))).to.equal(0); // first panel row = row 0, cols 0..63
+      expect(maxAbsDiff(stored.subarray(64, 128), original.subarray(128, 192))).to.equal(0); // then row 1
+      const again = tf.tidy(() => fusedLinear(x, w, b, { activation: 'relu' }).dataSync());
+      expect(maxAbsDiff(again, first)).to.equal(0);
+      const plain = withoutNativeKernels(() => tf.tidy(() => fusedLinear(x, w, b, { activation: 'relu' }).dataSync()));
+      expect(maxAbsDiff(plain, first)).to.be.at.most(tol(96));
+      expect(maxAbsDiff(heapOf(w), original), 'unpacked on uninstall').to.equal(0);
+      tf.tidy(() => fusedLinear(x, w, b).dataSync()); // packed in place again
+      expect(maxAbsDiff(w.dataSync(), original), 'a host read sees [K, N]').to.equal(0);
+      // A TF.js matmul (the BatchMatMul override) on the held weight reads [K, N] too.
+      tf.tidy(() => fusedLinear(x, w, b).dataSync());
+      const mm = tf.tidy(() => tf.relu(tf.add(tf.matMul(x, w), b)).dataSync());
+      expect(maxAbsDiff(mm, first)).to.be.at.most(tol(96));
+      tf.dispose([x, w, b]);
+    });
+
+    it('a held conv filter (1×1 direct, 3×3 im2col) gives the plain-wasm result before and after packing in place', () => {
+      for (const [fh, stride] of [[1, 1], [3, 2]] as const) {
+        const x = rnd([1, 9, 11, 32]) as tf.Tensor4D;
+        const f = rnd([fh, fh, 32, 64]) as tf.Tensor4D;
+        holdOnce([f]);
+        const run = (): Float32Array => tf.tidy(() => tf.conv2d(x, f, stride, 'same').dataSync() as Float32Array);
+        const ref = withoutNativeKernels(run);
+        const a = run();
+        const bb = run();
+        expect(maxAbsDiff(a, ref), `${fh}×${fh}`).to.be.at.most(tol(fh * fh * 32));
+        expect(maxAbsDiff(bb, a)).to.equal(0);
+        expect(maxAbsDiff(withoutNativeKernels(run), ref), `${fh}×${fh} plain after packing`).to.equal(0);
+        tf.dispose([x, f]);
+      }
     });
   });
 

@@ -9,12 +9,32 @@
  */
 #include "compute.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "pool.h"
+
+#ifdef UOL_OPENBLAS
+#include <cblas.h>
+#define OPENBLAS_BUILD 1
+#else
+#define OPENBLAS_BUILD 0
+#endif
+
+/* Every matrix product of the addon goes through here: our own sgemm (gemm.c), or — in a build made with
+ * UOL_BLAS=openblas, kept only to compare against — OpenBLAS's cblas_sgemm. Returns 0, or -1 when out of memory. */
+static int mm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+              float *c, int64_t ldc) {
+#ifdef UOL_OPENBLAS
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.f, a,
+              (int)lda, b, (int)ldb, 0.f, c, (int)ldc);
+  return 0;
+#else
+  return sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+#endif
+}
 
 #if defined(__x86_64__) && defined(__linux__) && ((defined(__GNUC__) && !defined(__clang__)) || (defined(__clang__) && __clang_major__ >= 14))
 #define VEC_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
@@ -214,11 +234,13 @@ typedef struct {
   const epilogue_t *e;
   int merged; /* batches folded into the rows of one product */
   int64_t mt, nt, mc, nc;
+  const float *packed; /* b pre-packed in 64-column panels (pack_conv_filter), read in place; or NULL */
+  int oom;
 } mm_job;
 
 static void mm_task(void *vctx, int task, int thread) {
   (void)thread;
-  const mm_job *j = (const mm_job *)vctx;
+  mm_job *j = (mm_job *)vctx;
   const int64_t per = j->mt * j->nt;
   const int64_t z = task / per;
   const int64_t ti = (task % per) / j->nt, tj = (task % per) % j->nt;
@@ -230,8 +252,12 @@ static void mm_task(void *vctx, int task, int thread) {
   const float *A = j->a + z * j->as + (j->ta ? i0 : i0 * k);
   const float *B = j->b + z * j->bsz + (j->tb ? c0 * k : c0);
   float *C = j->out + z * m * n + i0 * n + c0;
-  cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(i1 - i0),
-              (int)(c1 - c0), (int)k, 1.f, A, j->ta ? (int)m : (int)k, B, j->tb ? (int)k : (int)n, 0.f, C, (int)n);
+  const int r = j->packed ? sgemm_prepacked(i1 - i0, c1 - c0, k, A, k, j->packed, c0, C, n)
+                         : mm(j->ta, j->tb, i1 - i0, c1 - c0, k, A, j->ta ? m : k, B, j->tb ? k : n, C, n);
+  if (r != 0) {
+    j->oom = 1;
+    return;
+  }
   if (epilogue_is_identity(j->e)) return;
   if (!j->merged) {
     epilogue_region(j->out, m, n, z, i0, i1, c0, c1, j->e);
@@ -253,15 +279,16 @@ static int64_t round_up(int64_t a, int64_t b) {
   return ceil_div(a, b) * b;
 }
 
-void par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
-                int64_t bsz, float *out, const epilogue_t *e) {
-  if (batch == 0 || m == 0 || n == 0) return;
+/* par_matmul, optionally with b pre-packed (then batch 1, no transposes). */
+static int par_matmul_impl(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as,
+                           const float *b, int64_t bsz, const float *packed, float *out, const epilogue_t *e) {
+  if (batch == 0 || m == 0 || n == 0) return 0;
   if (k == 0) {
     memset(out, 0, (size_t)(batch * m * n) * sizeof(float));
     for (int64_t z = 0; z < batch; z++) epilogue_region(out, m, n, z, 0, m, 0, n, e);
-    return;
+    return 0;
   }
-  mm_job j = {batch, m, n, k, ta, tb, a, b, as, bsz, out, e, 0, 1, 1, m, n};
+  mm_job j = {batch, m, n, k, ta, tb, a, b, as, bsz, out, e, 0, 1, 1, m, n, packed, 0};
   /* A shared right operand with contiguous left batches is one [batch·m, k] @ [k, n] product. */
   if (!ta && bsz == 0 && (as == m * k || batch == 1)) j.merged = 1;
   const int64_t T = pool_threads();
@@ -276,14 +303,16 @@ void par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, 
   }
   if (want > 1) {
     /* Split the wider side (the narrower operand is then re-packed per task, the cheaper choice). Column chunks
-     * are multiples of 16 (one AVX-512 vector), row chunks of 8. */
+     * are multiples of 16 (one AVX-512 vector; 64, one panel, with a pre-packed b), row chunks of 6 (the micro-kernel's
+     * rows). */
+    const int64_t cq = packed ? 64 : 16;
     if (n >= rows) {
-      int64_t nt = want < ceil_div(n, 16) ? want : ceil_div(n, 16);
-      j.nc = round_up(ceil_div(n, nt), 16);
+      int64_t nt = want < ceil_div(n, cq) ? want : ceil_div(n, cq);
+      j.nc = round_up(ceil_div(n, nt), cq);
       j.nt = ceil_div(n, j.nc);
     } else {
-      int64_t mt = want < ceil_div(rows, 8) ? want : ceil_div(rows, 8);
-      j.mc = round_up(ceil_div(rows, mt), 8);
+      int64_t mt = want < ceil_div(rows, 6) ? want : ceil_div(rows, 6);
+      j.mc = round_up(ceil_div(rows, mt), 6);
       j.mt = ceil_div(rows, j.mc);
     }
   } else {
@@ -291,7 +320,14 @@ void par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, 
     j.nc = n;
   }
   pool_run((int)(per_batch * j.mt * j.nt), mm_task, &j);
+  return j.oom ? -1 : 0;
 }
+
+int par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
+               int64_t bsz, float *out, const epilogue_t *e) {
+  return par_matmul_impl(batch, m, n, k, ta, tb, a, as, b, bsz, NULL, out, e);
+}
+
 
 /* --- layer norm ---------------------------------------------------------------------------------------------------- */
 
@@ -389,10 +425,12 @@ static void attn_task(void *vctx, int task, int thread) {
   const float *Q = base + r0 * C3 + h * d;
   const float *K = base + C + h * d;
   const float *V = base + 2 * C + h * d;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)N, (int)d, 1.f, Q, (int)C3, K, (int)C3, 0.f, S, (int)N);
+  if (mm(0, 1, rows, N, d, Q, C3, K, C3, S, N) != 0) {
+    j->oom = 1;
+    return;
+  }
   for (int64_t r = 0; r < rows; r++) softmax_row(S + r * N, N);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)N, 1.f, S, (int)N, V, (int)C3, 0.f,
-              j->out + (b * N + r0) * C + h * d, (int)C);
+  if (mm(0, 0, rows, d, N, S, N, V, C3, j->out + (b * N + r0) * C + h * d, C) != 0) j->oom = 1;
 }
 
 int par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t heads, int64_t d) {
@@ -443,6 +481,7 @@ typedef struct {
   int64_t pc, cc, np, ncb; /* pixels per task, channels per task, pixel chunks per image, channel chunks */
   int fuse, oom;
   const float *zeros;
+  const float *gemm_packed; /* im2col + our GEMM reading the filter from its direct-kernel packing (no copy) */
 } conv_job;
 
 /* Per-channel bias (or none), a residual added before the activation, and linear/relu/relu6 can be applied inside the
@@ -568,8 +607,12 @@ static void conv_im2col_task(void *vctx, int task, int thread) {
     if (!j->fuse) epilogue_region(j->out, P, g->OC, b, r0, r0 + nr, 0, g->OC, j->e);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)g->OC, (int)K, 1.f, A, (int)lda, j->f, (int)g->OC, 0.f,
-              ob, (int)g->OC);
+  const int r = j->gemm_packed ? sgemm_prepacked(nr, g->OC, K, A, lda, j->gemm_packed, 0, ob, g->OC)
+                              : mm(0, 0, nr, g->OC, K, A, lda, j->f, g->OC, ob, g->OC);
+  if (r != 0) {
+    j->oom = 1;
+    return;
+  }
   epilogue_region(j->out, P, g->OC, b, r0, r0 + nr, 0, g->OC, j->e);
 }
 
@@ -600,6 +643,21 @@ void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed) {
   }
 }
 
+int repack_conv_filter_inplace(float *f, int64_t K, int64_t OC, int pack) {
+  if (OC % 64 != 0) return -2;
+  float *tmp = (float *)malloc((size_t)(K * OC) * sizeof(float));
+  if (!tmp) return -1;
+  memcpy(tmp, f, (size_t)(K * OC) * sizeof(float));
+  if (pack) {
+    pack_conv_filter(tmp, K, OC, f);
+  } else {
+    for (int64_t cb = 0; cb < OC / 64; cb++)
+      for (int64_t k = 0; k < K; k++) memcpy(f + k * OC + cb * 64, tmp + (cb * K + k) * 64, 64 * sizeof(float));
+  }
+  free(tmp);
+  return 0;
+}
+
 int64_t winograd_filter_size(int64_t C, int64_t OC) {
   return ceil_div(OC, 64) * 16 * C * 64;
 }
@@ -623,6 +681,8 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
   j.g = g;
   j.e = e;
   const int path = conv_path(g, e);
+  /* Without the filter in its own layout, only a matching packing can be read. */
+  if (!f && !(packed && (packed_kind == CONV_DIRECT || (path == CONV_WINOGRAD && packed_kind == CONV_WINOGRAD)))) return -2;
   if (path == CONV_WINOGRAD && packed && packed_kind == CONV_WINOGRAD) {
     j.packed = packed;
     j.zeros = zero_row(g->C);
@@ -668,7 +728,11 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
     j.np = ceil_div(P, pc);
     pool_run((int)(g->B * j.np * j.ncb), conv_direct_task, &j);
   } else {
-    if (path == CONV_IM2COL) j.packed = NULL;
+    if (path == CONV_IM2COL) {
+      /* Our GEMM reads the direct-kernel packing in place (the OpenBLAS build only when there is no other copy). */
+      j.gemm_packed = packed && packed_kind == CONV_DIRECT && (!f || !OPENBLAS_BUILD) ? packed : NULL;
+      j.packed = NULL;
+    }
     /* im2col blocks of about 1 MB (L2) and at least 64 rows; at least two tasks per thread when there is work. */
     int64_t pc = (int64_t)((1u << 18) / (uint64_t)K);
     if (pc < 64) pc = 64;
@@ -686,6 +750,6 @@ int par_linear(const float *x, const float *w, const float *packed, float *out, 
                const epilogue_t *e) {
   const conv_geom_t g = {1, 1, m, k, 1, m, n, 1, 1, 1, 1, 1, 1, 0, 0};
   if (packed && conv_uses_direct(&g)) return par_conv2d(x, w, packed, CONV_DIRECT, out, &g, e);
-  par_matmul(1, m, n, k, 0, 0, x, 0, w, 0, out, e);
-  return 0;
+  if (packed && (!w || !OPENBLAS_BUILD)) return par_matmul_impl(1, m, n, k, 0, 0, x, 0, NULL, 0, packed, out, e);
+  return par_matmul(1, m, n, k, 0, 0, x, 0, w, 0, out, e);
 }

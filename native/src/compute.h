@@ -1,7 +1,7 @@
 /*
  * Compute kernels of the uol_blas addon (compute.c, conv_avx512.c), independent of N-API. All work on caller-owned
- * float32 memory (views of TF.js's wasm heap) and run on the thread pool (pool.h) with OpenBLAS single-threaded inside
- * each task.
+ * float32 memory (views of TF.js's wasm heap) and run on the thread pool (pool.h); matrix products use gemm.h
+ * (single-threaded inside each task).
  */
 #ifndef UOL_COMPUTE_H
 #define UOL_COMPUTE_H
@@ -46,13 +46,15 @@ void gelu_inplace(float *y, int64_t n);
 
 /*
  * out[z] = epilogue(op(a[z]) @ op(b[z])), z < batch; a[z] at z*as (0 broadcasts), b[z] at z*bsz; op(a) [m,k]
- * (stored [k,m] when ta), op(b) [k,n] (stored [n,k] when tb); out [batch, m, n] contiguous. Parallel.
+ * (stored [k,m] when ta), op(b) [k,n] (stored [n,k] when tb); out [batch, m, n] contiguous. Parallel. Returns 0, or -1
+ * when out of memory for the packing buffers.
  */
-void par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
+int par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, const float *a, int64_t as, const float *b,
                 int64_t bsz, float *out, const epilogue_t *e);
 
 /* out[m,n] = epilogue(x[m,k] @ w[k,n]) (epilogue viewed as [1, m, n]). With `packed` (w in pack_conv_filter's layout)
- * and an AVX-512 CPU, runs the direct kernel (a 1×1 convolution over m pixels), else OpenBLAS. Parallel. Returns 0,
+ * and an AVX-512 CPU, runs the direct kernel (a 1×1 convolution over m pixels), else our GEMM reading the packed
+ * panels in place (w is then not read; OpenBLAS on w in a UOL_BLAS=openblas build). Parallel. Returns 0,
  * or -1 when out of memory. */
 int par_linear(const float *x, const float *w, const float *packed, float *out, int64_t m, int64_t n, int64_t k,
                const epilogue_t *e);
@@ -83,8 +85,9 @@ enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2, CONV_IM2COL_DIRECT =
 
 /* Convolution with epilogue (viewed as [B, OH·OW, OC]). Parallel. `packed` (may be NULL) is the filter packed for
  * `packed_kind` (CONV_DIRECT: pack_conv_filter, CONV_WINOGRAD: pack_winograd_filter); the algorithm is
- * conv_path(g, e) when the packing matches, else the direct kernel on the unpacked filter or im2col + sgemm.
- * Returns 0, or -1 when out of memory. */
+ * conv_path(g, e) when the packing matches, else the direct kernel on the unpacked filter or im2col + sgemm. `f` may
+ * be NULL when `packed` is a CONV_DIRECT packing (every path can read it). Returns 0, -1 when out of memory, or -2 when
+ * `f` is NULL and the path needs it. */
 int par_conv2d(const float *x, const float *f, const float *packed, int packed_kind, float *out, const conv_geom_t *g,
                const epilogue_t *e);
 
@@ -101,6 +104,10 @@ int64_t packed_filter_size(int64_t K, int64_t OC);
 /* Packs an HWIO filter viewed as [K, OC] into blocks of 64 output channels, [ceil(OC/64)][K][64] (zero-padded), so
  * the direct kernel streams it contiguously. */
 void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed);
+
+/* Rewrites a [K, OC] filter in place into pack_conv_filter's layout (pack = 1) or back (pack = 0); OC must be a
+ * multiple of 64 (the two layouts then have the same size). Returns 0, -1 when out of memory, -2 for another OC. */
+int repack_conv_filter_inplace(float *f, int64_t K, int64_t OC, int pack);
 
 /* Floats of a Winograd-packed 3×3 filter. */
 int64_t winograd_filter_size(int64_t C, int64_t OC);

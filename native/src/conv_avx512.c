@@ -14,6 +14,8 @@
 
 #include <string.h>
 
+#include "gemm.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
@@ -27,7 +29,7 @@ int direct_conv_available(void) {
     __builtin_cpu_init();
     cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
   }
-  return cached;
+  return cached && gemm_isa() >= ISA_AVX512; /* a lower level forced with gemm_set_isa turns these kernels off */
 }
 
 /*

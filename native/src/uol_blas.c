@@ -1,6 +1,6 @@
 /*
  * uol_blas: native kernels for TF.js's wasm backend (see src/engine/native.ts) — this file is the N-API glue;
- * compute.c (matmul/linear on OpenBLAS, LayerNorm, attention, batch norm, conv dispatch, vector math), conv_avx512.c
+ * gemm.c (our packed SGEMM), compute.c (matmul/linear, LayerNorm, attention, batch norm, conv dispatch, vector math), conv_avx512.c
  * (direct convolution) and pool.c (thread pool) do the work.
  *
  * Every entry point works in place on Float32Array views the caller hands in (views of the wasm heap, so no copies):
@@ -14,10 +14,10 @@
  * kernels. Bias and prelu weights are broadcast onto the output viewed as [batch, rows, cols] through three element
  * strides (0 on a broadcast axis), computed by the caller.
  *
- * Hand-written (no library offers this): it is the glue between TF.js tensors, cblas_sgemm and our kernels.
+ * Hand-written (no library offers this): it is the glue between TF.js tensors and our kernels. Arguments are read by
+ * one table-driven helper (unpack) so each entry point only states its arguments and checks their extents.
  */
 #include <node_api.h>
-#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,15 +26,16 @@
 #include <string.h>
 
 #include "compute.h"
+#include "gemm.h"
 #include "pool.h"
 
-/* OpenBLAS extensions (declared here too, in case cblas.h comes from another CBLAS). */
+#ifdef UOL_OPENBLAS
+/* OpenBLAS extensions (a UOL_BLAS=openblas build, kept to compare against). */
 extern void openblas_set_num_threads(int num_threads);
-extern int openblas_get_num_threads(void);
 extern int openblas_get_num_procs(void);
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
-
+#endif
 
 #define MAX_ARGS 32
 
@@ -60,18 +61,12 @@ static int get_f32(napi_env env, napi_value v, const char *name, int allow_null,
   if (allow_null && (t == napi_null || t == napi_undefined)) return 1;
   bool is_ta = false;
   napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "uol_blas: %s must be a Float32Array", name);
-    napi_throw_type_error(env, "UOL_BLAS_ARG", msg);
-    return 0;
-  }
   napi_typedarray_type tt;
   size_t len;
   void *data;
   napi_value ab;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off) != napi_ok || tt != napi_float32_array) {
+  if (!is_ta || napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off) != napi_ok || tt != napi_float32_array) {
     char msg[128];
     snprintf(msg, sizeof msg, "uol_blas: %s must be a Float32Array", name);
     napi_throw_type_error(env, "UOL_BLAS_ARG", msg);
@@ -82,12 +77,13 @@ static int get_f32(napi_env env, napi_value v, const char *name, int allow_null,
   return 1;
 }
 
-/* Reads argument as a non-negative integer (doubles are accepted when integral). Returns 0 after throwing. */
-static int get_i64(napi_env env, napi_value v, const char *name, int64_t *out) {
+/* Reads argument as a non-negative integer (doubles are accepted when integral), or any integer when `signed_ok`.
+ * Returns 0 after throwing. */
+static int get_i64(napi_env env, napi_value v, const char *name, int signed_ok, int64_t *out) {
   double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || d != floor(d) || d < 0 || d > 9007199254740991.0) {
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != floor(d) || (d < 0 && !signed_ok) || fabs(d) > 9007199254740991.0) {
     char msg[128];
-    snprintf(msg, sizeof msg, "uol_blas: %s must be a non-negative integer", name);
+    snprintf(msg, sizeof msg, signed_ok ? "uol_blas: %s must be an integer" : "uol_blas: %s must be a non-negative integer", name);
     napi_throw_type_error(env, "UOL_BLAS_ARG", msg);
     return 0;
   }
@@ -105,11 +101,82 @@ static int get_f64(napi_env env, napi_value v, const char *name, double *out) {
   return 1;
 }
 
+/*
+ * Argument unpacking, shared by every entry point: a table of (name, kind, destination) read in order.
+ * Kinds: 'f' Float32Array, 'F' Float32Array or null/undefined (f32view), 'i' non-negative integer, 's' any integer
+ * (int64_t), 'd' number (double).
+ */
+typedef struct {
+  const char *name;
+  char kind;
+  void *dst;
+} arg_t;
+
+/* The call's arguments. */
+typedef struct {
+  napi_env env;
+  size_t argc;
+  napi_value argv[MAX_ARGS];
+} args_t;
+
+/* Fetches the arguments of a call to `fn` and checks min <= argc <= max. Returns 0 after throwing. */
+static int args_get(napi_env env, napi_callback_info info, const char *fn, size_t min, size_t max, args_t *a) {
+  a->env = env;
+  a->argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &a->argc, a->argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "UOL_BLAS_NAPI", "uol_blas: N-API call failed: napi_get_cb_info");
+    return 0;
+  }
+  if (a->argc < min || a->argc > max) {
+    char msg[160];
+    if (min == max)
+      snprintf(msg, sizeof msg, "uol_blas.%s: expected %zu arguments", fn, min);
+    else
+      snprintf(msg, sizeof msg, "uol_blas.%s: expected %zu to %zu arguments", fn, min, max);
+    napi_throw_type_error(env, "UOL_BLAS_ARG", msg);
+    return 0;
+  }
+  return 1;
+}
+
+/* Reads spec[i] from argument from + i, for the arguments present (missing trailing ones keep their destination's
+ * value; an optional Float32Array left out reads as null). Returns 0 after throwing. */
+static int unpack(const args_t *a, size_t from, const arg_t *spec, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const arg_t *s = &spec[i];
+    if (from + i >= a->argc) {
+      if (s->kind == 'F') ((f32view *)s->dst)->data = NULL, ((f32view *)s->dst)->length = 0;
+      continue;
+    }
+    const napi_value v = a->argv[from + i];
+    int ok = 0;
+    switch (s->kind) {
+      case 'f': ok = get_f32(a->env, v, s->name, 0, (f32view *)s->dst); break;
+      case 'F': ok = get_f32(a->env, v, s->name, 1, (f32view *)s->dst); break;
+      case 'i': ok = get_i64(a->env, v, s->name, 0, (int64_t *)s->dst); break;
+      case 's': ok = get_i64(a->env, v, s->name, 1, (int64_t *)s->dst); break;
+      case 'd': ok = get_f64(a->env, v, s->name, (double *)s->dst); break;
+      default: napi_throw_error(a->env, "UOL_BLAS_NAPI", "uol_blas: bad argument spec"); break;
+    }
+    if (!ok) return 0;
+  }
+  return 1;
+}
+
+#define NARGS(spec) (sizeof(spec) / sizeof((spec)[0]))
+
 static int range_error(napi_env env, const char *what) {
   char msg[192];
   snprintf(msg, sizeof msg, "uol_blas: %s is too short for the given shape/strides", what);
   napi_throw_range_error(env, "UOL_BLAS_RANGE", msg);
   return 0;
+}
+
+static napi_value nomem(napi_env env, const char *fn) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "uol_blas.%s: out of memory for scratch buffers", fn);
+  napi_throw_error(env, "UOL_BLAS_NOMEM", msg);
+  return NULL;
 }
 
 /* Largest index touched by a [d0,d1,d2] walk with strides s, plus one (0 when any dim is 0). */
@@ -120,32 +187,29 @@ static int64_t extent3(int64_t d0, int64_t d1, int64_t d2, int64_t s0, int64_t s
 
 /* --- epilogue -------------------------------------------------------------------------------------------------- */
 
-/* Parses [bias, bs0, bs1, bs2, act, alpha, prelu, ps0, ps1, ps2] starting at argv[i0]; checks extents against
+/* Parses [bias, bs0, bs1, bs2, act, alpha, prelu, ps0, ps1, ps2] starting at argument i0; checks extents against
  * the output view [d0, d1, d2]. Returns 0 after throwing. */
-static int get_epilogue(napi_env env, napi_value *argv, int i0, int64_t d0, int64_t d1, int64_t d2, epilogue_t *e) {
+static int get_epilogue(const args_t *a, size_t i0, int64_t d0, int64_t d1, int64_t d2, epilogue_t *e) {
   f32view bias, prelu;
   int64_t act;
   double alpha;
   memset(e, 0, sizeof *e);
-  if (!get_f32(env, argv[i0], "bias", 1, &bias)) return 0;
-  for (int k = 0; k < 3; k++)
-    if (!get_i64(env, argv[i0 + 1 + k], "bias stride", &e->bs[k])) return 0;
-  if (!get_i64(env, argv[i0 + 4], "activation", &act)) return 0;
-  if (!get_f64(env, argv[i0 + 5], "alpha", &alpha)) return 0;
-  if (!get_f32(env, argv[i0 + 6], "prelu weights", 1, &prelu)) return 0;
-  for (int k = 0; k < 3; k++)
-    if (!get_i64(env, argv[i0 + 7 + k], "prelu stride", &e->ps[k])) return 0;
+  const arg_t spec[] = {{"bias", 'F', &bias},          {"bias stride", 'i', &e->bs[0]},  {"bias stride", 'i', &e->bs[1]},
+                        {"bias stride", 'i', &e->bs[2]}, {"activation", 'i', &act},      {"alpha", 'd', &alpha},
+                        {"prelu weights", 'F', &prelu},  {"prelu stride", 'i', &e->ps[0]}, {"prelu stride", 'i', &e->ps[1]},
+                        {"prelu stride", 'i', &e->ps[2]}};
+  if (!unpack(a, i0, spec, NARGS(spec))) return 0;
   if (act > ACT_MAX) {
-    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas: unknown activation code");
+    napi_throw_range_error(a->env, "UOL_BLAS_ARG", "uol_blas: unknown activation code");
     return 0;
   }
   if (act == ACT_PRELU && prelu.data == NULL) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas: prelu activation needs weights");
+    napi_throw_type_error(a->env, "UOL_BLAS_ARG", "uol_blas: prelu activation needs weights");
     return 0;
   }
-  if (bias.data && (int64_t)bias.length < extent3(d0, d1, d2, e->bs[0], e->bs[1], e->bs[2])) return range_error(env, "bias");
+  if (bias.data && (int64_t)bias.length < extent3(d0, d1, d2, e->bs[0], e->bs[1], e->bs[2])) return range_error(a->env, "bias");
   if (act == ACT_PRELU && (int64_t)prelu.length < extent3(d0, d1, d2, e->ps[0], e->ps[1], e->ps[2]))
-    return range_error(env, "prelu weights");
+    return range_error(a->env, "prelu weights");
   e->bias = bias.data;
   e->act = (int)act;
   e->alpha = (float)alpha;
@@ -162,65 +226,66 @@ static int get_epilogue(napi_env env, napi_value *argv, int i0, int64_t d0, int6
  * matrix), op(a) is [m,k] (stored [k,m] when transA), op(b) is [k,n] (stored [n,k] when transB); out is [batch,m,n].
  */
 static napi_value Matmul(napi_env env, napi_callback_info info) {
-  size_t argc = MAX_ARGS;
-  napi_value argv[MAX_ARGS];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 21) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.matmul: expected 21 arguments");
-    return NULL;
-  }
+  args_t A;
   f32view a, b, out;
   int64_t batch, m, n, k, ta, tb, as, bsz;
-  if (!get_f32(env, argv[0], "a", 0, &a) || !get_f32(env, argv[1], "b", 0, &b) || !get_f32(env, argv[2], "out", 0, &out))
-    return NULL;
-  if (!get_i64(env, argv[3], "batch", &batch) || !get_i64(env, argv[4], "m", &m) || !get_i64(env, argv[5], "n", &n) ||
-      !get_i64(env, argv[6], "k", &k) || !get_i64(env, argv[7], "transA", &ta) || !get_i64(env, argv[8], "transB", &tb) ||
-      !get_i64(env, argv[9], "aBatchStride", &as) || !get_i64(env, argv[10], "bBatchStride", &bsz))
-    return NULL;
+  const arg_t spec[] = {{"a", 'f', &a},           {"b", 'f', &b},          {"out", 'f', &out},
+                        {"batch", 'i', &batch},   {"m", 'i', &m},          {"n", 'i', &n},
+                        {"k", 'i', &k},           {"transA", 'i', &ta},    {"transB", 'i', &tb},
+                        {"aBatchStride", 'i', &as}, {"bBatchStride", 'i', &bsz}};
+  if (!args_get(env, info, "matmul", 21, 21, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
   if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || batch * m > INT32_MAX) {
     napi_throw_range_error(env, "UOL_BLAS_RANGE", "uol_blas.matmul: dimension exceeds 2^31-1");
     return NULL;
   }
   epilogue_t e;
-  if (!get_epilogue(env, argv, 11, batch, m, n, &e)) return NULL;
-  if ((int64_t)out.length < batch * m * n) {
-    range_error(env, "out");
+  if (!get_epilogue(&A, 11, batch, m, n, &e)) return NULL;
+  if ((int64_t)out.length < batch * m * n) return range_error(env, "out"), NULL;
+  if (batch > 0 && m > 0 && k > 0 && (int64_t)a.length < (batch - 1) * as + m * k) return range_error(env, "a"), NULL;
+  if (batch > 0 && n > 0 && k > 0 && (int64_t)b.length < (batch - 1) * bsz + k * n) return range_error(env, "b"), NULL;
+  if (par_matmul(batch, m, n, k, ta ? 1 : 0, tb ? 1 : 0, a.data, as, b.data, bsz, out.data, &e) != 0) return nomem(env, "matmul");
+  return NULL;
+}
+
+/*
+ * gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc): C[m,n] = op(A)·op(B) on one thread through the addon's own
+ * sgemm (gemm.h) with explicit leading dimensions — the primitive every product above is built on, exposed for its
+ * tests.
+ */
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  args_t A;
+  f32view a, b, c;
+  int64_t ta, tb, m, n, k, lda, ldb, ldc;
+  const arg_t spec[] = {{"transA", 'i', &ta}, {"transB", 'i', &tb}, {"m", 'i', &m},     {"n", 'i', &n},
+                        {"k", 'i', &k},       {"a", 'f', &a},       {"lda", 'i', &lda}, {"b", 'f', &b},
+                        {"ldb", 'i', &ldb},   {"c", 'f', &c},       {"ldc", 'i', &ldc}};
+  if (!args_get(env, info, "gemm", 11, 11, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
+  const int64_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+  if (lda < (ac > 1 ? ac : 1) || ldb < (bc > 1 ? bc : 1) || ldc < (n > 1 ? n : 1)) {
+    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.gemm: a leading dimension is smaller than its row");
     return NULL;
   }
-  if (batch > 0 && m > 0 && k > 0 && (int64_t)a.length < (batch - 1) * as + m * k) {
-    range_error(env, "a");
-    return NULL;
-  }
-  if (batch > 0 && n > 0 && k > 0 && (int64_t)b.length < (batch - 1) * bsz + k * n) {
-    range_error(env, "b");
-    return NULL;
-  }
-  par_matmul(batch, m, n, k, ta ? 1 : 0, tb ? 1 : 0, a.data, as, b.data, bsz, out.data, &e);
+  if (m > 0 && k > 0 && (int64_t)a.length < (ar - 1) * lda + ac) return range_error(env, "a"), NULL;
+  if (n > 0 && k > 0 && (int64_t)b.length < (br - 1) * ldb + bc) return range_error(env, "b"), NULL;
+  if (m > 0 && n > 0 && (int64_t)c.length < (m - 1) * ldc + n) return range_error(env, "c"), NULL;
+  if (sgemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a.data, lda, b.data, ldb, c.data, ldc) != 0) return nomem(env, "gemm");
   return NULL;
 }
 
 /*
  * linear(x, w, out, m, n, k, bias, act, scale, residual[, packed])
  * out[m,n] = act(x[m,k] @ w[k,n] + bias[n]) · scale[n] + residual[m,n]; bias, scale, residual may be null; act is
- * linear (0), relu (1) or gelu (7). The fused Linear of our transformer blocks. `packed` (w from packConvFilter(w, k,
- * n)) selects the direct kernel on AVX-512 CPUs.
+ * linear (0), relu (1) or gelu (7). The fused Linear of our transformer blocks. With `packed` (w from
+ * packConvFilter(w, k, n)) the kernels read only the packed copy, and `w` may be null.
  */
 static napi_value Linear(napi_env env, napi_callback_info info) {
-  size_t argc = MAX_ARGS;
-  napi_value argv[MAX_ARGS];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 10 && argc != 11) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.linear: expected 10 or 11 arguments");
-    return NULL;
-  }
+  args_t A;
   f32view x, w, out, bias, scale, res, packed = {NULL, 0};
   int64_t m, n, k, act;
-  if (!get_f32(env, argv[0], "x", 0, &x) || !get_f32(env, argv[1], "w", 0, &w) || !get_f32(env, argv[2], "out", 0, &out) ||
-      !get_i64(env, argv[3], "m", &m) || !get_i64(env, argv[4], "n", &n) || !get_i64(env, argv[5], "k", &k) ||
-      !get_f32(env, argv[6], "bias", 1, &bias) || !get_i64(env, argv[7], "activation", &act) ||
-      !get_f32(env, argv[8], "scale", 1, &scale) || !get_f32(env, argv[9], "residual", 1, &res) ||
-      (argc == 11 && !get_f32(env, argv[10], "packed", 1, &packed)))
-    return NULL;
+  const arg_t spec[] = {{"x", 'f', &x},        {"w", 'F', &w},           {"out", 'f', &out},        {"m", 'i', &m},
+                        {"n", 'i', &n},        {"k", 'i', &k},           {"bias", 'F', &bias},      {"activation", 'i', &act},
+                        {"scale", 'F', &scale}, {"residual", 'F', &res}, {"packed", 'F', &packed}};
+  if (!args_get(env, info, "linear", 10, 11, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
   if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
     napi_throw_range_error(env, "UOL_BLAS_RANGE", "uol_blas.linear: dimension exceeds 2^31-1");
     return NULL;
@@ -229,8 +294,12 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.linear: activation must be 0 (linear), 1 (relu) or 7 (gelu)");
     return NULL;
   }
+  if (!w.data && !packed.data) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.linear: w must be a Float32Array when packed is not given");
+    return NULL;
+  }
   if ((int64_t)x.length < m * k) return range_error(env, "x"), NULL;
-  if ((int64_t)w.length < k * n) return range_error(env, "w"), NULL;
+  if (w.data && (int64_t)w.length < k * n) return range_error(env, "w"), NULL;
   if ((int64_t)out.length < m * n) return range_error(env, "out"), NULL;
   if (bias.data && (int64_t)bias.length < n) return range_error(env, "bias"), NULL;
   if (scale.data && (int64_t)scale.length < n) return range_error(env, "scale"), NULL;
@@ -243,42 +312,32 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
   e.act = (int)act;
   e.scale = scale.data;
   e.residual = res.data;
-  if (par_linear(x.data, w.data, packed.data, out.data, m, n, k, &e) != 0) {
-    napi_throw_error(env, "UOL_BLAS_NOMEM", "uol_blas.linear: out of memory for scratch buffers");
-    return NULL;
-  }
+  if (par_linear(x.data, w.data, packed.data, out.data, m, n, k, &e) != 0) return nomem(env, "linear");
   return NULL;
 }
 
-/* linearPath(m, n, k) -> 'direct' | 'blas': which algorithm linear uses with a packed weight. */
+/* linearPath(m, n, k) -> 'direct' | 'gemm': which algorithm linear uses with a packed weight (the direct AVX-512
+ * kernel, or the packed GEMM). */
 static napi_value LinearPath(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  args_t A;
   int64_t m, n, k;
-  if (argc != 3 || !get_i64(env, argv[0], "m", &m) || !get_i64(env, argv[1], "n", &n) || !get_i64(env, argv[2], "k", &k)) return NULL;
+  const arg_t spec[] = {{"m", 'i', &m}, {"n", 'i', &n}, {"k", 'i', &k}};
+  if (!args_get(env, info, "linearPath", 3, 3, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
   const conv_geom_t g = {1, 1, m, k, 1, m, n, 1, 1, 1, 1, 1, 1, 0, 0};
   napi_value s;
-  CHECK_NAPI(env, napi_create_string_utf8(env, conv_uses_direct(&g) ? "direct" : "blas", NAPI_AUTO_LENGTH, &s));
+  CHECK_NAPI(env, napi_create_string_utf8(env, conv_uses_direct(&g) ? "direct" : "gemm", NAPI_AUTO_LENGTH, &s));
   return s;
 }
 
 /* layerNorm(x, gamma, beta, out, rows, C, eps): LayerNorm over the last axis of x [rows, C] (biased variance). */
 static napi_value LayerNorm(napi_env env, napi_callback_info info) {
-  size_t argc = MAX_ARGS;
-  napi_value argv[MAX_ARGS];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 7) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.layerNorm: expected 7 arguments");
-    return NULL;
-  }
+  args_t A;
   f32view x, g, b, out;
   int64_t rows, C;
   double eps;
-  if (!get_f32(env, argv[0], "x", 0, &x) || !get_f32(env, argv[1], "gamma", 0, &g) || !get_f32(env, argv[2], "beta", 0, &b) ||
-      !get_f32(env, argv[3], "out", 0, &out) || !get_i64(env, argv[4], "rows", &rows) || !get_i64(env, argv[5], "C", &C) ||
-      !get_f64(env, argv[6], "eps", &eps))
-    return NULL;
+  const arg_t spec[] = {{"x", 'f', &x},       {"gamma", 'f', &g}, {"beta", 'f', &b}, {"out", 'f', &out},
+                        {"rows", 'i', &rows}, {"C", 'i', &C},     {"eps", 'd', &eps}};
+  if (!args_get(env, info, "layerNorm", 7, 7, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
   if ((int64_t)x.length < rows * C) return range_error(env, "x"), NULL;
   if ((int64_t)out.length < rows * C) return range_error(env, "out"), NULL;
   if ((int64_t)g.length < C) return range_error(env, "gamma"), NULL;
@@ -290,20 +349,14 @@ static napi_value LayerNorm(napi_env env, napi_callback_info info) {
 /* batchNorm(x, mean, variance, offset, scale, out, rows, C, eps): inference batch norm over the last axis of x [rows, C];
  * offset and scale may be null. */
 static napi_value BatchNorm(napi_env env, napi_callback_info info) {
-  size_t argc = MAX_ARGS;
-  napi_value argv[MAX_ARGS];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 9) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.batchNorm: expected 9 arguments");
-    return NULL;
-  }
+  args_t A;
   f32view x, mean, var, off, scale, out;
   int64_t rows, C;
   double eps;
-  if (!get_f32(env, argv[0], "x", 0, &x) || !get_f32(env, argv[1], "mean", 0, &mean) || !get_f32(env, argv[2], "variance", 0, &var) ||
-      !get_f32(env, argv[3], "offset", 1, &off) || !get_f32(env, argv[4], "scale", 1, &scale) || !get_f32(env, argv[5], "out", 0, &out) ||
-      !get_i64(env, argv[6], "rows", &rows) || !get_i64(env, argv[7], "C", &C) || !get_f64(env, argv[8], "eps", &eps))
-    return NULL;
+  const arg_t spec[] = {{"x", 'f', &x},         {"mean", 'f', &mean},  {"variance", 'f', &var},
+                        {"offset", 'F', &off},  {"scale", 'F', &scale}, {"out", 'f', &out},
+                        {"rows", 'i', &rows},   {"C", 'i', &C},         {"eps", 'd', &eps}};
+  if (!args_get(env, info, "batchNorm", 9, 9, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
   if ((int64_t)x.length < rows * C) return range_error(env, "x"), NULL;
   if ((int64_t)out.length < rows * C) return range_error(env, "out"), NULL;
   if ((int64_t)mean.length < C) return range_error(env, "mean"), NULL;
@@ -314,20 +367,13 @@ static napi_value BatchNorm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* attention(qkv, out, B, N, heads): out [B·N, C] = per-head softmax(q kᵀ) v from qkv [B·N, 3C] (q pre-scaled). */
+/* attention(qkv, out, B, N, heads, C): out [B·N, C] = per-head softmax(q kᵀ) v from qkv [B·N, 3C] (q pre-scaled). */
 static napi_value Attention(napi_env env, napi_callback_info info) {
-  size_t argc = MAX_ARGS;
-  napi_value argv[MAX_ARGS];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 6) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.attention: expected 6 arguments");
-    return NULL;
-  }
+  args_t A;
   f32view qkv, out;
   int64_t B, N, heads, C;
-  if (!get_f32(env, argv[0], "qkv", 0, &qkv) || !get_f32(env, argv[1], "out", 0, &out) || !get_i64(env, argv[2], "B", &B) ||
-      !get_i64(env, argv[3], "N", &N) || !get_i64(env, argv[4], "heads", &heads) || !get_i64(env, argv[5], "C", &C))
-    return NULL;
+  const arg_t spec[] = {{"qkv", 'f', &qkv}, {"out", 'f', &out}, {"B", 'i', &B}, {"N", 'i', &N}, {"heads", 'i', &heads}, {"C", 'i', &C}};
+  if (!args_get(env, info, "attention", 6, 6, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
   if (heads == 0 || C % heads != 0) {
     napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.attention: C must be a positive multiple of heads");
     return NULL;
@@ -338,48 +384,50 @@ static napi_value Attention(napi_env env, napi_callback_info info) {
   }
   if ((int64_t)qkv.length < B * N * 3 * C) return range_error(env, "qkv"), NULL;
   if ((int64_t)out.length < B * N * C) return range_error(env, "out"), NULL;
-  if (par_attention(qkv.data, out.data, B, N, heads, C / heads) != 0) {
-    napi_throw_error(env, "UOL_BLAS_NOMEM", "uol_blas.attention: out of memory for the score blocks");
-    return NULL;
-  }
+  if (par_attention(qkv.data, out.data, B, N, heads, C / heads) != 0) return nomem(env, "attention");
   return NULL;
 }
 
 /* --- conv2d ---------------------------------------------------------------------------------------------------- */
+
+static const char *const geom_names[] = {"B",  "inH",     "inW",     "inC",  "outH", "outW",   "outC",   "fH",
+                                         "fW", "strideH", "strideW", "dilH", "dilW", "padTop", "padLeft"};
+
+/* Reads the 15 geometry numbers starting at argument i0. Returns 0 after throwing. */
+static int get_geometry(const args_t *a, size_t i0, conv_geom_t *g) {
+  int64_t *v[15] = {&g->B, &g->H, &g->W, &g->C, &g->OH, &g->OW, &g->OC, &g->FH, &g->FW, &g->SH, &g->SW, &g->DH, &g->DW, &g->PT, &g->PL};
+  arg_t spec[15];
+  for (int i = 0; i < 15; i++) spec[i] = (arg_t){geom_names[i], 'i', v[i]};
+  return unpack(a, i0, spec, 15);
+}
 
 /*
  * conv2d(x, filter, out, B, inH, inW, inC, outH, outW, outC, fH, fW, strideH, strideW, dilH, dilW, padTop, padLeft,
  *        bias, bs0, bs1, bs2, act, alpha, prelu, ps0, ps1, ps2[, packed[, residual[, packedKind]]])
  * NHWC input [B,inH,inW,inC], HWIO filter [fH,fW,inC,outC], NHWC output [B,outH,outW,outC]; zero padding. The
  * epilogue views the output as [B, outH*outW, outC]. `packed` is the filter packed by packConvFilter (packedKind 1,
- * the default) or packWinogradFilter (2); the algorithm is convPath's when the packing matches it. `residual` (the output's shape) is added before the
- * activation: act(conv + bias + residual).
+ * the default) or packWinogradFilter (2); the algorithm is convPath's when the packing matches it. With a packConvFilter
+ * packing, `filter` may be null (every path then reads the packed copy only). `residual` (the output's shape) is added
+ * before the activation: act(conv + bias + residual).
  */
 static napi_value Conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = MAX_ARGS;
-  napi_value argv[MAX_ARGS];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 28 || argc > 31) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: expected 28 to 31 arguments");
-    return NULL;
-  }
+  args_t A;
   f32view x, f, out, packed = {NULL, 0}, res = {NULL, 0};
-  if (!get_f32(env, argv[0], "x", 0, &x) || !get_f32(env, argv[1], "filter", 0, &f) || !get_f32(env, argv[2], "out", 0, &out))
-    return NULL;
-  if (argc >= 29 && !get_f32(env, argv[28], "packed filter", 1, &packed)) return NULL;
-  if (argc >= 30 && !get_f32(env, argv[29], "residual", 1, &res)) return NULL;
   int64_t kind = CONV_DIRECT;
-  if (argc == 31 && !get_i64(env, argv[30], "packed kind", &kind)) return NULL;
+  const arg_t head[] = {{"x", 'f', &x}, {"filter", 'F', &f}, {"out", 'f', &out}};
+  const arg_t tail[] = {{"packed filter", 'F', &packed}, {"residual", 'F', &res}, {"packed kind", 'i', &kind}};
+  conv_geom_t g;
+  if (!args_get(env, info, "conv2d", 28, 31, &A) || !unpack(&A, 0, head, NARGS(head)) || !get_geometry(&A, 3, &g) ||
+      !unpack(&A, 28, tail, NARGS(tail)))
+    return NULL;
   if (kind != CONV_DIRECT && kind != CONV_WINOGRAD) {
     napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: packed kind must be 1 (direct) or 2 (winograd)");
     return NULL;
   }
-  static const char *names[] = {"B",      "inH",     "inW",  "inC",  "outH",   "outW",   "outC",
-                                "fH",     "fW",      "strideH", "strideW", "dilH", "dilW", "padTop", "padLeft"};
-  int64_t v[15];
-  for (int i = 0; i < 15; i++)
-    if (!get_i64(env, argv[3 + i], names[i], &v[i])) return NULL;
-  conv_geom_t g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  if (!f.data && !packed.data) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: filter must be a Float32Array unless packed is given");
+    return NULL;
+  }
   const int64_t rows_per_image = g.OH * g.OW;
   const int64_t K = g.FH * g.FW * g.C;
   if (rows_per_image > INT32_MAX || K > INT32_MAX || g.OC > INT32_MAX || g.B * rows_per_image > INT32_MAX) {
@@ -387,9 +435,9 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
     return NULL;
   }
   epilogue_t e;
-  if (!get_epilogue(env, argv, 18, g.B, rows_per_image, g.OC, &e)) return NULL;
+  if (!get_epilogue(&A, 18, g.B, rows_per_image, g.OC, &e)) return NULL;
   if ((int64_t)x.length < g.B * g.H * g.W * g.C) return range_error(env, "x"), NULL;
-  if ((int64_t)f.length < K * g.OC) return range_error(env, "filter"), NULL;
+  if (f.data && (int64_t)f.length < K * g.OC) return range_error(env, "filter"), NULL;
   if ((int64_t)out.length < g.B * rows_per_image * g.OC) return range_error(env, "out"), NULL;
   if (packed.data && kind == CONV_DIRECT && (int64_t)packed.length < packed_filter_size(K, g.OC)) return range_error(env, "packed filter"), NULL;
   if (packed.data && kind == CONV_WINOGRAD && (g.FH != 3 || g.FW != 3 || (int64_t)packed.length < winograd_filter_size(g.C, g.OC)))
@@ -398,30 +446,64 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   e.residual = res.data;
   e.residual_first = 1;
   /* Both paths read x only at 0 <= iy < H, 0 <= ix < W (padding reads a zero row), so any geometry is memory-safe. */
-  if (par_conv2d(x.data, f.data, packed.data, (int)kind, out.data, &g, &e) != 0) {
-    napi_throw_error(env, "UOL_BLAS_NOMEM", "uol_blas.conv2d: out of memory for scratch buffers");
+  const int rc = par_conv2d(x.data, f.data, packed.data, (int)kind, out.data, &g, &e);
+  if (rc == -2) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: this geometry's algorithm needs the filter (null given)");
     return NULL;
   }
+  if (rc != 0) return nomem(env, "conv2d");
   return NULL;
 }
 
-/* packConvFilter(filter, K, OC) -> Float32Array: the HWIO filter viewed as [K, OC] in the direct kernel's layout. */
-static napi_value PackConvFilter(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+/* Packs a filter (`kind` 1: packConvFilter, 2: packWinogradFilter) into a new Float32Array. */
+static napi_value pack_filter(napi_env env, napi_callback_info info, int kind) {
+  args_t A;
   f32view f;
-  int64_t K, OC;
-  if (argc != 3 || !get_f32(env, argv[0], "filter", 0, &f) || !get_i64(env, argv[1], "K", &K) || !get_i64(env, argv[2], "OC", &OC))
+  int64_t r, OC;
+  const arg_t spec[] = {{"filter", 'f', &f}, {kind == 1 ? "K" : "C", 'i', &r}, {"OC", 'i', &OC}};
+  if (!args_get(env, info, kind == 1 ? "packConvFilter" : "packWinogradFilter", 3, 3, &A) || !unpack(&A, 0, spec, NARGS(spec)))
     return NULL;
-  if ((int64_t)f.length < K * OC) return range_error(env, "filter"), NULL;
-  const int64_t n = packed_filter_size(K, OC);
+  const int64_t rows = kind == 1 ? r : 9 * r;
+  if ((int64_t)f.length < rows * OC) return range_error(env, "filter"), NULL;
+  const int64_t n = kind == 1 ? packed_filter_size(r, OC) : winograd_filter_size(r, OC);
   napi_value ab, ta;
   void *data;
   CHECK_NAPI(env, napi_create_arraybuffer(env, (size_t)n * sizeof(float), &data, &ab));
-  pack_conv_filter(f.data, K, OC, (float *)data);
+  if (kind == 1)
+    pack_conv_filter(f.data, r, OC, (float *)data);
+  else
+    pack_winograd_filter(f.data, r, OC, (float *)data);
   CHECK_NAPI(env, napi_create_typedarray(env, napi_float32_array, (size_t)n, ab, 0, &ta));
   return ta;
+}
+
+/* packConvFilter(filter, K, OC) -> Float32Array: the HWIO filter viewed as [K, OC] in the direct kernel's layout
+ * (also the GEMM's pre-packed B: panels of 64 columns). */
+static napi_value PackConvFilter(napi_env env, napi_callback_info info) {
+  return pack_filter(env, info, 1);
+}
+
+/* packWinogradFilter(filter, C, OC) -> Float32Array: a 3×3 HWIO filter as Winograd F(2×2,3×3) weights. */
+static napi_value PackWinogradFilter(napi_env env, napi_callback_info info) {
+  return pack_filter(env, info, 2);
+}
+
+/* repackInPlace(filter, K, OC, pack): rewrites the [K, OC] filter (OC a multiple of 64) in place into packConvFilter's
+ * layout (pack 1) or back (pack 0), through a temporary buffer that is freed at once — no lasting copy. */
+static napi_value RepackInPlace(napi_env env, napi_callback_info info) {
+  args_t A;
+  f32view f;
+  int64_t K, OC, pack;
+  const arg_t spec[] = {{"filter", 'f', &f}, {"K", 'i', &K}, {"OC", 'i', &OC}, {"pack", 'i', &pack}};
+  if (!args_get(env, info, "repackInPlace", 4, 4, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
+  if ((int64_t)f.length < K * OC) return range_error(env, "filter"), NULL;
+  const int rc = repack_conv_filter_inplace(f.data, K, OC, pack ? 1 : 0);
+  if (rc == -2) {
+    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.repackInPlace: OC must be a multiple of 64");
+    return NULL;
+  }
+  if (rc != 0) return nomem(env, "repackInPlace");
+  return NULL;
 }
 
 /* convPath(...15 geometry numbers[, fusable]) -> 'im2col' | 'direct' | 'winograd' | 'im2col-direct' (im2col, then the
@@ -429,78 +511,73 @@ static napi_value PackConvFilter(napi_env env, napi_callback_info info) {
  * geometry when the filter is packed for it; `fusable` (default 1) says whether the epilogue is per-channel bias,
  * residual and linear/relu/relu6 only. */
 static napi_value ConvPath(napi_env env, napi_callback_info info) {
-  size_t argc = MAX_ARGS;
-  napi_value argv[MAX_ARGS];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 15 && argc != 16) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.convPath: expected 15 or 16 arguments");
-    return NULL;
-  }
-  int64_t v[16];
-  v[15] = 1;
-  for (size_t i = 0; i < argc; i++)
-    if (!get_i64(env, argv[i], "geometry", &v[i])) return NULL;
-  conv_geom_t g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  args_t A;
+  conv_geom_t g;
+  int64_t fusable = 1;
+  const arg_t tail[] = {{"fusable", 'i', &fusable}};
+  if (!args_get(env, info, "convPath", 15, 16, &A) || !get_geometry(&A, 0, &g) || !unpack(&A, 15, tail, 1)) return NULL;
   epilogue_t unfusable;
   memset(&unfusable, 0, sizeof unfusable);
   unfusable.act = ACT_ELU;
-  const int path = conv_path(&g, v[15] ? NULL : &unfusable);
+  const int path = conv_path(&g, fusable ? NULL : &unfusable);
   napi_value s;
   static const char *names[] = {"im2col", "direct", "winograd", "im2col-direct"};
   CHECK_NAPI(env, napi_create_string_utf8(env, names[path], NAPI_AUTO_LENGTH, &s));
   return s;
 }
 
-/* packWinogradFilter(filter, C, OC) -> Float32Array: a 3×3 HWIO filter as Winograd F(2×2,3×3) weights. */
-static napi_value PackWinogradFilter(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  f32view f;
-  int64_t C, OC;
-  if (argc != 3 || !get_f32(env, argv[0], "filter", 0, &f) || !get_i64(env, argv[1], "C", &C) || !get_i64(env, argv[2], "OC", &OC))
-    return NULL;
-  if ((int64_t)f.length < 9 * C * OC) return range_error(env, "filter"), NULL;
-  const int64_t n = winograd_filter_size(C, OC);
-  napi_value ab, ta;
-  void *data;
-  CHECK_NAPI(env, napi_create_arraybuffer(env, (size_t)n * sizeof(float), &data, &ab));
-  pack_winograd_filter(f.data, C, OC, (float *)data);
-  CHECK_NAPI(env, napi_create_typedarray(env, napi_float32_array, (size_t)n, ab, 0, &ta));
-  return ta;
-}
+/* --- settings / info ------------------------------------------------------------------------------------------- */
 
-/* setConvMode(mode): -1 auto, 0 always im2col + sgemm, 1 direct kernel where supported (no Winograd). */
+/* setConvMode(mode): -1 auto, 0 always im2col + GEMM, 1 direct kernel where supported (no Winograd). */
 static napi_value SetConvMode(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  double d;
-  if (argc != 1 || napi_get_value_double(env, argv[0], &d) != napi_ok || (d != -1 && d != 0 && d != 1)) {
+  args_t A;
+  int64_t mode;
+  const arg_t spec[] = {{"mode", 's', &mode}};
+  if (!args_get(env, info, "setConvMode", 1, 1, &A) || !unpack(&A, 0, spec, 1)) return NULL;
+  if (mode < -1 || mode > 1) {
     napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.setConvMode: expected -1, 0 or 1");
     return NULL;
   }
-  conv_set_mode((int)d);
+  conv_set_mode((int)mode);
   return NULL;
 }
 
-/* --- info / threads ---------------------------------------------------------------------------------------------- */
-
-static napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int64_t n = 0;
-  if (argc != 1) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.setThreads: expected one argument");
+/* setIsa(level) -> level in effect: -1 auto (the best this CPU runs), 0 portable C, 1 AVX2+FMA, 2 AVX-512; a level above
+ * the CPU's is lowered to it. Call between kernels. */
+static napi_value SetIsa(napi_env env, napi_callback_info info) {
+  args_t A;
+  int64_t lvl;
+  const arg_t spec[] = {{"level", 's', &lvl}};
+  if (!args_get(env, info, "setIsa", 1, 1, &A) || !unpack(&A, 0, spec, 1)) return NULL;
+  if (lvl < -1 || lvl > ISA_AVX512) {
+    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.setIsa: expected -1 (auto), 0 (portable), 1 (avx2) or 2 (avx512)");
     return NULL;
   }
-  if (!get_i64(env, argv[0], "threads", &n)) return NULL;
+  napi_value v;
+  CHECK_NAPI(env, napi_create_int32(env, gemm_set_isa((int)lvl), &v));
+  return v;
+}
+
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  args_t A;
+  int64_t n = 0;
+  const arg_t spec[] = {{"threads", 'i', &n}};
+  if (!args_get(env, info, "setThreads", 1, 1, &A) || !unpack(&A, 0, spec, 1)) return NULL;
   if (n < 1 || n > 1024) {
     napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.setThreads: expected 1..1024");
     return NULL;
   }
   pool_set_threads((int)n);
+  return NULL;
+}
+
+/* setSpin(us): microseconds an idle pool worker spins before sleeping. */
+static napi_value SetSpin(napi_env env, napi_callback_info info) {
+  args_t A;
+  int64_t us;
+  const arg_t spec[] = {{"us", 'i', &us}};
+  if (!args_get(env, info, "setSpin", 1, 1, &A) || !unpack(&A, 0, spec, 1)) return NULL;
+  pool_set_spin_us(us > 1000000 ? 1000000 : (int)us);
   return NULL;
 }
 
@@ -516,14 +593,29 @@ static int set_int(napi_env env, napi_value obj, const char *key, int val) {
   return napi_set_named_property(env, obj, key, v) == napi_ok;
 }
 
-/* info() -> { corename, config, threads, procs, directConv }: OpenBLAS as it reports itself, except threads, which is
- * the addon's pool (OpenBLAS runs single-threaded inside its tasks); directConv when the AVX-512 kernels are usable. */
+/*
+ * info() -> { blas, isa, isaDetected, corename, config, threads, procs, directConv }: blas 'uol' (our GEMM) or
+ * 'openblas' (a UOL_BLAS=openblas build); isa the kernels' level in effect and isaDetected the CPU's best ('avx512',
+ * 'avx2', 'portable'); corename/config describe the GEMM (OpenBLAS's own words in an OpenBLAS build); threads is the
+ * addon's pool; directConv 1 when the AVX-512 conv kernels run.
+ */
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj;
   CHECK_NAPI(env, napi_create_object(env, &obj));
-  if (!set_str(env, obj, "corename", openblas_get_corename()) || !set_str(env, obj, "config", openblas_get_config()) ||
-      !set_int(env, obj, "threads", pool_threads()) || !set_int(env, obj, "procs", openblas_get_num_procs()) ||
+  const char *isa = gemm_isa_name(gemm_isa());
+#ifdef UOL_OPENBLAS
+  const char *blas = "openblas", *corename = openblas_get_corename(), *config = openblas_get_config();
+  const int procs = openblas_get_num_procs();
+#else
+  char config[96];
+  snprintf(config, sizeof config, "uol packed sgemm (%s micro-kernel)", isa);
+  const char *blas = "uol", *corename = isa;
+  const int procs = pool_threads();
+#endif
+  if (!set_str(env, obj, "blas", blas) || !set_str(env, obj, "isa", isa) ||
+      !set_str(env, obj, "isaDetected", gemm_isa_name(gemm_isa_detected())) || !set_str(env, obj, "corename", corename) ||
+      !set_str(env, obj, "config", config) || !set_int(env, obj, "threads", pool_threads()) || !set_int(env, obj, "procs", procs) ||
       !set_int(env, obj, "directConv", direct_conv_available())) {
     napi_throw_error(env, "UOL_BLAS_NAPI", "uol_blas.info: N-API call failed");
     return NULL;
@@ -531,22 +623,14 @@ static napi_value Info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* setSpin(us): microseconds an idle pool worker spins before sleeping. */
-static napi_value SetSpin(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int64_t us;
-  if (argc != 1 || !get_i64(env, argv[0], "us", &us)) return NULL;
-  pool_set_spin_us(us > 1000000 ? 1000000 : (int)us);
-  return NULL;
-}
-
 static napi_value Init(napi_env env, napi_value exports) {
+#ifdef UOL_OPENBLAS
   /* Parallelism comes from the addon's pool; OpenBLAS runs single-threaded inside its tasks. */
   openblas_set_num_threads(1);
+#endif
   napi_property_descriptor desc[] = {
       {"matmul", NULL, Matmul, NULL, NULL, NULL, napi_default, NULL},
+      {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
       {"linear", NULL, Linear, NULL, NULL, NULL, napi_default, NULL},
       {"linearPath", NULL, LinearPath, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_default, NULL},
@@ -556,7 +640,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"convPath", NULL, ConvPath, NULL, NULL, NULL, napi_default, NULL},
       {"packConvFilter", NULL, PackConvFilter, NULL, NULL, NULL, napi_default, NULL},
       {"packWinogradFilter", NULL, PackWinogradFilter, NULL, NULL, NULL, napi_default, NULL},
+      {"repackInPlace", NULL, RepackInPlace, NULL, NULL, NULL, napi_default, NULL},
       {"setConvMode", NULL, SetConvMode, NULL, NULL, NULL, napi_default, NULL},
+      {"setIsa", NULL, SetIsa, NULL, NULL, NULL, napi_default, NULL},
       {"setSpin", NULL, SetSpin, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, Info, NULL, NULL, NULL, napi_default, NULL},

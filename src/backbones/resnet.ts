@@ -13,6 +13,7 @@ import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
 import { weight, type WeightMap } from './ops.js';
 import { fusedConv2dResidual } from '../engine/fused.js';
+import { holdOnce } from '../engine/native-state.js';
 
 /** ResNet hyper-parameters (torchvision ResNet-50: layers [3,4,6,3], width 64). */
 export interface ResNetConfig {
@@ -150,7 +151,9 @@ export class ResNet implements FeatureExtractor {
       const cw = weight(weights, key);
       const out = cw.shape[3]!;
       const { filter, bias } = foldBatchNorm(cw.data, out, bnArrays(weights, bn), config.eps);
-      return { filter: tf.tensor4d(filter, cw.shape as [number, number, number, number]), bias: tf.tensor1d(bias), stride, pad };
+      const f = tf.tensor4d(filter, cw.shape as [number, number, number, number]);
+      holdOnce([f]); // held once: the native kernels may keep it packed in place (src/engine/native-kernels.ts)
+      return { filter: f, bias: tf.tensor1d(bias), stride, pad };
     };
     this.stem = conv('conv1.weight', 'bn1', 2, 3);
     // Stage strides as in the release: [1, 2, 1+(ds>=16), 1+(ds==32)].

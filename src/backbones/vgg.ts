@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
 import { weight, type WeightMap } from './ops.js';
 import { bnArrays, foldBatchNorm } from './resnet.js';
+import { holdOnce } from '../engine/native-state.js';
 
 /** One entry of a VGG config: conv width, 'M' (2×2/2 max-pool) or 'N' (3×3/1 max-pool, pad 1). */
 export type VggItem = number | 'M' | 'N';
@@ -75,7 +76,9 @@ export class Vgg implements FeatureExtractor {
       }
       const w = weight(weights, `features.${index}.weight`);
       const { filter, bias } = foldBatchNorm(w.data, item, bnArrays(weights, `features.${index + 1}`), config.eps, weight(weights, `features.${index}.bias`).data);
-      this.layers.push({ kind: 'conv', filter: tf.tensor4d(filter, w.shape as [number, number, number, number]), bias: tf.tensor1d(bias) });
+      const f = tf.tensor4d(filter, w.shape as [number, number, number, number]);
+      holdOnce([f]); // held once: the native kernels may keep it packed in place (src/engine/native-kernels.ts)
+      this.layers.push({ kind: 'conv', filter: f, bias: tf.tensor1d(bias) });
     }
   }
 

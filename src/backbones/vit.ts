@@ -18,7 +18,7 @@ import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
 import { bicubicAntialiasMatrix, bicubicMatrix, resampleGrid, weight, type WeightMap } from './ops.js';
 import { fusedAttention, fusedLayerNorm, fusedLinear, fusedTransformerKernels, hasKernel } from '../engine/fused.js';
-import { nativeStatus } from '../engine/native-state.js';
+import { holdOnce, nativeStatus } from '../engine/native-state.js';
 
 /** How position embeddings are resized to another patch grid. */
 export type PosInterpolation =
@@ -192,6 +192,8 @@ export class VisionTransformer implements FeatureExtractor {
         blk.ls2 = t1(`${b}ls2.gamma`);
       }
       this.blocks.push(blk);
+      // Weights held once: the native kernels keep these packed in place (no second copy; src/engine/native-kernels.ts).
+      holdOnce([blk.qkvW, blk.projW, blk.fc1W, blk.fc2W]);
     }
     this.normG = t1('norm.weight');
     this.normB = t1('norm.bias');

@@ -9,7 +9,12 @@
  * (a pause between sides lets spinning BLAS/OpenMP threads of the other side go to sleep); each round times a few
  * forward passes after warm-up and keeps their median; each side's figure is its best round. Plain-wasm rows (native
  * kernels removed) are added for the 224 cases in full mode, for context. Peak RSS during a case and tensors left after
- * it are reported with each row.
+ * it are reported with each row (RSS is the process's, so a case's figure includes what earlier cases left in the wasm
+ * heap: compare one backbone across builds with `--filter` runs).
+ *
+ * Native configurations: on the 224 B=1 cases every configuration of native-configs.ts is timed in the same rounds (the
+ * ISA level the CPU picks, forced AVX2 and portable C, the OpenBLAS comparison build when built), one row each; the
+ * default row adds its ratio to the OpenBLAS build.
  *
  * A second, tuned PyTorch is timed in the same rounds: the same 2 threads with `OMP_WAIT_POLICY=PASSIVE`. Debian's
  * torch runs OpenMP and OpenBLAS thread pools side by side, and their busy-waiting makes the default configuration
@@ -25,6 +30,7 @@ import { syntheticSpecFor, syntheticWeights } from '../backbones/synthetic.js';
 import { runExtractor, type FeatureExtractor } from '../backbones/types.js';
 import { nativeStatus, restoreNativeKernels, uninstallNativeKernels } from '../engine/native.js';
 import type { BenchResult, BenchSuite } from './types.js';
+import { nativeConfigs } from './native-configs.js';
 import { TorchServer, type TorchModelRequest } from './torch.js';
 import { settings } from '../util/settings.js';
 
@@ -93,6 +99,13 @@ async function timeOurs(fe: FeatureExtractor, x: tf.Tensor4D, iters: number, pea
 
 const MB = 1024 * 1024;
 
+/** One timed configuration of our side. */
+interface Run {
+  id: string;
+  label: string;
+  apply?: () => void;
+}
+
 export const backbonesSuite: BenchSuite = {
   name: 'backbones',
   description: 'feature extraction images/s (ViT-S/16, S/8, ResNet-50, VGG16-BN, MobileNetV2) vs PyTorch (2 threads), same run, interleaved',
@@ -108,23 +121,32 @@ export const backbonesSuite: BenchSuite = {
     const before = nativeStatus();
     const backend = tf.getBackend();
     const ours = backend === 'wasm' ? (before?.enabled ? 'wasm+native' : 'wasm') : backend;
+    // Native configurations (ISA levels, the OpenBLAS build): all of them on the 224 B=1 cases, the default elsewhere.
+    const configs = backend === 'wasm' ? nativeConfigs(before) : [];
+    const runs: Run[] = configs.length ? configs.map((c) => ({ id: c.id, label: c.label, apply: c.apply })) : [{ id: 'auto', label: ours }];
     try {
       for (const c of cases) {
         const tensors0 = tf.memory().numTensors;
-        const peak = { rss: process.memoryUsage.rss() };
         const fe = await c.make();
         const x = tf.randomNormal([c.batch, c.size, c.size, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-        const ourMs: number[] = [];
+        const mine = runs.filter((r) => r.id === 'auto' || (c.size === 224 && c.batch === 1)).map((r) => ({ ...r, ms: [] as number[], iters: 1, peak: { rss: process.memoryUsage.rss() } }));
         const torchMs: number[] = [];
         const tunedMs: number[] = [];
         let plainMs: number | undefined;
         try {
-          // Warm-up: kernel set-up, filter packing, XNNPACK operator caches.
-          const warm = await timeOurs(fe, x, 1, peak);
-          const iters = opts.quick ? 1 : Math.max(2, Math.min(10, Math.ceil(1200 / warm[0]!)));
-          for (let r = 0; r < rounds; r++) {
-            ourMs.push(median(await timeOurs(fe, x, iters, peak)));
-            opts.onProgress?.({ stage: 'bench backbones', done: r + 1, total: rounds, detail: `${c.name} · ours` });
+          // Warm-up per configuration: kernel set-up, filter packing, XNNPACK operator caches.
+          for (const r of mine) {
+            r.apply?.();
+            const warm = await timeOurs(fe, x, 1, r.peak);
+            r.iters = opts.quick ? 1 : Math.max(2, Math.min(10, Math.ceil(1200 / warm[0]!)));
+          }
+          for (let round = 0; round < rounds; round++) {
+            for (const r of mine) {
+              r.apply?.();
+              r.ms.push(median(await timeOurs(fe, x, r.iters, r.peak)));
+            }
+            opts.onProgress?.({ stage: 'bench backbones', done: round + 1, total: rounds, detail: `${c.name} · ours` });
+            const iters = mine[0]!.iters;
             for (const [server, sink, skip] of [[torch, torchMs, torchSkip], [tuned, tunedMs, tunedSkip]] as const) {
               if (skip) continue;
               await sleep(150);
@@ -135,53 +157,58 @@ export const backbonesSuite: BenchSuite = {
               await sleep(150);
             }
           }
+          if (configs.length) restoreNativeKernels(before);
           // Plain wasm for context (224, B=1, full mode): the same model with the native kernels removed.
           if (!opts.quick && backend === 'wasm' && before?.enabled && c.size === 224 && c.batch === 1) {
             uninstallNativeKernels();
             try {
-              await timeOurs(fe, x, 1, peak);
-              plainMs = median(await timeOurs(fe, x, 2, peak));
+              await timeOurs(fe, x, 1, { rss: 0 });
+              plainMs = median(await timeOurs(fe, x, 2, { rss: 0 }));
             } finally {
               restoreNativeKernels(before);
             }
           }
         } finally {
+          if (configs.length) restoreNativeKernels(before);
           x.dispose();
           fe.dispose();
         }
-        const best = Math.min(...ourMs);
-        const r: BenchResult = {
-          suite: 'backbones',
-          case: `${c.name} · ${ours}`,
-          metric: 'img/s',
-          value: (1000 * c.batch) / best,
-          details: {
-            'ms/batch': best,
-            'rounds ms': ourMs.map((v) => v.toFixed(1)).join(' '),
-            'peak RSS MB': peak.rss / MB,
-            'tensors left': tf.memory().numTensors - tensors0,
-          },
-        };
-        if (torchMs.length) {
-          const tb = Math.min(...torchMs);
-          r.reference = { name: `PyTorch ${torch.env?.torch ?? ''} (${torchThreads} thr)`, value: (1000 * c.batch) / tb };
-          r.speedup = tb / best;
-          r.details!['torch ms/batch'] = tb;
-          r.details!['torch rounds ms'] = torchMs.map((v) => v.toFixed(1)).join(' ');
-        } else if (torchSkip) r.details!.reference = `skipped: ${torchSkip}`;
-        if (tunedMs.length) {
-          const tt = Math.min(...tunedMs);
-          r.details!['torch tuned img/s'] = (1000 * c.batch) / tt;
-          r.details!['ratio vs tuned'] = tt / best;
-          r.details!['torch tuned rounds ms'] = tunedMs.map((v) => v.toFixed(1)).join(' ');
-          if (torchMs.length) r.details!['ratio vs best torch'] = Math.min(tt, ...torchMs) / best;
+        const tb = torchMs.length ? Math.min(...torchMs) : undefined;
+        const tt = tunedMs.length ? Math.min(...tunedMs) : undefined;
+        const openblasBest = mine.find((r) => r.id === 'openblas')?.ms;
+        for (const run of mine) {
+          const best = Math.min(...run.ms);
+          const r: BenchResult = {
+            suite: 'backbones',
+            case: `${c.name} · ${run.label}`,
+            metric: 'img/s',
+            value: (1000 * c.batch) / best,
+            details: {
+              'ms/batch': best,
+              'rounds ms': run.ms.map((v) => v.toFixed(1)).join(' '),
+              'peak RSS MB': run.peak.rss / MB,
+              'tensors left': tf.memory().numTensors - tensors0,
+            },
+          };
+          if (tb !== undefined) {
+            r.reference = { name: `PyTorch ${torch.env?.torch ?? ''} (${torchThreads} thr)`, value: (1000 * c.batch) / tb };
+            r.speedup = tb / best;
+            r.details!['torch ms/batch'] = tb;
+            r.details!['torch rounds ms'] = torchMs.map((v) => v.toFixed(1)).join(' ');
+          } else if (torchSkip) r.details!.reference = `skipped: ${torchSkip}`;
+          if (tt !== undefined) {
+            r.details!['torch tuned img/s'] = (1000 * c.batch) / tt;
+            r.details!['ratio vs tuned'] = tt / best;
+            r.details!['torch tuned rounds ms'] = tunedMs.map((v) => v.toFixed(1)).join(' ');
+            if (tb !== undefined) r.details!['ratio vs best torch'] = Math.min(tt, tb) / best;
+          }
+          if (run.id === 'auto' && openblasBest?.length) r.details!['ratio vs OpenBLAS build'] = Math.min(...openblasBest) / best;
+          out.push(r);
         }
-        out.push(r);
         if (plainMs !== undefined) {
           const p: BenchResult = { suite: 'backbones', case: `${c.name} · wasm (no native kernels)`, metric: 'img/s', value: (1000 * c.batch) / plainMs, details: { 'ms/batch': plainMs } };
-          if (torchMs.length) {
-            const tb = Math.min(...torchMs);
-            p.reference = { name: r.reference!.name, value: (1000 * c.batch) / tb };
+          if (tb !== undefined) {
+            p.reference = { name: `PyTorch ${torch.env?.torch ?? ''} (${torchThreads} thr)`, value: (1000 * c.batch) / tb };
             p.speedup = tb / plainMs;
           }
           out.push(p);

@@ -1,11 +1,13 @@
 /**
  * Benchmark: the matmul and convolution shapes of our backbones (ViT-S Linear layers and attention products, ResNet-50 /
- * VGG / patch-embedding convolutions), on plain wasm, on wasm with the native OpenBLAS kernels, and in PyTorch (same
- * shapes, same run, 2 threads). Reports GFLOP/s with torch as the reference.
+ * VGG / patch-embedding convolutions), on plain wasm, on wasm with the native kernels in each configuration of
+ * native-configs.ts (ISA auto, forced AVX2 and portable, the OpenBLAS comparison build), and in PyTorch (same shapes,
+ * same run, 2 threads). Reports GFLOP/s with torch as the reference.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { installNativeKernels, NATIVE_KERNELS, nativeStatus, restoreNativeKernels, uninstallNativeKernels } from '../engine/native.js';
 import type { BenchResult, BenchSuite } from './types.js';
+import { nativeConfigs } from './native-configs.js';
 import { TorchServer, type TorchOp } from './torch.js';
 
 /** One benchmark case: a TF.js op on fixed shapes and the same op for torch. */
@@ -85,7 +87,7 @@ function timeMs(run: () => tf.Tensor, rounds: number, minMs: number): number {
 
 export const matmulSuite: BenchSuite = {
   name: 'matmul',
-  description: 'ViT/ResNet matmul and conv shapes: wasm vs wasm+native OpenBLAS vs PyTorch (GFLOP/s)',
+  description: 'ViT/ResNet matmul and conv shapes: wasm vs wasm+native (each ISA level, OpenBLAS build) vs PyTorch (GFLOP/s)',
   async run(opts) {
     const rounds = opts.quick ? 2 : 5;
     const minMs = opts.quick ? 30 : 200;
@@ -94,13 +96,15 @@ export const matmulSuite: BenchSuite = {
     const backend = tf.getBackend();
     // On wasm, time plain kernels and (when the addon loads and --native is not off) every native kernel, then
     // restore what was installed.
-    const variants: { label: string; native: boolean }[] = backend === 'wasm' ? [{ label: 'wasm', native: false }] : [{ label: backend, native: false }];
+    const variants: { label: string; apply?: () => void }[] = [{ label: backend }];
     let nativeNote = '';
     if (backend === 'wasm' && before?.requested === 'off') nativeNote = before.reason;
     else if (backend === 'wasm') {
-      const probe = installNativeKernels('wasm', 'auto', { kernels: NATIVE_KERNELS.map((k) => k.name) });
-      if (probe.enabled) variants.push({ label: 'wasm+native', native: true });
+      const all = NATIVE_KERNELS.map((k) => k.name);
+      const probe = installNativeKernels('wasm', 'auto', { kernels: all });
+      if (probe.enabled) for (const cfg of nativeConfigs(probe, all)) variants.push({ label: cfg.label, apply: cfg.apply });
       else nativeNote = probe.reason;
+      restoreNativeKernels(before);
     }
     // Case by case, ours (each variant) then torch, over `passes` passes; each side keeps its best (lowest) median, so
     // a burst of load from other processes on this shared machine hits both sides alike.
@@ -121,7 +125,7 @@ export const matmulSuite: BenchSuite = {
           try {
             for (const v of variants) {
               if (backend === 'wasm') {
-                if (v.native) installNativeKernels('wasm', 'auto', { kernels: NATIVE_KERNELS.map((k) => k.name) });
+                if (v.apply) v.apply();
                 else uninstallNativeKernels();
               }
               keepMin(ours, `${c.name}|${v.label}`, timeMs(run, rounds, minMs));

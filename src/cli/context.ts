@@ -9,7 +9,6 @@ import type { Argv } from 'yargs';
 import * as path from 'node:path';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/choices.js';
 import type { EngineInfo } from '../engine/backend.js';
 import { createProgress, resolveProgressMode, type ProgressMode, type ProgressSink } from './progress.js';
@@ -70,17 +69,12 @@ export function settleDisplay(): void {
   clearStatus();
 }
 
-/** Package root (bin/, dist/, tools/). */
-function packageRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
-
 /**
  * One line, shown once per user (a marker under $XDG_CACHE_HOME/uol-rps or ~/.cache/uol-rps), when a run uses plain
  * wasm kernels because the native addon is not built: the exact commands that build it.
  */
 function nativeHint(a: GlobalArgs, e: EngineInfo): void {
-  if (a.json || settings().noHints || e.backend !== 'wasm' || e.native.enabled || !/not built/.test(e.native.reason)) return;
+  if (a.json || settings().noHints || e.backend !== 'wasm' || e.native.enabled || !e.native.hint) return;
   const cache = settings().cacheHome || path.join(homedir(), '.cache');
   const marker = path.join(cache, 'uol-rps', 'native-hint-shown');
   if (existsSync(marker)) return;
@@ -91,8 +85,7 @@ function nativeHint(a: GlobalArgs, e: EngineInfo): void {
     return; // no writable cache: stay quiet rather than repeat the hint on every run
   }
   clearStatus();
-  const build = path.join(packageRoot(), 'tools', 'build-native.mjs');
-  process.stderr.write(`uol: tip: plain wasm kernels (the native OpenBLAS addon is not built); for the fast CPU path run: sudo apt-get install -y libopenblas-dev && node ${build}  (then \`uol info\` shows "native kernels: on"; shown once)\n`);
+  process.stderr.write(`uol: tip: ${e.native.hint} (shown once)\n`);
 }
 
 /** Starts the engine as the global options ask (says what is loading on a terminal). */

@@ -4,6 +4,7 @@
  * engine start) loads the addon and records its outcome here; in a browser nothing is ever recorded, so
  * {@link nativeStatus} stays undefined and the core takes its composed-ops paths.
  */
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { NativeStatus } from './native.js';
 
 /** TF.js fused activations → the addon's codes (equal to tfjs-backend-wasm's FusableActivation enum). */
@@ -31,4 +32,22 @@ export function nativeStatus(): NativeStatus | undefined {
 export function recordNativeStatus(status: NativeStatus | undefined): NativeStatus | undefined {
   last = status;
   return status;
+}
+
+/** Weights their owner declared native-owned ({@link holdOnce}), by dataId: only these are packed in place. */
+const heldOnce = new WeakSet<object>();
+
+/**
+ * Declares weights whose owner (a backbone built for inference) reads them only through native or TF.js conv/matmul
+ * kernels, so the native kernels may keep them packed in place (held once: engine/native-kernels.ts). A host read
+ * (`dataSync()`/`data()`) of such a weight still sees its own layout: the backend's readSync restores it first. Without
+ * the native kernels (a browser, plain wasm) the declaration changes nothing.
+ */
+export function holdOnce(weights: readonly Tensor[]): void {
+  for (const w of weights) heldOnce.add(w.dataId);
+}
+
+/** Whether a tensor's storage was declared held once ({@link holdOnce}). */
+export function isHeldOnce(dataId: object): boolean {
+  return heldOnce.has(dataId);
 }

@@ -15,6 +15,8 @@ export interface Settings {
   nativeAddon?: string;
   /** UOL_NATIVE_THREADS: threads of the addon's pool (default: the cores the process may use). */
   nativeThreads?: number;
+  /** UOL_ISA: instruction-set level of the native kernels (`avx512`, `avx2`, `portable`, or `auto`, the default). */
+  isa?: 'avx512' | 'avx2' | 'portable' | 'auto';
   /** UOL_NATIVE_KERNELS: `default`, `all` or a comma-separated list of kernel names. */
   nativeKernels?: string;
   /** UOL_FOLD_LAYERS=0 keeps tfjs LayersModels unfolded. */
@@ -45,6 +47,13 @@ export interface Settings {
     torchTuned: boolean;
     /** UOL_TORCH_PYTHON: the Python with torch for references (default /usr/bin/python3). */
     torchPython?: string;
+    /**
+     * UOL_BENCH_NATIVE_CONFIGS: comma-separated native configurations the backbones/matmul suites time — `auto`,
+     * `avx2`, `portable`, `openblas` (default: all this machine has).
+     */
+    nativeConfigs?: string[];
+    /** UOL_BENCH_OPENBLAS_ADDON: the OpenBLAS comparison build (default native/build-openblas/build/Release/uol_blas.node). */
+    openblasAddon?: string;
   };
 }
 
@@ -73,12 +82,23 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = globalThis.process?.env
     ['openblasCoretype', str(env.OPENBLAS_CORETYPE)],
   ];
   for (const [k, v] of opt) if (v !== undefined) (s as unknown as Record<string, unknown>)[k] = v;
+  const isa = str(env.UOL_ISA);
+  if (isa !== undefined) {
+    if (isa !== 'avx512' && isa !== 'avx2' && isa !== 'portable' && isa !== 'auto') {
+      throw new Error(`UOL_ISA must be avx512, avx2, portable or auto (got "${isa}")`);
+    }
+    s.isa = isa;
+  }
   const threads = num(env.UOL_NATIVE_THREADS);
   if (threads !== undefined) s.nativeThreads = threads;
   const longRun = num(env.UOL_BENCH_LONG_RUN);
   if (longRun !== undefined) s.bench.longRun = longRun;
   const tt = num(env.UOL_BENCH_TORCH_THREADS);
   if (tt !== undefined) s.bench.torchThreads = tt;
+  const cfgs = str(env.UOL_BENCH_NATIVE_CONFIGS);
+  if (cfgs !== undefined) s.bench.nativeConfigs = cfgs.split(',').map((x) => x.trim()).filter(Boolean);
+  const ob = str(env.UOL_BENCH_OPENBLAS_ADDON);
+  if (ob !== undefined) s.bench.openblasAddon = ob;
   const py = str(env.UOL_TORCH_PYTHON);
   if (py !== undefined) s.bench.torchPython = py;
   return s;
