@@ -1,5 +1,5 @@
-# The optional native addon (src/uol_blas.c: N-API glue; gemm.c: our packed SGEMM; compute.c, conv_avx512.c, pool.c:
-# kernels and thread pool). Built by tools/build-native.mjs with node-gyp; needs only a C compiler. ISA-specific code
+# The optional native addon (src/uol_blas.c: N-API glue; gemm.c: our packed SGEMM; compute.c, conv_*.c (conv_simd.inc
+# compiled per ISA), pool.c: kernels and thread pool). Built by tools/build-native.mjs with node-gyp; needs only a C compiler. ISA-specific code
 # (AVX-512, AVX2+FMA) is compiled with function target attributes and chosen at run time, so one build runs on every
 # x86-64 CPU. UOL_BLAS=openblas at build time links OpenBLAS for the matrix products instead (kept to compare against;
 # needs libopenblas-dev or an OpenBLAS with a pkg-config file).
@@ -10,7 +10,7 @@
   "targets": [
     {
       "target_name": "uol_blas",
-      "sources": ["src/uol_blas.c", "src/gemm.c", "src/compute.c", "src/conv_avx512.c", "src/pool.c"],
+      "sources": ["src/uol_blas.c", "src/gemm.c", "src/compute.c", "src/conv_avx512.c", "src/conv_avx512_wino.c", "src/conv_avx2.c", "src/conv_portable.c", "src/pool.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O3", "-std=gnu11", "-ffp-contract=fast", "-pthread", "-Wall", "-Wextra", "-fno-strict-aliasing"],
       "ldflags": ["-pthread"],

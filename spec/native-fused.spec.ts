@@ -163,10 +163,10 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
     });
   });
 
-  describe('direct convolution (AVX-512) vs plain wasm', function () {
+  describe('direct convolution (the ISA level in effect) vs plain wasm', function () {
     before(function () {
       if (!nativeStatus()?.library?.directConv) {
-        console.log('      (no AVX-512: the direct kernel is not used; its tests are pending)');
+        console.log('      (this addon has no direct kernels; their tests are pending)');
         this.skip();
       }
     });
@@ -249,49 +249,58 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
     });
   });
 
-  describe('Winograd F(2×2,3×3) convolution vs plain wasm and the direct kernel', function () {
-    before(function () {
-      if (!nativeStatus()?.library?.directConv) this.skip();
-    });
-
-    const geoms: [string, number[], number[], number | 'same' | 'valid'][] = [
-      ['13×12 (odd: partial tiles), same, 32→48', [1, 13, 12, 32], [3, 3, 32, 48], 'same'],
-      ['valid, C 130 (two K blocks, channel tail), 130→100', [1, 14, 12, 130], [3, 3, 130, 100], 'valid'],
-      ['batch 2, pad 1, 16→64', [2, 11, 10, 16], [3, 3, 16, 64], 1],
-    ];
-    for (const [name, xs, fs, pad] of geoms) {
-      it(`${name}: plain, bias+relu, bias+relu6, residual; elu falls back to the direct kernel`, () => {
-        const x = rnd(xs) as tf.Tensor4D;
-        const f = rnd(fs) as tf.Tensor4D;
-        const bias = rnd([fs[3]!]) as tf.Tensor1D;
-        const k = 9 * fs[2]!;
-        const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], 1, 1, pad);
-        const geom = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, 3, 3, 1, 1, 1, 1, info.padInfo.top, info.padInfo.left];
-        expect(nativeAddon()!.convPath(...geom)).to.equal('winograd');
-        expect(nativeAddon()!.convPath(...geom, 0)).to.equal('direct');
-        const residual = rnd(info.outShape) as tf.Tensor4D;
-        const runs: [string, () => tf.Tensor][] = [
-          ['plain', () => tf.conv2d(x, f, 1, pad)],
-          ['bias+relu', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu' })],
-          ['bias+relu6', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu6' })],
-          ['residual+relu', () => fusedConv2dResidual({ x, filter: f, strides: 1, pad, bias, residual, activation: 'relu' })],
-          ['bias+elu (direct)', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'elu' })],
-        ];
-        for (const [what, run] of runs) {
-          const r = both(run);
-          expect(r.natShape, what).to.deep.equal(r.refShape);
-          // Winograd's transforms add a few roundings per product: allow twice the summation-order bound.
-          expectClose(r.nat, r.ref, 2 * tol(k), `${name} ${what}`);
-          nativeAddon()!.setConvMode(1);
-          const direct = run();
-          nativeAddon()!.setConvMode(-1);
-          expectClose(r.nat, direct.dataSync(), 2 * tol(k), `${name} ${what} vs direct`);
-          direct.dispose();
-        }
-        tf.dispose([x, f, bias, residual]);
+  // Both variants at the ISA level in effect (setConvMode 2: F(2×2,3×3), 3: F(4×4,3×3)). Bounds: F(2×2) twice the
+  // summation-order bound; F(4×4)'s transforms multiply by up to 8 and 1/24 on the way, so four times it.
+  const variants = [
+    { mode: 2 as const, name: 'F(2×2,3×3)', path: 'winograd', bound: 2 },
+    { mode: 3 as const, name: 'F(4×4,3×3)', path: 'winograd4', bound: 4 },
+  ];
+  for (const v of variants) {
+    describe(`Winograd ${v.name} convolution vs plain wasm and the direct kernel`, function () {
+      before(function () {
+        if (!nativeStatus()?.library?.directConv) this.skip();
       });
-    }
-  });
+      beforeEach(() => nativeAddon()!.setConvMode(v.mode)); // the outer afterEach puts it back to -1
+
+      const geoms: [string, number[], number[], number | 'same' | 'valid'][] = [
+        ['13×12 (odd: partial tiles), same, 32→48', [1, 13, 12, 32], [3, 3, 32, 48], 'same'],
+        ['valid, C 130 (two K blocks, channel tail), 130→100', [1, 14, 12, 130], [3, 3, 130, 100], 'valid'],
+        ['batch 2, pad 1, 16→64', [2, 11, 10, 16], [3, 3, 16, 64], 1],
+        ['pad 1, 21→19 (tails narrower than every vector width)', [1, 10, 11, 21], [3, 3, 21, 19], 1],
+      ];
+      for (const [name, xs, fs, pad] of geoms) {
+        it(`${name}: plain, bias+relu, bias+relu6, residual; elu falls back to the direct kernel`, () => {
+          const x = rnd(xs) as tf.Tensor4D;
+          const f = rnd(fs) as tf.Tensor4D;
+          const bias = rnd([fs[3]!]) as tf.Tensor1D;
+          const k = 9 * fs[2]!;
+          const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], 1, 1, pad);
+          const geom = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, 3, 3, 1, 1, 1, 1, info.padInfo.top, info.padInfo.left];
+          expect(nativeAddon()!.convPath(...geom)).to.equal(v.path);
+          expect(nativeAddon()!.convPath(...geom, 0)).to.equal('direct');
+          const residual = rnd(info.outShape) as tf.Tensor4D;
+          const runs: [string, () => tf.Tensor][] = [
+            ['plain', () => tf.conv2d(x, f, 1, pad)],
+            ['bias+relu', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu' })],
+            ['bias+relu6', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'relu6' })],
+            ['residual+relu', () => fusedConv2dResidual({ x, filter: f, strides: 1, pad, bias, residual, activation: 'relu' })],
+            ['bias+elu (direct)', () => tf.fused.conv2d({ x, filter: f, strides: 1, pad, bias, activation: 'elu' })],
+          ];
+          for (const [what, run] of runs) {
+            const r = both(run);
+            expect(r.natShape, what).to.deep.equal(r.refShape);
+            expectClose(r.nat, r.ref, v.bound * tol(k), `${name} ${what}`);
+            nativeAddon()!.setConvMode(1);
+            const direct = run();
+            nativeAddon()!.setConvMode(v.mode);
+            expectClose(r.nat, direct.dataSync(), v.bound * tol(k), `${name} ${what} vs direct`);
+            direct.dispose();
+          }
+          tf.dispose([x, f, bias, residual]);
+        });
+      }
+    });
+  }
 
   describe('UolFusedConv2D (conv + bias + residual, then activation)', () => {
     const geoms: [string, number[], number[], number | 'same' | 'valid', number][] = [

@@ -446,9 +446,69 @@ int par_attention(const float *qkv, float *out, int64_t B, int64_t N, int64_t he
 
 static int conv_mode = -1;
 
-/* mode: -1 auto, 0 im2col + sgemm only, 1 direct only (no Winograd), 2 auto (same as -1). */
 void conv_set_mode(int mode) {
   conv_mode = mode;
+}
+
+int direct_conv_available(void) {
+  return 1; /* every level has direct kernels (conv_avx512.c, conv_avx2.c, conv_portable.c) */
+}
+
+void direct_conv_region(UOL_DIRECT_CONV_ARGS) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (gemm_isa() >= ISA_AVX512) {
+    direct_conv_region_avx512(x, f, packed, out, g, b, p0, p1, c0, c1, zeros, ptrs, fuse, bias, res, act);
+    return;
+  }
+  if (gemm_isa() >= ISA_AVX2) {
+    direct_conv_region_avx2(x, f, packed, out, g, b, p0, p1, c0, c1, zeros, ptrs, fuse, bias, res, act);
+    return;
+  }
+#endif
+  direct_conv_region_portable(x, f, packed, out, g, b, p0, p1, c0, c1, zeros, ptrs, fuse, bias, res, act);
+}
+
+void wino_conv_region(UOL_WINO_ARGS) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (gemm_isa() >= ISA_AVX512) {
+    wino_conv_region_avx512(m, x, packed, out, g, b, t0, t1, c0, c1, zeros, scratch, bias, res, act);
+    return;
+  }
+  if (gemm_isa() >= ISA_AVX2) {
+    wino_conv_region_avx2(m, x, packed, out, g, b, t0, t1, c0, c1, zeros, scratch, bias, res, act);
+    return;
+  }
+#endif
+  wino_conv_region_portable(m, x, packed, out, g, b, t0, t1, c0, c1, zeros, scratch, bias, res, act);
+}
+
+int64_t wino_scratch_floats(int m, int64_t T, int64_t C) {
+  const int64_t nn = (m + 2) * (m + 2), groups = ceil_div(T, 6);
+  return nn * T * C + nn * T * 64 + (int64_t)((nn * groups * 6 * sizeof(const float *) + sizeof(float) - 1) / sizeof(float));
+}
+
+void conv_fill_pointers(const float *x, const conv_geom_t *g, int64_t b, int64_t p0, int64_t p1, const float *zeros,
+                        const float **ptrs) {
+  const int64_t taps = g->FH * g->FW, C = g->C, OW = g->OW, tiles = ceil_div(p1 - p0, 6);
+  const float *xb = x + b * g->H * g->W * C;
+  for (int64_t i = 0; i < tiles; i++) {
+    for (int r = 0; r < 6; r++) {
+      const int64_t p = p0 + i * 6 + r;
+      const float **dst = ptrs + i * taps * 6 + r;
+      if (p >= p1) {
+        for (int64_t t = 0; t < taps; t++) dst[t * 6] = zeros;
+        continue;
+      }
+      const int64_t oy = p / OW, ox = p % OW;
+      for (int64_t ky = 0; ky < g->FH; ky++) {
+        const int64_t iy = oy * g->SH - g->PT + ky * g->DH;
+        for (int64_t kx = 0; kx < g->FW; kx++) {
+          const int64_t ix = ox * g->SW - g->PL + kx * g->DW;
+          dst[(ky * g->FW + kx) * 6] = (iy < 0 || iy >= g->H || ix < 0 || ix >= g->W) ? zeros : xb + (iy * g->W + ix) * C;
+        }
+      }
+    }
+  }
 }
 
 int conv_uses_direct(const conv_geom_t *g) {
@@ -457,9 +517,21 @@ int conv_uses_direct(const conv_geom_t *g) {
   return g->C >= 16 && g->OC >= 16;
 }
 
-/* Winograd pays on 3×3 stride-1 convolutions with enough tiles to amortise its 16/9 larger filter (measured with
+/* Winograd pays on 3×3 stride-1 convolutions with enough tiles to amortise its larger filter (measured with
  * `uol bench --suite matmul`: 7×7 maps are faster direct). */
+#ifndef WINO_MIN_PIXELS
 #define WINO_MIN_PIXELS 100
+#endif
+
+/* Which Winograd variant runs. F(4×4,3×3) needs 4× fewer multiply-adds than direct, F(2×2,3×3) 2.25×, but F(4×4)'s
+ * filter is 36/16 the size of F(2×2)'s, and with few tiles its GEMMs are bound by reading it: F(2×2) wins below ~49
+ * tiles of 4×4 (measured, `uol bench --suite matmul`, AVX-512: 14×14 maps 1.4 vs 1.8 ms at 512→512, 28×28 7.0 vs
+ * 5.6 ms). */
+static int wino_kind(const conv_geom_t *g) {
+  if (conv_mode == 2) return CONV_WINOGRAD;
+  if (conv_mode == 3) return CONV_WINOGRAD4;
+  return ceil_div(g->OH, 4) * ceil_div(g->OW, 4) >= 49 ? CONV_WINOGRAD4 : CONV_WINOGRAD;
+}
 
 int conv_path(const conv_geom_t *g, const epilogue_t *e) {
   if (!conv_uses_direct(g)) {
@@ -468,7 +540,7 @@ int conv_path(const conv_geom_t *g, const epilogue_t *e) {
   }
   if (conv_mode != 1 && g->FH == 3 && g->FW == 3 && g->SH == 1 && g->SW == 1 && g->DH == 1 && g->DW == 1 &&
       g->OH * g->OW >= WINO_MIN_PIXELS && conv_epilogue_fusable(e, g->B))
-    return CONV_WINOGRAD;
+    return wino_kind(g);
   return CONV_DIRECT;
 }
 
@@ -482,6 +554,7 @@ typedef struct {
   int fuse, oom;
   const float *zeros;
   const float *gemm_packed; /* im2col + our GEMM reading the filter from its direct-kernel packing (no copy) */
+  int wkind;                /* Winograd: CONV_WINOGRAD (F(2×2,3×3)) or CONV_WINOGRAD4 */
 } conv_job;
 
 /* Per-channel bias (or none), a residual added before the activation, and linear/relu/relu6 can be applied inside the
@@ -526,13 +599,15 @@ static void conv_wino_task(void *vctx, int task, int thread) {
   const int64_t b = task / (j->ncb * j->nt);
   const int64_t t0 = ti * j->tt, t1 = t0 + j->tt < j->tiles ? t0 + j->tt : j->tiles;
   const int64_t c0 = cb * j->cc, c1 = c0 + j->cc < g->OC ? c0 + j->cc : g->OC;
-  float *scratch = pool_scratch(thread, (size_t)wino_scratch_floats(t1 - t0, g->C));
+  const int m = j->wkind == CONV_WINOGRAD4 ? 4 : 2;
+  float *scratch = pool_scratch(thread, (size_t)wino_scratch_floats(m, t1 - t0, g->C));
   if (!scratch) {
     j->oom = 1;
     return;
   }
-  wino_conv_region(j->x, j->packed, j->out, g, b, t0, t1, c0, c1, j->zeros, scratch, j->e ? j->e->bias : NULL,
-                   j->e ? j->e->residual : NULL, j->e ? j->e->act : ACT_LINEAR);
+  const float *bias = j->e ? j->e->bias : NULL, *res = j->e ? j->e->residual : NULL;
+  const int act = j->e ? j->e->act : ACT_LINEAR;
+  wino_conv_region(m, j->x, j->packed, j->out, g, b, t0, t1, c0, c1, j->zeros, scratch, bias, res, act);
 }
 
 static void conv_im2col_task(void *vctx, int task, int thread) {
@@ -658,6 +733,45 @@ int repack_conv_filter_inplace(float *f, int64_t K, int64_t OC, int pack) {
   return 0;
 }
 
+int64_t winograd4_filter_size(int64_t C, int64_t OC) {
+  return ceil_div(OC, 64) * 36 * C * 64;
+}
+
+/* U = G g Gᵀ per (input, output channel), in float64, into [ceil(OC/64)][n·n][C][64] (n = 4: F(2×2,3×3), n = 6:
+ * F(4×4,3×3)). */
+static void pack_winograd_any(const float *f, int64_t C, int64_t OC, float *packed, int n, const double (*G)[3]) {
+  const int64_t nb = ceil_div(OC, 64), nn = n * n;
+  memset(packed, 0, (size_t)(nb * nn * C * 64) * sizeof(float));
+  for (int64_t ci = 0; ci < C; ci++)
+    for (int64_t co = 0; co < OC; co++) {
+      double gk[3][3], t[6][3];
+      for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) gk[ky][kx] = f[((ky * 3 + kx) * C + ci) * OC + co];
+      for (int i = 0; i < n; i++)
+        for (int kx = 0; kx < 3; kx++) t[i][kx] = G[i][0] * gk[0][kx] + G[i][1] * gk[1][kx] + G[i][2] * gk[2][kx];
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+          const double u = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+          packed[(((co / 64) * nn + (n * i + j)) * C + ci) * 64 + co % 64] = (float)u;
+        }
+    }
+}
+
+void pack_winograd_filter(const float *f, int64_t C, int64_t OC, float *packed) {
+  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  pack_winograd_any(f, C, OC, packed, 4, G);
+}
+
+void pack_winograd4_filter(const float *f, int64_t C, int64_t OC, float *packed) {
+  static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                 {0, 0, 1}};
+  pack_winograd_any(f, C, OC, packed, 6, G);
+}
+
 int64_t winograd_filter_size(int64_t C, int64_t OC) {
   return ceil_div(OC, 64) * 16 * C * 64;
 }
@@ -681,16 +795,20 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
   j.g = g;
   j.e = e;
   const int path = conv_path(g, e);
+  const int wino = path == CONV_WINOGRAD || path == CONV_WINOGRAD4;
   /* Without the filter in its own layout, only a matching packing can be read. */
-  if (!f && !(packed && (packed_kind == CONV_DIRECT || (path == CONV_WINOGRAD && packed_kind == CONV_WINOGRAD)))) return -2;
-  if (path == CONV_WINOGRAD && packed && packed_kind == CONV_WINOGRAD) {
+  if (!f && !(packed && (packed_kind == CONV_DIRECT || (wino && packed_kind == path)))) return -2;
+  if (wino && packed && packed_kind == path) {
+    const int f4 = path == CONV_WINOGRAD4;
+    j.wkind = path;
     j.packed = packed;
     j.zeros = zero_row(g->C);
     if (!j.zeros) return -1;
-    j.tiles = ((g->OH + 1) / 2) * ((g->OW + 1) / 2);
-    /* Tiles per task: V [16][T][C] within ~512 KB (L2), whole 6-row groups; channel blocks split across tasks when
-     * there are too few tile chunks for the threads. */
-    int64_t tt = round_up(8192 / g->C > 6 ? 8192 / g->C : 6, 6);
+    j.tiles = f4 ? ceil_div(g->OH, 4) * ceil_div(g->OW, 4) : ceil_div(g->OH, 2) * ceil_div(g->OW, 2);
+    /* Tiles per task: V ([16 or 36][T][C]) within ~512 KB (L2), whole 6-row groups; channel blocks split across tasks
+     * when there are too few tile chunks for the threads. */
+    const int64_t fit = (f4 ? 16 * 8192 / 36 : 8192) / g->C;
+    int64_t tt = round_up(fit > 6 ? fit : 6, 6);
     if (tt > j.tiles) tt = j.tiles;
     j.tt = tt;
     j.nt = ceil_div(j.tiles, tt);
@@ -703,14 +821,14 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
     pool_run((int)(g->B * j.nt * j.ncb), conv_wino_task, &j);
     return j.oom ? -1 : 0;
   }
-  if (path == CONV_WINOGRAD) j.packed = NULL; /* packed for another layout: direct kernel on the filter in place */
+  if (wino) j.packed = NULL; /* packed for another layout: direct kernel on the filter in place */
   if (path == CONV_IM2COL_DIRECT) {
     /* j.packed is set only when the filter came packed for the direct kernel; otherwise im2col + sgemm. */
     j.zeros = zero_row(K);
     if (!j.zeros) return -1;
     j.fuse = conv_epilogue_fusable(e, g->B);
   }
-  if (path == CONV_DIRECT || path == CONV_WINOGRAD) {
+  if (path == CONV_DIRECT || wino) {
     j.zeros = zero_row(g->C);
     if (!j.zeros) return -1;
     j.fuse = conv_epilogue_fusable(e, g->B);

@@ -81,10 +81,11 @@ typedef struct {
 } conv_geom_t;
 
 /* Convolution algorithms. */
-enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2, CONV_IM2COL_DIRECT = 3 };
+enum { CONV_IM2COL = 0, CONV_DIRECT = 1, CONV_WINOGRAD = 2, CONV_IM2COL_DIRECT = 3, CONV_WINOGRAD4 = 4 };
 
 /* Convolution with epilogue (viewed as [B, OH·OW, OC]). Parallel. `packed` (may be NULL) is the filter packed for
- * `packed_kind` (CONV_DIRECT: pack_conv_filter, CONV_WINOGRAD: pack_winograd_filter); the algorithm is
+ * `packed_kind` (CONV_DIRECT: pack_conv_filter, CONV_WINOGRAD: pack_winograd_filter, CONV_WINOGRAD4:
+ * pack_winograd4_filter); the algorithm is
  * conv_path(g, e) when the packing matches, else the direct kernel on the unpacked filter or im2col + sgemm. `f` may
  * be NULL when `packed` is a CONV_DIRECT packing (every path can read it). Returns 0, -1 when out of memory, or -2 when
  * `f` is NULL and the path needs it. */
@@ -109,43 +110,72 @@ void pack_conv_filter(const float *f, int64_t K, int64_t OC, float *packed);
  * multiple of 64 (the two layouts then have the same size). Returns 0, -1 when out of memory, -2 for another OC. */
 int repack_conv_filter_inplace(float *f, int64_t K, int64_t OC, int pack);
 
-/* Floats of a Winograd-packed 3×3 filter. */
+/* Floats of a Winograd-packed 3×3 filter: F(2×2,3×3) (pack_winograd_filter) and F(4×4,3×3) (pack_winograd4_filter). */
 int64_t winograd_filter_size(int64_t C, int64_t OC);
+int64_t winograd4_filter_size(int64_t C, int64_t OC);
 
 /* Packs a 3×3 HWIO filter [3,3,C,OC] as U = G g Gᵀ in blocks of 64 output channels, [ceil(OC/64)][16][C][64]
  * (zero-padded), computed in float64. */
 void pack_winograd_filter(const float *f, int64_t C, int64_t OC, float *packed);
 
-/* Which conv path par_conv2d takes for g: 1 = direct AVX-512 kernel, 0 = im2col + sgemm. */
+/* Packs a 3×3 HWIO filter as F(4×4,3×3) weights U = G g Gᵀ (6×6 per channel pair), [ceil(OC/64)][36][C][64], computed
+ * in float64. */
+void pack_winograd4_filter(const float *f, int64_t C, int64_t OC, float *packed);
+
+/* Which conv path par_conv2d takes for g: 1 = a direct kernel, 0 = im2col + sgemm. */
 int conv_uses_direct(const conv_geom_t *g);
 
-/* Forces the conv path: -1 auto (default), 0 im2col + sgemm, 1 direct when supported. */
+/* Forces the conv path: -1 auto (default), 0 im2col + sgemm, 1 direct (no Winograd), 2 Winograd F(2×2,3×3) where it
+ * applies, 3 Winograd F(4×4,3×3) where it applies. */
 void conv_set_mode(int mode);
 
-/* --- conv_avx512.c ------------------------------------------------------------------------------------------- */
+/* --- convolution kernels per instruction set ---------------------------------------------------------------------
+ * conv_avx512.c (the direct kernel for AVX-512), and conv_simd.inc's direct and Winograd kernels compiled for AVX2+FMA
+ * (conv_avx2.c), portable C vectors (conv_portable.c) and AVX-512 (conv_avx512_wino.c, Winograd only). The unsuffixed
+ * functions dispatch on gemm_isa(). */
 
-/* True when the CPU supports the AVX-512 kernels. */
+/* True when the direct kernels run at the level in effect (every level: AVX-512, AVX2+FMA and portable C). */
 int direct_conv_available(void);
+
+/* The direct kernel's pointer table for output pixels [p0, p1) of image b, tile-major: ptrs[(tile · taps + tap) · 6 +
+ * row] points at the input pixel row (C floats) that output pixel `row` of the tile reads at filter tap `tap`, or at
+ * `zeros` for padding and for the rows past p1 of the last tile. */
+void conv_fill_pointers(const float *x, const conv_geom_t *g, int64_t b, int64_t p0, int64_t p1, const float *zeros,
+                        const float **ptrs);
 
 /*
  * Direct (indirect-GEMM) convolution of output pixels [p0, p1) of image b, output channels [c0, c1) (c0 a multiple of
- * 64), reading the filter from `packed` when given (pack_conv_filter's layout) else in place. `zeros` is a zeroed buffer of at least C floats (the padding row); `ptrs` scratch for taps·(p1−p0) pointers.
+ * 64), reading the filter from `packed` when given (pack_conv_filter's layout) else in place. `zeros` is a zeroed buffer
+ * of at least C floats (the padding row); `ptrs` scratch for taps·ceil((p1−p0)/6)·6 pointers.
  * When `fuse` is set, bias (per channel, may be NULL), then `res` (the output's layout, may be NULL), then act
  * (linear/relu/relu6) are applied in registers; otherwise the raw sums are stored.
  */
-void direct_conv_region(const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b,
-                        int64_t p0, int64_t p1, int64_t c0, int64_t c1, const float *zeros, const float **ptrs, int fuse,
-                        const float *bias, const float *res, int act);
+#define UOL_DIRECT_CONV_ARGS                                                                                          \
+  const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b, int64_t p0,       \
+      int64_t p1, int64_t c0, int64_t c1, const float *zeros, const float **ptrs, int fuse, const float *bias,        \
+      const float *res, int act
+void direct_conv_region(UOL_DIRECT_CONV_ARGS);
+void direct_conv_region_avx512(UOL_DIRECT_CONV_ARGS);
+void direct_conv_region_avx2(UOL_DIRECT_CONV_ARGS);
+void direct_conv_region_portable(UOL_DIRECT_CONV_ARGS);
 
-/* Scratch floats wino_conv_region needs for T tiles of C channels. */
-int64_t wino_scratch_floats(int64_t T, int64_t C);
+/* Scratch floats wino_conv_region needs for F(m×m,3×3) over T tiles of C channels (V [(m+2)²][T][C], M [(m+2)²][T][64],
+ * pointers). */
+int64_t wino_scratch_floats(int m, int64_t T, int64_t C);
 
 /*
- * Winograd F(2×2,3×3) convolution (3×3, stride 1, dilation 1) of output tiles [t0, t1) of image b (tile t covers
- * output rows 2·(t / ceil(OW/2)) + {0,1}, columns 2·(t % ceil(OW/2)) + {0,1}), output channels [c0, c1) (c0 a multiple
- * of 64), with per-channel bias, residual (before act) and act (linear/relu/relu6) applied in the output transform.
+ * Winograd F(m×m,3×3) convolution, m = 2 or 4 (3×3, stride 1, dilation 1), of output tiles [t0, t1) of image b (tile t
+ * covers output rows m·(t / ceil(OW/m)) + [0, m), columns m·(t % ceil(OW/m)) + [0, m)), output channels [c0, c1) (c0 a
+ * multiple of 64), with per-channel bias, residual (before act) and act (linear/relu/relu6) applied in the output
+ * transform. `packed`: pack_winograd_filter's (m = 2) or pack_winograd4_filter's (m = 4) layout; `zeros` at least C
+ * zero floats; `scratch`: wino_scratch_floats(m, t1 − t0, C) floats.
  */
-void wino_conv_region(const float *x, const float *packed, float *out, const conv_geom_t *g, int64_t b, int64_t t0, int64_t t1,
-                      int64_t c0, int64_t c1, const float *zeros, float *scratch, const float *bias, const float *res, int act);
+#define UOL_WINO_ARGS                                                                                                 \
+  int m, const float *x, const float *packed, float *out, const conv_geom_t *g, int64_t b, int64_t t0, int64_t t1,    \
+      int64_t c0, int64_t c1, const float *zeros, float *scratch, const float *bias, const float *res, int act
+void wino_conv_region(UOL_WINO_ARGS);
+void wino_conv_region_avx512(UOL_WINO_ARGS);
+void wino_conv_region_avx2(UOL_WINO_ARGS);
+void wino_conv_region_portable(UOL_WINO_ARGS);
 
 #endif

@@ -406,7 +406,7 @@ static int get_geometry(const args_t *a, size_t i0, conv_geom_t *g) {
  *        bias, bs0, bs1, bs2, act, alpha, prelu, ps0, ps1, ps2[, packed[, residual[, packedKind]]])
  * NHWC input [B,inH,inW,inC], HWIO filter [fH,fW,inC,outC], NHWC output [B,outH,outW,outC]; zero padding. The
  * epilogue views the output as [B, outH*outW, outC]. `packed` is the filter packed by packConvFilter (packedKind 1,
- * the default) or packWinogradFilter (2); the algorithm is convPath's when the packing matches it. With a packConvFilter
+ * the default), packWinogradFilter (2) or packWinograd4Filter (4); the algorithm is convPath's when the packing matches it. With a packConvFilter
  * packing, `filter` may be null (every path then reads the packed copy only). `residual` (the output's shape) is added
  * before the activation: act(conv + bias + residual).
  */
@@ -420,8 +420,8 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   if (!args_get(env, info, "conv2d", 28, 31, &A) || !unpack(&A, 0, head, NARGS(head)) || !get_geometry(&A, 3, &g) ||
       !unpack(&A, 28, tail, NARGS(tail)))
     return NULL;
-  if (kind != CONV_DIRECT && kind != CONV_WINOGRAD) {
-    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: packed kind must be 1 (direct) or 2 (winograd)");
+  if (kind != CONV_DIRECT && kind != CONV_WINOGRAD && kind != CONV_WINOGRAD4) {
+    napi_throw_range_error(env, "UOL_BLAS_ARG", "uol_blas.conv2d: packed kind must be 1 (direct), 2 (winograd) or 4 (winograd4)");
     return NULL;
   }
   if (!f.data && !packed.data) {
@@ -442,6 +442,8 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   if (packed.data && kind == CONV_DIRECT && (int64_t)packed.length < packed_filter_size(K, g.OC)) return range_error(env, "packed filter"), NULL;
   if (packed.data && kind == CONV_WINOGRAD && (g.FH != 3 || g.FW != 3 || (int64_t)packed.length < winograd_filter_size(g.C, g.OC)))
     return range_error(env, "packed filter"), NULL;
+  if (packed.data && kind == CONV_WINOGRAD4 && (g.FH != 3 || g.FW != 3 || (int64_t)packed.length < winograd4_filter_size(g.C, g.OC)))
+    return range_error(env, "packed filter"), NULL;
   if (res.data && (int64_t)res.length < g.B * rows_per_image * g.OC) return range_error(env, "residual"), NULL;
   e.residual = res.data;
   e.residual_first = 1;
@@ -455,24 +457,27 @@ static napi_value Conv2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Packs a filter (`kind` 1: packConvFilter, 2: packWinogradFilter) into a new Float32Array. */
+/* Packs a filter (`kind` 1: packConvFilter, 2: packWinogradFilter, 4: packWinograd4Filter) into a new Float32Array. */
 static napi_value pack_filter(napi_env env, napi_callback_info info, int kind) {
   args_t A;
   f32view f;
   int64_t r, OC;
   const arg_t spec[] = {{"filter", 'f', &f}, {kind == 1 ? "K" : "C", 'i', &r}, {"OC", 'i', &OC}};
-  if (!args_get(env, info, kind == 1 ? "packConvFilter" : "packWinogradFilter", 3, 3, &A) || !unpack(&A, 0, spec, NARGS(spec)))
+  static const char *names[] = {"", "packConvFilter", "packWinogradFilter", "", "packWinograd4Filter"};
+  if (!args_get(env, info, names[kind], 3, 3, &A) || !unpack(&A, 0, spec, NARGS(spec)))
     return NULL;
   const int64_t rows = kind == 1 ? r : 9 * r;
   if ((int64_t)f.length < rows * OC) return range_error(env, "filter"), NULL;
-  const int64_t n = kind == 1 ? packed_filter_size(r, OC) : winograd_filter_size(r, OC);
+  const int64_t n = kind == 1 ? packed_filter_size(r, OC) : kind == 2 ? winograd_filter_size(r, OC) : winograd4_filter_size(r, OC);
   napi_value ab, ta;
   void *data;
   CHECK_NAPI(env, napi_create_arraybuffer(env, (size_t)n * sizeof(float), &data, &ab));
   if (kind == 1)
     pack_conv_filter(f.data, r, OC, (float *)data);
-  else
+  else if (kind == 2)
     pack_winograd_filter(f.data, r, OC, (float *)data);
+  else
+    pack_winograd4_filter(f.data, r, OC, (float *)data);
   CHECK_NAPI(env, napi_create_typedarray(env, napi_float32_array, (size_t)n, ab, 0, &ta));
   return ta;
 }
@@ -486,6 +491,11 @@ static napi_value PackConvFilter(napi_env env, napi_callback_info info) {
 /* packWinogradFilter(filter, C, OC) -> Float32Array: a 3×3 HWIO filter as Winograd F(2×2,3×3) weights. */
 static napi_value PackWinogradFilter(napi_env env, napi_callback_info info) {
   return pack_filter(env, info, 2);
+}
+
+/* packWinograd4Filter(filter, C, OC) -> Float32Array: a 3×3 HWIO filter as Winograd F(4×4,3×3) weights. */
+static napi_value PackWinograd4Filter(napi_env env, napi_callback_info info) {
+  return pack_filter(env, info, 4);
 }
 
 /* repackInPlace(filter, K, OC, pack): rewrites the [K, OC] filter (OC a multiple of 64) in place into packConvFilter's
@@ -506,8 +516,8 @@ static napi_value RepackInPlace(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* convPath(...15 geometry numbers[, fusable]) -> 'im2col' | 'direct' | 'winograd' | 'im2col-direct' (im2col, then the
- * direct kernel on the columns; for few input channels): the algorithm conv2d uses for this
+/* convPath(...15 geometry numbers[, fusable]) -> 'im2col' | 'direct' | 'winograd' (F(2×2,3×3)) | 'winograd4'
+ * (F(4×4,3×3)) | 'im2col-direct' (im2col, then the direct kernel on the columns; for few input channels): the algorithm conv2d uses for this
  * geometry when the filter is packed for it; `fusable` (default 1) says whether the epilogue is per-channel bias,
  * residual and linear/relu/relu6 only. */
 static napi_value ConvPath(napi_env env, napi_callback_info info) {
@@ -521,21 +531,22 @@ static napi_value ConvPath(napi_env env, napi_callback_info info) {
   unfusable.act = ACT_ELU;
   const int path = conv_path(&g, fusable ? NULL : &unfusable);
   napi_value s;
-  static const char *names[] = {"im2col", "direct", "winograd", "im2col-direct"};
+  static const char *names[] = {"im2col", "direct", "winograd", "im2col-direct", "winograd4"};
   CHECK_NAPI(env, napi_create_string_utf8(env, names[path], NAPI_AUTO_LENGTH, &s));
   return s;
 }
 
 /* --- settings / info ------------------------------------------------------------------------------------------- */
 
-/* setConvMode(mode): -1 auto, 0 always im2col + GEMM, 1 direct kernel where supported (no Winograd). */
+/* setConvMode(mode): -1 auto, 0 always im2col + GEMM, 1 direct kernel (no Winograd), 2 Winograd F(2×2,3×3) where it
+ * applies (AVX-512; F(4×4,3×3) at other levels), 3 Winograd F(4×4,3×3) where it applies. */
 static napi_value SetConvMode(napi_env env, napi_callback_info info) {
   args_t A;
   int64_t mode;
   const arg_t spec[] = {{"mode", 's', &mode}};
   if (!args_get(env, info, "setConvMode", 1, 1, &A) || !unpack(&A, 0, spec, 1)) return NULL;
-  if (mode < -1 || mode > 1) {
-    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.setConvMode: expected -1, 0 or 1");
+  if (mode < -1 || mode > 3) {
+    napi_throw_type_error(env, "UOL_BLAS_ARG", "uol_blas.setConvMode: expected -1, 0, 1, 2 or 3");
     return NULL;
   }
   conv_set_mode((int)mode);
@@ -640,6 +651,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"convPath", NULL, ConvPath, NULL, NULL, NULL, napi_default, NULL},
       {"packConvFilter", NULL, PackConvFilter, NULL, NULL, NULL, napi_default, NULL},
       {"packWinogradFilter", NULL, PackWinogradFilter, NULL, NULL, NULL, napi_default, NULL},
+      {"packWinograd4Filter", NULL, PackWinograd4Filter, NULL, NULL, NULL, napi_default, NULL},
       {"repackInPlace", NULL, RepackInPlace, NULL, NULL, NULL, napi_default, NULL},
       {"setConvMode", NULL, SetConvMode, NULL, NULL, NULL, napi_default, NULL},
       {"setIsa", NULL, SetIsa, NULL, NULL, NULL, napi_default, NULL},

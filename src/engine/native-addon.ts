@@ -28,7 +28,8 @@ export interface UolBlasAddon {
    * NHWC convolution: `x [B,inH,inW,inC]`, HWIO `filter [fH,fW,inC,outC]`, `out [B,outH,outW,outC]`, zero padding;
    * the epilogue views `out` as `[B, outH·outW, outC]`. `packed` (from {@link UolBlasAddon.packConvFilter}) feeds the
    * direct kernel (then `filter` may be null: only the packed copy is read); `residual` (out's shape) is added before
-   * the activation.
+   * the activation. `packedKind` says which packing `packed` is: 1 packConvFilter (the default), 2
+   * packWinogradFilter, 4 packWinograd4Filter.
    */
   conv2d(
     x: Float32Array, filter: Float32Array | null, out: Float32Array,
@@ -36,7 +37,7 @@ export interface UolBlasAddon {
     fH: number, fW: number, strideH: number, strideW: number, dilH: number, dilW: number, padTop: number, padLeft: number,
     bias: Float32Array | null, bs0: number, bs1: number, bs2: number, act: number, alpha: number,
     prelu: Float32Array | null, ps0: number, ps1: number, ps2: number, packed?: Float32Array | null, residual?: Float32Array | null,
-    packedKind?: 1 | 2,
+    packedKind?: 1 | 2 | 4,
   ): void;
   /** The HWIO filter viewed as `[K, OC]` packed for the direct conv kernel (blocks of 64 output channels). */
   packConvFilter(filter: Float32Array, K: number, OC: number): Float32Array;
@@ -47,6 +48,8 @@ export interface UolBlasAddon {
   repackInPlace(filter: Float32Array, K: number, OC: number, pack: 0 | 1): void;
   /** A 3×3 HWIO filter `[3,3,C,OC]` as Winograd F(2×2,3×3) weights `G g Gᵀ` (blocks of 64 output channels). */
   packWinogradFilter(filter: Float32Array, C: number, OC: number): Float32Array;
+  /** A 3×3 HWIO filter `[3,3,C,OC]` as Winograd F(4×4,3×3) weights `G g Gᵀ` (6×6 per channel pair, blocks of 64 output channels). */
+  packWinograd4Filter(filter: Float32Array, C: number, OC: number): Float32Array;
   /**
    * Fused Linear: `out [m,n] = act(x [m,k] @ w [k,n] + bias[n]) · scale[n] + residual [m,n]`; `act` 0 linear, 1 relu,
    * 7 exact GELU; bias, scale, residual may be null.
@@ -55,7 +58,7 @@ export interface UolBlasAddon {
     x: Float32Array, w: Float32Array | null, out: Float32Array, m: number, n: number, k: number,
     bias: Float32Array | null, act: number, scale: Float32Array | null, residual: Float32Array | null, packed?: Float32Array | null,
   ): void;
-  /** Which algorithm `linear` uses with a packed weight: the direct AVX-512 kernel or the packed GEMM. */
+  /** Which algorithm `linear` uses with a packed weight: the direct kernel or the packed GEMM. */
   linearPath(m: number, n: number, k: number): 'direct' | 'gemm';
   /**
    * One single-threaded product through the addon's own SGEMM (the primitive under every kernel), for its tests:
@@ -85,11 +88,15 @@ export interface UolBlasAddon {
   /**
    * Which algorithm `conv2d` uses for this geometry (B, inH, inW, inC, outH, outW, outC, fH, fW, sH, sW, dH, dW,
    * padTop, padLeft) when the filter is packed for it; a 16th argument 0 says the epilogue is not fusable (anything
-   * but per-channel bias, residual and linear/relu/relu6), which rules out Winograd.
+   * but per-channel bias, residual and linear/relu/relu6), which rules out Winograd. `winograd` is F(2×2,3×3),
+   * `winograd4` F(4×4,3×3) (chosen for maps of at least 49 tiles of 4×4).
    */
-  convPath(...geometry: number[]): 'direct' | 'im2col' | 'winograd' | 'im2col-direct';
-  /** Forces the conv algorithm: -1 auto, 0 im2col + sgemm, 1 direct AVX-512 kernel where supported (no Winograd). */
-  setConvMode(mode: -1 | 0 | 1): void;
+  convPath(...geometry: number[]): 'direct' | 'im2col' | 'winograd' | 'winograd4' | 'im2col-direct';
+  /**
+   * Forces the conv algorithm: -1 auto, 0 im2col + sgemm, 1 direct kernel (no Winograd), 2 Winograd F(2×2,3×3) where
+   * it applies, 3 Winograd F(4×4,3×3) where it applies.
+   */
+  setConvMode(mode: -1 | 0 | 1 | 2 | 3): void;
   /** Microseconds an idle worker of the addon's thread pool spins before sleeping. */
   setSpin(us: number): void;
   /** Sets the addon's thread count (1..1024; OpenBLAS runs single-threaded inside its tasks). */
@@ -118,7 +125,7 @@ export interface NativeLibraryInfo {
   /** Threads of the addon's pool. */
   threads: number;
   procs: number;
-  /** 1 when the direct AVX-512 conv/linear kernels run. */
+  /** 1 when the direct conv/linear kernels run (every ISA level of this addon). */
   directConv?: number;
 }
 
@@ -201,7 +208,7 @@ function errMessage(e: unknown): string {
 }
 
 /** Every function this version calls on the addon: a stale build (older source) is refused, not half used. */
-const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'repackInPlace', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
+const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'packWinograd4Filter', 'repackInPlace', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
 
 /**
  * What running without the addon costs and how to get the fast path, in one line (for callers to show once; the

@@ -246,8 +246,9 @@ const packedInPlace = new Map<object, { backend: BackendWasm; addon: UolBlasAddo
 /** Backends whose host reads (`readSync`, which `read`/`data()` use too) restore a weight's layout first. */
 const guardedBackends = new WeakSet<object>();
 const packedCopies = new WeakMap<object, Float32Array>();
-/** 3×3 filters packed for the Winograd path, by dataId. */
-const winogradFilters = new WeakMap<object, Float32Array>();
+/** 3×3 filters packed for the Winograd paths (F(2×2,3×3), F(4×4,3×3)), by dataId; one map per packing, so a change of
+ * ISA level (which changes the variant) never reads a packing made for the other. */
+const winogradFilters = { winograd: new WeakMap<object, Float32Array>(), winograd4: new WeakMap<object, Float32Array>() };
 
 
 /** Wraps `backend.readSync` (once) so a weight packed in place is unpacked before the host reads it. */
@@ -327,11 +328,14 @@ function runConv(
   ] as const;
   const path = addon.convPath(...geom, fusable ? 1 : 0);
   let packed: Float32Array;
-  if (path === 'winograd') {
-    let w = winogradFilters.get(filter.dataId);
+  const wino = path === 'winograd' || path === 'winograd4';
+  if (wino) {
+    const cache = winogradFilters[path];
+    let w = cache.get(filter.dataId);
     if (!w) {
-      w = addon.packWinogradFilter(originalLayout(backend, filter), info.inChannels, info.outChannels);
-      winogradFilters.set(filter.dataId, w);
+      const pack = path === 'winograd' ? addon.packWinogradFilter : addon.packWinograd4Filter;
+      w = pack.call(addon, originalLayout(backend, filter), info.inChannels, info.outChannels);
+      cache.set(filter.dataId, w);
     }
     packed = w;
   } else {
@@ -346,8 +350,8 @@ function runConv(
   addon.conv2d(
     heap(backend, x)!, inPlace ? null : heap(backend, filter), heap(backend, out)!, ...geom,
     ep.bias, ep.bs[0]!, ep.bs[1]!, ep.bs[2]!, ep.act, ep.alpha, ep.prelu, ep.ps[0]!, ep.ps[1]!, ep.ps[2]!,
-    path !== 'winograd' && inPlace ? heap(backend, filter) : packed, heap(backend, residual),
-    path === 'winograd' ? 2 : 1,
+    !wino && inPlace ? heap(backend, filter) : packed, heap(backend, residual),
+    path === 'winograd' ? 2 : path === 'winograd4' ? 4 : 1,
   );
   return out;
 }
