@@ -544,6 +544,11 @@ int conv_path(const conv_geom_t *g, const epilogue_t *e) {
   return CONV_DIRECT;
 }
 
+/* Floats of a Winograd task's transformed input (about L2: 1 MB). */
+#ifndef WINO_V_FLOATS
+#define WINO_V_FLOATS (1 << 18)
+#endif
+
 typedef struct {
   const float *x, *f, *packed;
   float *out;
@@ -805,9 +810,10 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
     j.zeros = zero_row(g->C);
     if (!j.zeros) return -1;
     j.tiles = f4 ? ceil_div(g->OH, 4) * ceil_div(g->OW, 4) : ceil_div(g->OH, 2) * ceil_div(g->OW, 2);
-    /* Tiles per task: V ([16 or 36][T][C]) within ~512 KB (L2), whole 6-row groups; channel blocks split across tasks
-     * when there are too few tile chunks for the threads. */
-    const int64_t fit = (f4 ? 16 * 8192 / 36 : 8192) / g->C;
+    /* Tiles per task: V ([16 or 36][T][C]) within WINO_V_FLOATS, whole 6-row groups; channel blocks split across tasks
+     * when there are too few tile chunks for the threads. Each tile chunk reads the whole transformed filter U once,
+     * and U (16 or 36 · C · OC floats) is far larger than V in deep layers, so fewer, larger chunks pay. */
+    const int64_t fit = WINO_V_FLOATS / ((f4 ? 36 : 16) * g->C);
     int64_t tt = round_up(fit > 6 ? fit : 6, 6);
     if (tt > j.tiles) tt = j.tiles;
     j.tt = tt;

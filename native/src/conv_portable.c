@@ -5,6 +5,7 @@
  */
 #include "compute.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define VW 4
@@ -32,15 +33,16 @@ static inline void vstore(float *p, vec v) {
 #define vsub(a, b) ((a) - (b))
 #define vmul(a, b) ((a) * (b))
 #define vfma(a, b, c) ((a) * (b) + (c))
+typedef int32_t vmask __attribute__((vector_size(16)));
+/* Lane-wise select through the comparison mask (all ones or zeros per lane): compiles to compare + and/andnot/or, or a
+ * single max/min instruction, on every target with 16-byte vectors. */
 static inline vec vmax(vec a, vec b) {
-  vec r;
-  for (int i = 0; i < VW; i++) r[i] = a[i] > b[i] ? a[i] : b[i];
-  return r;
+  const vmask m = a > b;
+  return (vec)(((vmask)a & m) | ((vmask)b & ~m));
 }
 static inline vec vmin(vec a, vec b) {
-  vec r;
-  for (int i = 0; i < VW; i++) r[i] = a[i] < b[i] ? a[i] : b[i];
-  return r;
+  const vmask m = a < b;
+  return (vec)(((vmask)a & m) | ((vmask)b & ~m));
 }
 
 #include "conv_simd.inc"
