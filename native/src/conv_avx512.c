@@ -25,15 +25,16 @@
 #define INLINE512 __attribute__((target("avx512f"), always_inline)) static inline
 
 /*
- * One tile over one K block (filter tap t, input channels [ci0, ci0 + kc)): rows r < mr of `out` (row stride ldo), nv
- * vectors of 16 channels (the last masked by mlast when `masked`). p: the tile's MR input-row pointers for tap t;
- * w: filter at (t, ci0, first channel of the block), ldw floats between input channels.
- * first: start from the bias (or 0) instead of the partial sums in `out`; last: add `res` (same layout as out, may be
- * NULL) and apply `act` before storing.
+ * One tile over one K block (every filter tap t < ntaps, input channels [ci0, ci0 + kc)): rows r < mr of `out` (row
+ * stride ldo), nv vectors of 16 channels (the last masked by mlast when `masked`). p: the tile's input-row pointers,
+ * p[t·MR + r]; w: filter at (tap 0, ci0, first channel of the block), tstride floats between taps and ldw between
+ * input channels. first: start from the bias (or 0) instead of the partial sums in `out`; last: add `res` (same
+ * layout as out, may be NULL) and apply `act` before storing.
  */
 INLINE512 void tile(const int nv, const int masked, const __mmask16 mlast, const int mr, const float *const *p,
-                    const int64_t ci0, const int64_t kc, const float *w, const int64_t ldw, float *out, const int64_t ldo,
-                    const float *bias, const float *res, const int act, const int first, const int last) {
+                    const int64_t ntaps, const int64_t ci0, const int64_t kc, const float *w, const int64_t tstride,
+                    const int64_t ldw, float *out, const int64_t ldo, const float *bias, const float *res, const int act,
+                    const int first, const int last) {
   __m512 acc[MR][4];
   for (int v = 0; v < 4; v++) {
     if (v >= nv) break;
@@ -45,28 +46,32 @@ INLINE512 void tile(const int nv, const int masked, const __mmask16 mlast, const
       for (int r = 0; r < MR; r++) acc[r][v] = r < mr ? _mm512_maskz_loadu_ps(mk, out + r * ldo + 16 * v) : _mm512_setzero_ps();
     }
   }
-  const float *a0 = p[0] + ci0, *a1 = p[1] + ci0, *a2 = p[2] + ci0, *a3 = p[3] + ci0, *a4 = p[4] + ci0, *a5 = p[5] + ci0;
-  const float *wp = w;
-  for (int64_t ci = 0; ci < kc; ci++, wp += ldw) {
-    __m512 wv[4];
-    for (int v = 0; v < 4; v++) {
-      if (v >= nv) break;
-      wv[v] = masked && v == nv - 1 ? _mm512_maskz_loadu_ps(mlast, wp + 16 * v) : _mm512_loadu_ps(wp + 16 * v);
-    }
-    __m512 x;
+  for (int64_t t = 0; t < ntaps; t++) {
+    const float *const *pt = p + t * MR;
+    const float *a0 = pt[0] + ci0, *a1 = pt[1] + ci0, *a2 = pt[2] + ci0, *a3 = pt[3] + ci0, *a4 = pt[4] + ci0,
+                *a5 = pt[5] + ci0;
+    const float *wp = w + t * tstride;
+    for (int64_t ci = 0; ci < kc; ci++, wp += ldw) {
+      __m512 wv[4];
+      for (int v = 0; v < 4; v++) {
+        if (v >= nv) break;
+        wv[v] = masked && v == nv - 1 ? _mm512_maskz_loadu_ps(mlast, wp + 16 * v) : _mm512_loadu_ps(wp + 16 * v);
+      }
+      __m512 x;
 #define ROW(r, a)                                                                                                    \
   x = _mm512_set1_ps(a[ci]);                                                                                         \
   for (int v = 0; v < 4; v++) {                                                                                      \
     if (v >= nv) break;                                                                                              \
     acc[r][v] = _mm512_fmadd_ps(x, wv[v], acc[r][v]);                                                                \
   }
-    ROW(0, a0)
-    ROW(1, a1)
-    ROW(2, a2)
-    ROW(3, a3)
-    ROW(4, a4)
-    ROW(5, a5)
+      ROW(0, a0)
+      ROW(1, a1)
+      ROW(2, a2)
+      ROW(3, a3)
+      ROW(4, a4)
+      ROW(5, a5)
 #undef ROW
+    }
   }
   const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.f);
   for (int r = 0; r < MR; r++) {
@@ -86,10 +91,10 @@ INLINE512 void tile(const int nv, const int masked, const __mmask16 mlast, const
 /* One function per (vectors, masked last vector) so every loop bound and branch in the kernel's inner loop is a
  * constant. */
 #define TILE_FN(NV, M)                                                                                                  \
-  T512 static void tile_##NV##_##M(__mmask16 mlast, int mr, const float *const *p, int64_t ci0, int64_t kc,             \
-                                   const float *w, int64_t ldw, float *out, int64_t ldo, const float *bias,              \
-                                   const float *res, int act, int first, int last) {                                     \
-    tile(NV, M, mlast, mr, p, ci0, kc, w, ldw, out, ldo, bias, res, act, first, last);                                  \
+  T512 static void tile_##NV##_##M(__mmask16 mlast, int mr, const float *const *p, int64_t ntaps, int64_t ci0,          \
+                                   int64_t kc, const float *w, int64_t tstride, int64_t ldw, float *out, int64_t ldo,    \
+                                   const float *bias, const float *res, int act, int first, int last) {                  \
+    tile(NV, M, mlast, mr, p, ntaps, ci0, kc, w, tstride, ldw, out, ldo, bias, res, act, first, last);                  \
   }
 TILE_FN(1, 0)
 TILE_FN(2, 0)
@@ -100,11 +105,12 @@ TILE_FN(2, 1)
 TILE_FN(3, 1)
 TILE_FN(4, 1)
 
-typedef void (*tile_fn)(__mmask16, int, const float *const *, int64_t, int64_t, const float *, int64_t, float *, int64_t,
-                        const float *, const float *, int, int, int);
+typedef void (*tile_fn)(__mmask16, int, const float *const *, int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
+                        float *, int64_t, const float *, const float *, int, int, int);
 
-/* Input channels per K block: 128 × 64 filter floats (32 KB) stay in L1 while every tile of the task uses them. */
-#define KC 128
+/* K blocks: all taps of DIRECT_K / taps input channels, so the partial sums stay in registers across the taps and the
+ * block's weights (taps · kc · 64 floats, 256 KB) stay in L2 (as in conv_simd.inc). */
+#define DIRECT_K 1024
 
 void direct_conv_region_avx512(const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b,
                                int64_t p0, int64_t p1, int64_t c0, int64_t c1, const float *zeros, const float **ptrs, int fuse,
@@ -113,7 +119,7 @@ void direct_conv_region_avx512(const float *x, const float *f, const float *pack
   const int64_t npix = p1 - p0, tiles = (npix + MR - 1) / MR;
   conv_fill_pointers(x, g, b, p0, p1, zeros, ptrs);
   static const tile_fn fns[2][4] = {{tile_1_0, tile_2_0, tile_3_0, tile_4_0}, {tile_1_1, tile_2_1, tile_3_1, tile_4_1}};
-  const int64_t ldw = packed ? 64 : OC;
+  const int64_t ldw = packed ? 64 : OC, kb = DIRECT_K / taps > 16 ? DIRECT_K / taps : 16;
   for (int64_t cb = c0; cb < c1; cb += 64) {
     const int64_t ncols = c1 - cb < 64 ? c1 - cb : 64;
     const int nv = (int)((ncols + 15) / 16);
@@ -124,16 +130,14 @@ void direct_conv_region_avx512(const float *x, const float *f, const float *pack
     const float *bb = fuse && bias ? bias + cb : NULL;
     float *ob = out + (b * g->OH * OW + p0) * OC + cb;
     const float *rb = fuse && res ? res + (b * g->OH * OW + p0) * OC + cb : NULL;
-    for (int64_t t = 0; t < taps; t++) {
-      for (int64_t ci0 = 0; ci0 < C; ci0 += KC) {
-        const int64_t kc = C - ci0 < KC ? C - ci0 : KC;
-        const int first = t == 0 && ci0 == 0, last = t == taps - 1 && ci0 + kc == C;
-        const float *w = wb + (t * C + ci0) * ldw;
-        for (int64_t i = 0; i < tiles; i++) {
-          const int mr = (int)(npix - i * MR < MR ? npix - i * MR : MR);
-          fn(mlast, mr, (const float *const *)(ptrs + (i * taps + t) * MR), ci0, kc, w, ldw, ob + i * MR * OC, OC, bb,
-             rb ? rb + i * MR * OC : NULL, fuse ? act : ACT_LINEAR, first, last);
-        }
+    for (int64_t ci0 = 0; ci0 < C; ci0 += kb) {
+      const int64_t kc = C - ci0 < kb ? C - ci0 : kb;
+      const int first = ci0 == 0, last = ci0 + kc == C;
+      const float *w = wb + ci0 * ldw;
+      for (int64_t i = 0; i < tiles; i++) {
+        const int mr = (int)(npix - i * MR < MR ? npix - i * MR : MR);
+        fn(mlast, mr, (const float *const *)(ptrs + i * taps * MR), taps, ci0, kc, w, C * ldw, ldw, ob + i * MR * OC, OC, bb,
+           rb ? rb + i * MR * OC : NULL, fuse ? act : ACT_LINEAR, first, last);
       }
     }
   }

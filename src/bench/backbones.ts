@@ -75,6 +75,9 @@ export function backboneCases(): BackboneCase[] {
   ];
 }
 
+/** Environment holding PyTorch to AVX2: oneDNN's ISA cap (both spellings) and ATen's CPU capability. */
+export const TORCH_AVX2_ENV: Record<string, string> = { DNNL_MAX_CPU_ISA: 'AVX2', ONEDNN_MAX_CPU_ISA: 'AVX2', ATEN_CPU_CAPABILITY: 'avx2' };
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function median(xs: number[]): number {
@@ -124,6 +127,9 @@ export const backbonesSuite: BenchSuite = {
     // Native configurations (ISA levels, the OpenBLAS build): all of them on the 224 B=1 cases, the default elsewhere.
     const configs = backend === 'wasm' ? nativeConfigs(before) : [];
     const runs: Run[] = configs.length ? configs.map((c) => ({ id: c.id, label: c.label, apply: c.apply })) : [{ id: 'auto', label: ours }];
+    // Our forced-AVX2 row is also compared with PyTorch held to AVX2 (oneDNN and ATen), what an AVX2-only CPU runs.
+    const torchAvx2 = new TorchServer();
+    let avx2Skip = opts.noReference || !runs.some((r) => r.id === 'avx2') ? 'skipped' : await torchAvx2.start(torchThreads, TORCH_AVX2_ENV);
     try {
       for (const c of cases) {
         const tensors0 = tf.memory().numTensors;
@@ -132,6 +138,8 @@ export const backbonesSuite: BenchSuite = {
         const mine = runs.filter((r) => r.id === 'auto' || (c.size === 224 && c.batch === 1)).map((r) => ({ ...r, ms: [] as number[], iters: 1, peak: { rss: process.memoryUsage.rss() } }));
         const torchMs: number[] = [];
         const tunedMs: number[] = [];
+        const avx2Ms: number[] = [];
+        const timeAvx2 = !avx2Skip && mine.some((r) => r.id === 'avx2');
         let plainMs: number | undefined;
         try {
           // Warm-up per configuration: kernel set-up, filter packing, XNNPACK operator caches.
@@ -147,13 +155,14 @@ export const backbonesSuite: BenchSuite = {
             }
             opts.onProgress?.({ stage: 'bench backbones', done: round + 1, total: rounds, detail: `${c.name} · ours` });
             const iters = mine[0]!.iters;
-            for (const [server, sink, skip] of [[torch, torchMs, torchSkip], [tuned, tunedMs, tunedSkip]] as const) {
+            for (const [server, sink, skip] of [[torch, torchMs, torchSkip], [tuned, tunedMs, tunedSkip], [torchAvx2, avx2Ms, timeAvx2 ? undefined : 'skipped']] as const) {
               if (skip) continue;
               await sleep(150);
               const t = await server.model({ ...c.torch, size: c.size, batch: c.batch, iters, warmup: 2 });
               if (typeof t !== 'string') sink.push(t.ms_median);
               else if (server === torch) torchSkip = t;
-              else tunedSkip = t;
+              else if (server === tuned) tunedSkip = t;
+              else avx2Skip = t;
               await sleep(150);
             }
           }
@@ -203,6 +212,12 @@ export const backbonesSuite: BenchSuite = {
             if (tb !== undefined) r.details!['ratio vs best torch'] = Math.min(tt, tb) / best;
           }
           if (run.id === 'auto' && openblasBest?.length) r.details!['ratio vs OpenBLAS build'] = Math.min(...openblasBest) / best;
+          if (run.id === 'avx2' && avx2Ms.length) {
+            const ta = Math.min(...avx2Ms);
+            r.details!['torch avx2 img/s'] = (1000 * c.batch) / ta;
+            r.details!['ratio vs torch avx2'] = ta / best;
+            r.details!['torch avx2 rounds ms'] = avx2Ms.map((v) => v.toFixed(1)).join(' ');
+          }
           out.push(r);
         }
         if (plainMs !== undefined) {
@@ -217,6 +232,7 @@ export const backbonesSuite: BenchSuite = {
     } finally {
       await torch.close();
       await tuned.close();
+      await torchAvx2.close();
     }
     return out;
   },
