@@ -1,7 +1,8 @@
 /*
  * Compute kernels of the uol_blas addon (see compute.h). Hand-written: this is the glue between TF.js tensors on the
- * wasm heap, OpenBLAS's sgemm and our thread pool, plus the element-wise parts PyTorch runs vectorised (GELU, softmax,
- * LayerNorm) that the wasm backend runs scalar.
+ * wasm heap, our sgemm (gemm.c; OpenBLAS's in a UOL_BLAS=openblas build), the conv kernels (conv_*.c) and our thread
+ * pool, plus the element-wise parts PyTorch runs vectorised (GELU, softmax, LayerNorm) that the wasm backend runs
+ * scalar.
  *
  * Vector math: loops are written so the compiler vectorises them (explicit lane arrays for reductions, branch-free
  * exp), and built for AVX-512, AVX2+FMA and baseline x86-64 with GCC/Clang target_clones (picked at load time by the
@@ -525,8 +526,8 @@ int conv_uses_direct(const conv_geom_t *g) {
 
 /* Which Winograd variant runs. F(4×4,3×3) needs 4× fewer multiply-adds than direct, F(2×2,3×3) 2.25×, but F(4×4)'s
  * filter is 36/16 the size of F(2×2)'s, and with few tiles its GEMMs are bound by reading it: F(2×2) wins below ~49
- * tiles of 4×4 (measured, `uol bench --suite matmul`, AVX-512: 14×14 maps 1.4 vs 1.8 ms at 512→512, 28×28 7.0 vs
- * 5.6 ms). */
+ * tiles of 4×4 (addon calls timed alone, AVX-512: 14×14 maps 1.4 vs 1.8 ms at 512→512, 28×28 7.0 vs 5.6 ms; AVX2:
+ * 14×14 at 256→256 0.65 vs 0.76 ms, 28×28 at 128→128 0.63 vs 0.38 ms). */
 static int wino_kind(const conv_geom_t *g) {
   if (conv_mode == 2) return CONV_WINOGRAD;
   if (conv_mode == 3) return CONV_WINOGRAD4;

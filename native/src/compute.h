@@ -53,7 +53,7 @@ int par_matmul(int64_t batch, int64_t m, int64_t n, int64_t k, int ta, int tb, c
                 int64_t bsz, float *out, const epilogue_t *e);
 
 /* out[m,n] = epilogue(x[m,k] @ w[k,n]) (epilogue viewed as [1, m, n]). With `packed` (w in pack_conv_filter's layout)
- * and an AVX-512 CPU, runs the direct kernel (a 1×1 convolution over m pixels), else our GEMM reading the packed
+ * and k, n ≥ 16, runs the direct kernel (a 1×1 convolution over m pixels), else our GEMM reading the packed
  * panels in place (w is then not read; OpenBLAS on w in a UOL_BLAS=openblas build). Parallel. Returns 0,
  * or -1 when out of memory. */
 int par_linear(const float *x, const float *w, const float *packed, float *out, int64_t m, int64_t n, int64_t k,

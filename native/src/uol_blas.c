@@ -316,8 +316,8 @@ static napi_value Linear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* linearPath(m, n, k) -> 'direct' | 'gemm': which algorithm linear uses with a packed weight (the direct AVX-512
- * kernel, or the packed GEMM). */
+/* linearPath(m, n, k) -> 'direct' | 'gemm': which algorithm linear uses with a packed weight (the direct kernel at the
+ * ISA level in effect, or the packed GEMM). */
 static napi_value LinearPath(napi_env env, napi_callback_info info) {
   args_t A;
   int64_t m, n, k;
@@ -539,7 +539,7 @@ static napi_value ConvPath(napi_env env, napi_callback_info info) {
 /* --- settings / info ------------------------------------------------------------------------------------------- */
 
 /* setConvMode(mode): -1 auto, 0 always im2col + GEMM, 1 direct kernel (no Winograd), 2 Winograd F(2×2,3×3) where it
- * applies (AVX-512; F(4×4,3×3) at other levels), 3 Winograd F(4×4,3×3) where it applies. */
+ * applies, 3 Winograd F(4×4,3×3) where it applies. */
 static napi_value SetConvMode(napi_env env, napi_callback_info info) {
   args_t A;
   int64_t mode;
@@ -608,7 +608,7 @@ static int set_int(napi_env env, napi_value obj, const char *key, int val) {
  * info() -> { blas, isa, isaDetected, corename, config, threads, procs, directConv }: blas 'uol' (our GEMM) or
  * 'openblas' (a UOL_BLAS=openblas build); isa the kernels' level in effect and isaDetected the CPU's best ('avx512',
  * 'avx2', 'portable'); corename/config describe the GEMM (OpenBLAS's own words in an OpenBLAS build); threads is the
- * addon's pool; directConv 1 when the AVX-512 conv kernels run.
+ * addon's pool; directConv 1 when the direct/Winograd conv kernels run (every level).
  */
 static napi_value Info(napi_env env, napi_callback_info info) {
   (void)info;

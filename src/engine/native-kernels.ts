@@ -365,8 +365,9 @@ function convFusable(outShape: number[], bias: TensorInfo | undefined, activatio
 }
 
 /**
- * Conv2D / FusedConv2D (NHWC): the addon's direct AVX-512 kernel on a packed copy of the filter where it applies,
- * else im2col + sgemm (1×1 stride-1 convolutions are a single sgemm).
+ * Conv2D / FusedConv2D (NHWC): the addon's direct kernel on the filter packed once, or Winograd F(4×4,3×3) /
+ * F(2×2,3×3) on its transformed copy (3×3 stride 1), at the ISA level in effect; im2col + the direct kernel for RGB
+ * stems; im2col + sgemm where none applies (see the addon's convPath).
  */
 function convKernel(ctx: NativeKernelContext): tf.KernelFunc {
   const { addon, original } = ctx;
@@ -427,8 +428,8 @@ interface FusedLinearInputs {
 
 /**
  * `UolFusedLinear` (see fused.ts): `act(x @ w + bias) · scale + residual` on 2-D float32 tensors. The weight is
- * packed once (cached by dataId, like conv filters) and multiplied by the direct kernel on AVX-512 CPUs, else by our
- * GEMM reading the packed panels in place (no re-packing per call).
+ * packed once (cached by dataId, like conv filters) and multiplied by the direct kernel (every ISA level; the addon's
+ * linearPath says which), else by our GEMM reading the packed panels in place (no re-packing per call).
  */
 function fusedLinearKernel(ctx: NativeKernelContext): tf.KernelFunc {
   const { addon } = ctx;
@@ -438,7 +439,7 @@ function fusedLinearKernel(ctx: NativeKernelContext): tf.KernelFunc {
     const act = (params.attrs as unknown as { activation: number }).activation;
     const [m, k] = x.shape as [number, number];
     const n = w.shape[1]!;
-    // Packed once for both paths (the direct AVX-512 kernel, or our GEMM reading the panels as its pre-packed B).
+    // Packed once for both paths (the direct kernel, or our GEMM reading the panels as its pre-packed B).
     const packed = directPacked(addon, backend, w, k, n);
     const out = backend.makeOutput([m, n], 'float32');
     // makeOutput may grow the wasm memory: views are taken after it (a view of the old buffer would be detached).

@@ -1,17 +1,18 @@
 /**
- * Optional native acceleration: an N-API addon (native/, built by node-gyp against OpenBLAS when libopenblas-dev is
- * present) that overrides kernels on the wasm backend and adds a few of its own. The kernels read their inputs and
+ * Optional native acceleration: an N-API addon (native/, built by node-gyp; our own packed SGEMM and convolution kernels,
+ * chosen per CPU: AVX-512, AVX2+FMA or portable C; OpenBLAS only in the UOL_BLAS=openblas comparison build) that
+ * overrides kernels on the wasm backend and adds a few of its own. The kernels read their inputs and
  * write their output in place on the wasm heap (`typedArrayFromHeap` views handed straight to C), so they cost no
  * copies. When the addon is absent or fails to load, everything runs on plain wasm and {@link NativeStatus.reason}
  * says why; nothing is printed.
  *
- * - Overrides of TF.js kernels: BatchMatMul/_FusedMatMul (OpenBLAS sgemm), Conv2D/FusedConv2D (a direct AVX-512
- *   kernel on filters packed once, or im2col + sgemm), FusedBatchNorm. Each falls back to the original wasm kernel for
+ * - Overrides of TF.js kernels: BatchMatMul/_FusedMatMul (our sgemm), Conv2D/FusedConv2D (direct and Winograd
+ *   kernels at every ISA level on filters packed once, or im2col + sgemm), FusedBatchNorm. Each falls back to the original wasm kernel for
  *   inputs it does not handle (non-float32, NCHW, bias ranks TF.js itself rejects), so registering it never narrows
  *   what works.
  * - Kernels of our own (`custom`: UolFusedLinear, UolLayerNorm, UolAttention, UolFusedConv2D), called through
  *   src/engine/fused.ts, which composes TF.js ops instead wherever they are not registered.
- * - Threads: the addon's own pool (native/src/pool.c; short spin, then sleep) with OpenBLAS single-threaded inside its
+ * - Threads: the addon's own pool (native/src/pool.c; short spin, then sleep), single-threaded kernels inside its
  *   tasks; `UOL_NATIVE_THREADS` sets the count (default: the cores this process may use).
  *
  * Kernels are listed in {@link NATIVE_KERNELS} (one entry per kernel name).

@@ -22,7 +22,7 @@ export const infoCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       ...e.attempts.filter((t) => !t.active).flatMap((t) => [`  skipped ${t.name}: ${t.reason}`, ...(t.hint ?? []).map((h) => `    ${h}`)]),
       `native kernels: ${e.native.enabled ? `on (${e.native.kernels.join(', ')})` : 'off'} — ${e.native.reason}`,
       ...(e.native.library
-        ? [`  ${e.native.library.config}${e.native.library.isa ? `; ISA ${e.native.library.isa} (UOL_ISA; CPU: ${e.native.library.isaDetected ?? '?'})` : ''}; ${e.native.library.threads} threads (addon pool; UOL_NATIVE_THREADS)${e.native.library.directConv ? '; direct AVX-512 conv/linear kernels' : ''}`]
+        ? [`  ${e.native.library.config}${e.native.library.isa ? `; ISA ${e.native.library.isa} (UOL_ISA; CPU: ${e.native.library.isaDetected ?? '?'})` : ''}; ${e.native.library.threads} threads (addon pool; UOL_NATIVE_THREADS)${e.native.library.directConv ? '; direct + Winograd conv kernels' : ''}`]
         : []),
       ...(e.native.coretype && e.native.library?.blas === 'openblas' ? [`  OPENBLAS_CORETYPE: ${e.native.coretype.value ?? '(detected by OpenBLAS)'} — ${e.native.coretype.note}`] : []),
       'versions:',
