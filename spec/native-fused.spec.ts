@@ -1,7 +1,7 @@
-// Phase-2 native kernels (src/engine/fused.ts, src/engine/native.ts, native/src/compute.c, conv_avx512.c, pool.c):
-// the fused transformer kernels (UolFusedLinear with bias/relu/GELU/scale/residual, UolLayerNorm, UolAttention), the
-// direct AVX-512 convolution (packed filters, in-kernel and separate epilogues, residual), UolFusedConv2D, FusedBatchNorm
-// and the thread pool.
+// Phase-2 native kernels (src/engine/fused.ts, src/engine/native.ts, native/src/compute.c, conv_*.c, pool.c): the
+// fused transformer kernels (UolFusedLinear with bias/relu/GELU/scale/residual, UolLayerNorm, UolAttention), the direct
+// and Winograd F(2×2,3×3) / F(4×4,3×3) convolutions at the ISA level in effect (UOL_ISA; packed filters, in-kernel and
+// separate epilogues, residual), UolFusedConv2D, FusedBatchNorm and the thread pool.
 //
 // References: each native result is compared with the same op computed by the plain-wasm TF.js composition
 // (withoutNativeKernels: fused.ts's fallbacks, tf.conv2d, tf.batchNorm) on the same inputs, and GELU additionally with a
