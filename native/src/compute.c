@@ -5,8 +5,8 @@
  * scalar.
  *
  * Vector math: loops are written so the compiler vectorises them (explicit lane arrays for reductions, branch-free
- * exp), and built for AVX-512, AVX2+FMA and baseline x86-64 with GCC/Clang target_clones (picked at load time by the
- * CPU); other platforms get the plain build.
+ * exp), and built for AVX-512, AVX2+FMA and baseline x86-64 (VEC_DISPATCH, picked by the ISA level in effect); other
+ * platforms get the plain build.
  */
 #include "compute.h"
 
@@ -37,11 +37,25 @@ static int mm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, i
 #endif
 }
 
-#if defined(__x86_64__) && defined(__linux__) && ((defined(__GNUC__) && !defined(__clang__)) || (defined(__clang__) && __clang_major__ >= 14))
-#define VEC_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+/* Element-wise loops are written once (NAME_impl, always inlined) and compiled for AVX-512, AVX2+FMA and baseline by
+ * VEC_DISPATCH, which picks the copy for gemm_isa() — the level in effect, so UOL_ISA forces these too (GCC's
+ * target_clones would pick by the CPU alone). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define VEC_DISPATCH(name, params, args)                                                                             \
+  __attribute__((target("avx512f"))) static void name##_avx512 params { name##_impl args; }                        \
+  __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_impl args; }                         \
+  static void name##_base params { name##_impl args; }                                                               \
+  static void name params {                                                                                          \
+    const int isa = gemm_isa();                                                                                      \
+    if (isa >= ISA_AVX512) name##_avx512 args;                                                                       \
+    else if (isa >= ISA_AVX2) name##_avx2 args;                                                                      \
+    else name##_base args;                                                                                           \
+  }
 #else
-#define VEC_CLONES
+#define VEC_DISPATCH(name, params, args)                                                                             \
+  static void name params { name##_impl args; }
 #endif
+#define VEC_IMPL static inline __attribute__((always_inline)) void
 
 #define LANES 16
 
@@ -92,29 +106,37 @@ static inline float gelu1(float x) {
   return x * phi;
 }
 
-VEC_CLONES void gelu_inplace(float *y, int64_t n) {
+VEC_IMPL gelu_inplace_any_impl(float *y, int64_t n) {
   for (int64_t j = 0; j < n; j++) y[j] = gelu1(y[j]);
 }
+VEC_DISPATCH(gelu_inplace_any, (float *y, int64_t n), (y, n))
+void gelu_inplace(float *y, int64_t n) {
+  gelu_inplace_any(y, n);
+}
 
-VEC_CLONES static void sigmoid_inplace(float *y, int64_t n) {
+VEC_IMPL sigmoid_inplace_impl(float *y, int64_t n) {
   for (int64_t j = 0; j < n; j++) y[j] = 1.f / (1.f + exp_fast(-y[j]));
 }
+VEC_DISPATCH(sigmoid_inplace, (float *y, int64_t n), (y, n))
 
-VEC_CLONES static void add_row(float *y, const float *b, int64_t n) {
+VEC_IMPL add_row_impl(float *y, const float *b, int64_t n) {
   for (int64_t j = 0; j < n; j++) y[j] += b[j];
 }
+VEC_DISPATCH(add_row, (float *y, const float *b, int64_t n), (y, b, n))
 
-VEC_CLONES static void mul_row(float *y, const float *s, int64_t n) {
+VEC_IMPL mul_row_impl(float *y, const float *s, int64_t n) {
   for (int64_t j = 0; j < n; j++) y[j] *= s[j];
 }
+VEC_DISPATCH(mul_row, (float *y, const float *s, int64_t n), (y, s, n))
 
-VEC_CLONES static void relu_row(float *y, int64_t n) {
+VEC_IMPL relu_row_impl(float *y, int64_t n) {
   for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0.f ? y[j] : 0.f;
 }
+VEC_DISPATCH(relu_row, (float *y, int64_t n), (y, n))
 
 /* Softmax of one row in place: max, exp(x − max) and sum (16 explicit lanes so the reductions vectorise without
  * reassociation), then scale by 1/sum. */
-VEC_CLONES static void softmax_row(float *s, int64_t n) {
+VEC_IMPL softmax_row_impl(float *s, int64_t n) {
   float mx[LANES];
   for (int l = 0; l < LANES; l++) mx[l] = -INFINITY;
   int64_t j = 0;
@@ -140,8 +162,9 @@ VEC_CLONES static void softmax_row(float *s, int64_t n) {
   const float inv = 1.f / sum;
   for (j = 0; j < n; j++) s[j] *= inv;
 }
+VEC_DISPATCH(softmax_row, (float *s, int64_t n), (s, n))
 
-VEC_CLONES static void layernorm_row(const float *x, const float *g, const float *b, float *y, int64_t C, float eps) {
+VEC_IMPL layernorm_row_impl(const float *x, const float *g, const float *b, float *y, int64_t C, float eps) {
   float acc[LANES] = {0};
   int64_t j = 0;
   for (; j + LANES <= C; j += LANES)
@@ -163,6 +186,8 @@ VEC_CLONES static void layernorm_row(const float *x, const float *g, const float
   const float inv = 1.f / sqrtf(v / (float)C + eps);
   for (j = 0; j < C; j++) y[j] = (x[j] - mean) * inv * g[j] + b[j];
 }
+VEC_DISPATCH(layernorm_row, (const float *x, const float *g, const float *b, float *y, int64_t C, float eps),
+             (x, g, b, y, C, eps))
 
 /* --- epilogue --------------------------------------------------------------------------------------------------- */
 
@@ -357,10 +382,14 @@ void par_layernorm(const float *x, const float *g, const float *b, float *out, i
 
 /* --- batch norm ---------------------------------------------------------------------------------------------------- */
 
-VEC_CLONES static void affine_rows(const float *x, const float *m, const float *k, const float *o, float *y, int64_t rows, int64_t C) {
+VEC_IMPL affine_rows_impl(const float *x, const float *m, const float *k, const float *o, float *y, int64_t rows,
+                           int64_t C) {
   for (int64_t r = 0; r < rows; r++, x += C, y += C)
     for (int64_t j = 0; j < C; j++) y[j] = (x[j] - m[j]) * k[j] + o[j];
 }
+VEC_DISPATCH(affine_rows,
+             (const float *x, const float *m, const float *k, const float *o, float *y, int64_t rows, int64_t C),
+             (x, m, k, o, y, rows, C))
 
 typedef struct {
   const float *x, *mean, *k, *off;
