@@ -74,27 +74,22 @@ __attribute__((target("avx2,fma"))) static void uk_avx2(int64_t kc, const float 
                                                          int64_t ldc, int accumulate) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+#define FMA_ROW8(i)                                                                                                    \
+  do {                                                                                                                 \
+    const __m256 x = _mm256_broadcast_ss(a + i);                                                                       \
+    c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0);                                                                         \
+    c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1);                                                                         \
+  } while (0)
   for (int64_t p = 0; p < kc; p++, a += 6, b += bs) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    __m256 x = _mm256_broadcast_ss(a);
-    c00 = _mm256_fmadd_ps(x, b0, c00);
-    c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(x, b0, c10);
-    c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(x, b0, c20);
-    c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(x, b0, c30);
-    c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(x, b0, c40);
-    c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(x, b0, c50);
-    c51 = _mm256_fmadd_ps(x, b1, c51);
+    FMA_ROW8(0);
+    FMA_ROW8(1);
+    FMA_ROW8(2);
+    FMA_ROW8(3);
+    FMA_ROW8(4);
+    FMA_ROW8(5);
   }
+#undef FMA_ROW8
   __m256 r[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
   for (int i = 0; i < 6; i++)
     for (int h = 0; h < 2; h++) {
