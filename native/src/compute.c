@@ -555,7 +555,7 @@ int conv_uses_direct(const conv_geom_t *g) {
 
 /* Which Winograd variant runs. F(4×4,3×3) needs 4× fewer multiply-adds than direct, F(2×2,3×3) 2.25×, but F(4×4)'s
  * filter is 36/16 the size of F(2×2)'s, and with few tiles its GEMMs are bound by reading it: F(2×2) wins below ~49
- * tiles of 4×4 (addon calls timed alone, AVX-512: 14×14 maps 1.4 vs 1.8 ms at 512→512, 28×28 7.0 vs 5.6 ms; AVX2:
+ * tiles of 4×4 (tools/conv-layers.mjs, AVX-512: 14×14 maps 1.4 vs 1.8 ms at 512→512, 28×28 7.0 vs 5.6 ms; AVX2:
  * 14×14 at 256→256 0.65 vs 0.76 ms, 28×28 at 128→128 0.63 vs 0.38 ms). */
 static int wino_kind(const conv_geom_t *g) {
   if (conv_mode == 2) return CONV_WINOGRAD;
