@@ -170,6 +170,9 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
         this.skip();
       }
     });
+    // Direct kernel only (no Winograd: the 3×3 stride-1 geometry below is big enough for it); the outer afterEach
+    // puts the mode back to -1.
+    beforeEach(() => nativeAddon()!.setConvMode(1));
 
     const geoms: [string, number[], number[], number | 'same' | 'valid', number, number][] = [
       ['3×3 same, 64→64', [2, 9, 11, 64], [3, 3, 64, 64], 'same', 1, 1],
@@ -267,6 +270,7 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
         ['valid, C 130 (two K blocks, channel tail), 130→100', [1, 14, 12, 130], [3, 3, 130, 100], 'valid'],
         ['batch 2, pad 1, 16→64', [2, 11, 10, 16], [3, 3, 16, 64], 1],
         ['pad 1, 21→19 (tails narrower than every vector width)', [1, 10, 11, 21], [3, 3, 21, 19], 1],
+        ['7×7 map (the smallest that takes Winograd), pad 1, 64→72', [1, 7, 7, 64], [3, 3, 64, 72], 1],
       ];
       for (const [name, xs, fs, pad] of geoms) {
         it(`${name}: plain, bias+relu, bias+relu6, residual; elu falls back to the direct kernel`, () => {

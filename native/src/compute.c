@@ -547,10 +547,13 @@ int conv_uses_direct(const conv_geom_t *g) {
   return g->C >= 16 && g->OC >= 16;
 }
 
-/* Winograd pays on 3×3 stride-1 convolutions with enough tiles to amortise its larger filter (measured with
- * `uol bench --suite matmul`: 7×7 maps are faster direct). */
+/* Winograd pays on 3×3 stride-1 convolutions with enough tiles to amortise its larger filter. 7×7 maps (ResNet-50's
+ * layer4 at 224², 16 tiles of 2×2) included: its 53 convolutions chained in network order (tools/resnet-chain.mjs,
+ * four alternating runs each) took 0.6–1.3 ms less at AVX2 and 1.5–2.6 ms less in portable C with F(2×2) there than
+ * direct, and the same at AVX-512 (its 512→512 layer alone: 0.48 vs 0.75 ms); the cost is its 16/9 larger filter
+ * (+34 MB for ResNet-50). Below 7×7 it is untested. */
 #ifndef WINO_MIN_PIXELS
-#define WINO_MIN_PIXELS 100
+#define WINO_MIN_PIXELS 49
 #endif
 
 /* Which Winograd variant runs. F(4×4,3×3) needs 4× fewer multiply-adds than direct, F(2×2,3×3) 2.25×, but F(4×4)'s
