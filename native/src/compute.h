@@ -143,17 +143,30 @@ int direct_conv_available(void);
 void conv_fill_pointers(const float *x, const conv_geom_t *g, int64_t b, int64_t p0, int64_t p1, const float *zeros,
                         const float **ptrs);
 
+/* Weights a direct-convolution task prefetches while it computes (the panel the thread will likely read next). */
+typedef struct {
+  const char *p; /* NULL: none */
+  int64_t lines; /* 64-byte lines from p */
+} conv_pf_t;
+/* Issues prefetches for lines [*done, target) of pf (advancing *done). */
+static inline void conv_pf_issue(const conv_pf_t *pf, int64_t *done, int64_t target) {
+  if (!pf || !pf->p) return;
+  if (target > pf->lines) target = pf->lines;
+  for (; *done < target; ++*done) __builtin_prefetch(pf->p + *done * 64, 0, 2);
+}
+
 /*
  * Direct (indirect-GEMM) convolution of output pixels [p0, p1) of image b, output channels [c0, c1) (c0 a multiple of
  * 64), reading the filter from `packed` when given (pack_conv_filter's layout) else in place. `zeros` is a zeroed buffer
  * of at least C floats (the padding row); `ptrs` scratch for taps·ceil((p1−p0)/6)·6 pointers.
  * When `fuse` is set, bias (per channel, may be NULL), then `res` (the output's layout, may be NULL), then act
- * (linear/relu/relu6) are applied in registers; otherwise the raw sums are stored.
+ * (linear/relu/relu6) are applied in registers; otherwise the raw sums are stored. `pf` (may be NULL): weights to
+ * prefetch, spread over the region's tiles (hints only: a prefetch never faults).
  */
 #define UOL_DIRECT_CONV_ARGS                                                                                          \
   const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b, int64_t p0,       \
       int64_t p1, int64_t c0, int64_t c1, const float *zeros, const float **ptrs, int fuse, const float *bias,        \
-      const float *res, int act
+      const float *res, int act, const conv_pf_t *pf
 void direct_conv_region(UOL_DIRECT_CONV_ARGS);
 void direct_conv_region_avx512(UOL_DIRECT_CONV_ARGS);
 void direct_conv_region_avx2(UOL_DIRECT_CONV_ARGS);

@@ -36,6 +36,11 @@ INLINE512 void tile(const int nv, const int masked, const __mmask16 mlast, const
                     const int64_t ldw, float *out, const int64_t ldo, const float *bias, const float *res, const int act,
                     const int first, const int last) {
   __m512 acc[MR][4];
+  /* The residual rows are read only after the multiply-adds, MR rows ldo floats apart that no hardware prefetcher
+   * predicts: ask for them now so the misses overlap the tile's arithmetic (a prefetch never faults). */
+  if (last && res)
+    for (int r = 0; r < mr; r++)
+      for (int v = 0; v <= nv; v++) __builtin_prefetch(res + r * ldo + (v < nv ? 16 * v : 16 * nv - 1), 0, 3);
   for (int v = 0; v < 4; v++) {
     if (v >= nv) break;
     const __mmask16 mk = masked && v == nv - 1 ? mlast : (__mmask16)0xFFFF;
@@ -114,12 +119,15 @@ typedef void (*tile_fn)(__mmask16, int, const float *const *, int64_t, int64_t, 
 
 void direct_conv_region_avx512(const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b,
                                int64_t p0, int64_t p1, int64_t c0, int64_t c1, const float *zeros, const float **ptrs, int fuse,
-                               const float *bias, const float *res, int act) {
+                               const float *bias, const float *res, int act, const conv_pf_t *pf) {
   const int64_t taps = g->FH * g->FW, C = g->C, OC = g->OC, OW = g->OW;
   const int64_t npix = p1 - p0, tiles = (npix + MR - 1) / MR;
   conv_fill_pointers(x, g, b, p0, p1, zeros, ptrs);
   static const tile_fn fns[2][4] = {{tile_1_0, tile_2_0, tile_3_0, tile_4_0}, {tile_1_1, tile_2_1, tile_3_1, tile_4_1}};
   const int64_t ldw = packed ? 64 : OC, kb = DIRECT_K / taps > 16 ? DIRECT_K / taps : 16;
+  /* pf's lines, spread evenly over the task's (channel block, K block, pixel tile) steps. */
+  const int64_t steps = ((c1 - c0 + 63) / 64) * ((C + kb - 1) / kb) * tiles;
+  int64_t step = 0, pf_done = 0;
   for (int64_t cb = c0; cb < c1; cb += 64) {
     const int64_t ncols = c1 - cb < 64 ? c1 - cb : 64;
     const int nv = (int)((ncols + 15) / 16);
@@ -136,6 +144,7 @@ void direct_conv_region_avx512(const float *x, const float *f, const float *pack
       const float *w = wb + ci0 * ldw;
       for (int64_t i = 0; i < tiles; i++) {
         const int mr = (int)(npix - i * MR < MR ? npix - i * MR : MR);
+        if (pf) conv_pf_issue(pf, &pf_done, (pf->lines * ++step + steps - 1) / steps);
         fn(mlast, mr, (const float *const *)(ptrs + i * taps * MR), taps, ci0, kc, w, C * ldw, ldw, ob + i * MR * OC, OC, bb,
            rb ? rb + i * MR * OC : NULL, fuse ? act : ACT_LINEAR, first, last);
       }
