@@ -215,7 +215,7 @@ const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'la
  * library does not print). Figures from docs/perf/bench.md (`uol bench --suite backbones`).
  */
 export function fallbackHint(buildScript: string): string {
-  return `plain wasm kernels: ViT, ResNet and VGG backbones run 10–20× slower than with the native addon (ViT-S/16 2.4 vs 26.8 img/s, ResNet-50 4.1 vs 39.5 in docs/perf/bench.md); to build it (needs only a C compiler: build-essential or Xcode command-line tools): node ${buildScript}`;
+  return `plain wasm kernels: ViT, ResNet and VGG backbones run about 10–20× slower than with the native addon (ViT-S/16 2.9 vs 26.6 img/s, ResNet-50 4.1 vs 41.0 in docs/perf/bench.md); to build it (needs only a C compiler: build-essential or Xcode command-line tools): node ${buildScript}`;
 }
 
 /** Loads the addon once (setting OPENBLAS_CORETYPE first); returns it or the reason it is unavailable. */
