@@ -593,7 +593,7 @@ typedef struct {
   const float *zeros;
   const float *gemm_packed; /* im2col + our GEMM reading the filter from its direct-kernel packing (no copy) */
   int wkind;                /* Winograd: CONV_WINOGRAD (F(2×2,3×3)) or CONV_WINOGRAD4 */
-  int64_t ntasks;
+  int64_t ntasks;           /* direct: tasks in the job (the next-task prefetch stays inside it) */
 } conv_job;
 
 /* Per-channel bias (or none), a residual added before the activation, and linear/relu/relu6 can be applied inside the
@@ -898,7 +898,7 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
     j.pc = pc;
     j.np = ceil_div(P, pc);
     j.ntasks = g->B * j.np * j.ncb;
-    pool_run((int)(g->B * j.np * j.ncb), conv_direct_task, &j);
+    pool_run((int)j.ntasks, conv_direct_task, &j);
   } else {
     if (path == CONV_IM2COL) {
       /* Our GEMM reads the direct-kernel packing in place (the OpenBLAS build only when there is no other copy). */
