@@ -161,7 +161,8 @@ static inline void conv_pf_issue(const conv_pf_t *pf, int64_t *done, int64_t tar
  * of at least C floats (the padding row); `ptrs` scratch for taps·ceil((p1−p0)/6)·6 pointers.
  * When `fuse` is set, bias (per channel, may be NULL), then `res` (the output's layout, may be NULL), then act
  * (linear/relu/relu6) are applied in registers; otherwise the raw sums are stored. `pf` (may be NULL): weights to
- * prefetch, spread over the region's tiles (hints only: a prefetch never faults).
+ * prefetch, spread over the region's tiles (conv_simd.inc's kernels issue them inside the multiply-add loops, the
+ * AVX-512 one at each tile's start; hints only: a prefetch never faults).
  */
 #define UOL_DIRECT_CONV_ARGS                                                                                          \
   const float *x, const float *f, const float *packed, float *out, const conv_geom_t *g, int64_t b, int64_t p0,       \
