@@ -181,6 +181,10 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
       ['1×1 stride 2, 32→256', [1, 12, 12, 32], [1, 1, 32, 256], 'valid', 2, 1],
       ['3×3 dilation 2 same, 24→17', [1, 11, 9, 24], [3, 3, 24, 17], 'same', 1, 2],
       ['5×3 valid, 20→64', [1, 9, 8, 20], [5, 3, 20, 64], 'valid', 1, 1],
+      // Tiles are 6 pixels; a remainder tile computes only its own rows (a variant per row count).
+      ...[1, 2, 3, 4, 5].map((r): [string, number[], number[], 'valid', number, number] => [
+        `1×1 over ${r} pixel${r > 1 ? 's' : ''} (one remainder tile of ${r} row${r > 1 ? 's' : ''}), 32→64`, [1, 1, r, 32], [1, 1, 32, 64], 'valid', 1, 1,
+      ]),
     ];
     for (const [name, xs, fs, pad, stride, dil] of geoms) {
       it(`${name}: plain, bias+relu (in-kernel), bias+elu and prelu (separate epilogue)`, () => {
@@ -271,6 +275,13 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
         ['batch 2, pad 1, 16→64', [2, 11, 10, 16], [3, 3, 16, 64], 1],
         ['pad 1, 21→19 (tails narrower than every vector width)', [1, 10, 11, 21], [3, 3, 21, 19], 1],
         ['7×7 map (the smallest that takes Winograd), pad 1, 64→72', [1, 7, 7, 64], [3, 3, 64, 72], 1],
+        // Tiles are grouped by 6 in the GEMMs; the last group computes only its own rows. Last groups of F(2×2) /
+        // F(4×4) tiles: 9×9 1/3, 9×13 5/0, 4×28 4/1, 4×44 2/5, 5×13 3/2.
+        ['9×9 map, pad 1, 32→64', [1, 9, 9, 32], [3, 3, 32, 64], 1],
+        ['9×13 map, pad 1, 32→64', [1, 9, 13, 32], [3, 3, 32, 64], 1],
+        ['4×28 map, pad 1, 32→64', [1, 4, 28, 32], [3, 3, 32, 64], 1],
+        ['4×44 map, pad 1, 32→64', [1, 4, 44, 32], [3, 3, 32, 64], 1],
+        ['5×13 map, pad 1, 32→64', [1, 5, 13, 32], [3, 3, 32, 64], 1],
       ];
       for (const [name, xs, fs, pad] of geoms) {
         it(`${name}: plain, bias+relu, bias+relu6, residual; elu falls back to the direct kernel`, () => {

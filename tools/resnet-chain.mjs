@@ -10,6 +10,7 @@
 //   node tools/resnet-chain.mjs          ISA auto
 //   ISA=1 V=1 node tools/resnet-chain.mjs   AVX2 (0 portable, 2 AVX-512); V=1 adds one line per layer
 //   THREADS=1 ADDON=path/to/uol_blas.node node tools/resnet-chain.mjs
+//   MODE=1 node tools/resnet-chain.mjs   the addon's setConvMode (1 direct only, 2 / 3 Winograd F(2×2) / F(4×4) wherever it applies)
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
@@ -18,6 +19,7 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const addon = createRequire(import.meta.url)(process.env.ADDON ?? path.join(root, 'native/build/Release/uol_blas.node'));
 addon.setIsa(Number(process.env.ISA ?? -1));
 if (process.env.THREADS) addon.setThreads(Number(process.env.THREADS));
+if (process.env.MODE) addon.setConvMode(Number(process.env.MODE));
 
 // Layers in execution order. `role`: 'a' first 1×1 of a block (its input is the block input), 'b' the 3×3, 'down' the
 // projection shortcut (reads the block input), 'c' the last 1×1 (adds the shortcut: the projection or the block input).
