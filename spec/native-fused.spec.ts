@@ -1,7 +1,7 @@
 // Phase-2 native kernels (src/engine/fused.ts, src/engine/native.ts, native/src/compute.c, conv_*.c, pool.c): the
 // fused transformer kernels (UolFusedLinear with bias/relu/GELU/scale/residual, UolLayerNorm, UolAttention), the direct
 // and Winograd F(2×2,3×3) / F(4×4,3×3) convolutions at the ISA level in effect (UOL_ISA; packed filters, in-kernel and
-// separate epilogues, residual), UolFusedConv2D, FusedBatchNorm and the thread pool.
+// separate epilogues, residual), UolFusedConv2D, UolBottleneck, FusedBatchNorm and the thread pool.
 //
 // References: each native result is compared with the same op computed by the plain-wasm TF.js composition
 // (withoutNativeKernels: fused.ts's fallbacks, tf.conv2d, tf.batchNorm) on the same inputs, and GELU additionally with a
@@ -10,7 +10,7 @@
 // |Δ| ≤ 3e-7·|x| + 1e-7 (our erfc fit has fractional error < 1.2e-7). Skipped (pending) without the addon.
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedAttention, fusedConv2dResidual, fusedLayerNorm, fusedLinear, fusedTransformerKernels, geluOps } from '../src/engine/fused.js';
+import { bottleneckBlock, hasKernel, fusedAttention, fusedConv2dResidual, fusedLayerNorm, fusedLinear, fusedTransformerKernels, geluOps, type BlockConv, type BottleneckConvs } from '../src/engine/fused.js';
 import { holdOnce, nativeAddon, nativeStatus, withoutNativeKernels, type NativeStatus } from '../src/engine/native.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { maxAbsDiff } from './helpers/compare.js';
@@ -316,6 +316,43 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
       }
     });
   }
+
+  describe('UolBottleneck (a ResNet bottleneck block in one kernel) vs the same block in TF.js ops', () => {
+    type Spec = [number, number, number, number]; // filter HWIO
+    const geoms: [string, number[], Spec, Spec, Spec, Spec | undefined, number][] = [
+      ['identity shortcut, 14×14 (Winograd 3×3), 64→16→16→64', [1, 14, 14, 64], [1, 1, 64, 16], [3, 3, 16, 16], [1, 1, 16, 64], undefined, 1],
+      ['projection shortcut at stride 2, batch 2, 9×11, 32→16→16→48', [2, 9, 11, 32], [1, 1, 32, 16], [3, 3, 16, 16], [1, 1, 16, 48], [1, 1, 32, 48], 2],
+      ['projection shortcut at stride 1 (layer1), 8×8, 16→8→8→32', [1, 8, 8, 16], [1, 1, 16, 8], [3, 3, 8, 8], [1, 1, 8, 32], [1, 1, 16, 32], 1],
+    ];
+    for (const [name, xs, s1, s2, s3, sd, stride] of geoms) {
+      it(`${name}: max|Δ| ≤ 1e-5·max|ref|, no tensor or wasm buffer left behind`, async () => {
+        const conv = (fs: Spec, st: number): BlockConv => ({ filter: rnd(fs, -0.3, 0.3) as tf.Tensor4D, bias: rnd([fs[3]], -0.1, 0.1) as tf.Tensor1D, stride: st, pad: (fs[0] - 1) / 2 });
+        const x = rnd(xs) as tf.Tensor4D;
+        const convs: BottleneckConvs = { c1: conv(s1, 1), c2: conv(s2, stride), c3: conv(s3, 1), ...(sd ? { down: conv(sd, stride) } : {}) };
+        expect(hasKernel('UolBottleneck'), 'the native kernel is registered').to.equal(true);
+        const backend = tf.backend() as BackendWasm;
+        const ids = backend.numDataIds();
+        const r = await expectNoLeak(() => both(() => bottleneckBlock(x, convs)), name);
+        expect(backend.numDataIds(), 'wasm buffers').to.equal(ids);
+        const outHW = [Math.floor((xs[1]! - 1) / stride) + 1, Math.floor((xs[2]! - 1) / stride) + 1];
+        expect(r.natShape).to.deep.equal([xs[0], ...outHW, s3[3]]);
+        const scale = r.ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        expect(scale, 'a block that is not all zeros').to.be.greaterThan(0.1);
+        expectClose(r.nat, r.ref, 1e-5 * scale, name);
+        tf.dispose([x, ...Object.values(convs).flatMap((c: BlockConv) => [c.filter, c.bias])]);
+      });
+    }
+
+    it('names the convolution whose shapes do not fit', () => {
+      const x = tf.zeros([1, 4, 4, 16]) as tf.Tensor4D;
+      const c = (i: number, o: number, k = 1): BlockConv => ({ filter: tf.zeros([k, k, i, o]) as tf.Tensor4D, bias: tf.zeros([o]) as tf.Tensor1D, stride: 1, pad: (k - 1) / 2 });
+      const convs: BottleneckConvs = { c1: c(16, 8), c2: c(4, 8, 3), c3: c(8, 16) };
+      expect(() => bottleneckBlock(x, convs)).to.throw(/c2 has filter \[3,3,4,8\] and bias \[8\] for an input of \[1,4,4,8\]/);
+      const noShortcut: BottleneckConvs = { c1: c(16, 8), c2: c(8, 8, 3), c3: c(8, 32) };
+      expect(() => bottleneckBlock(x, noShortcut)).to.throw(/the shortcut is \[1,4,4,16\], the block's output \[1,4,4,32\]/);
+      tf.dispose([x, ...[convs, noShortcut].flatMap((b) => Object.values(b).flatMap((q: BlockConv) => [q.filter, q.bias]))]);
+    });
+  });
 
   describe('UolFusedConv2D (conv + bias + residual, then activation)', () => {
     const geoms: [string, number[], number[], number | 'same' | 'valid', number][] = [

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
 import { weight, type WeightMap } from './ops.js';
-import { fusedConv2dResidual } from '../engine/fused.js';
+import { bottleneckBlock } from '../engine/fused.js';
 import { holdOnce } from '../engine/native-state.js';
 
 /** ResNet hyper-parameters (torchvision ResNet-50: layers [3,4,6,3], width 64). */
@@ -182,15 +182,11 @@ export class ResNet implements FeatureExtractor {
   }
 
   /**
-   * One bottleneck: relu(conv3(relu(conv2(relu(conv1 x)))) + shortcut), the last conv, shortcut add and ReLU fused
-   * (src/engine/fused.ts: one native pass when available, conv then add and relu otherwise).
+   * One bottleneck: relu(conv3(relu(conv2(relu(conv1 x)))) + shortcut) (src/engine/fused.ts's bottleneckBlock: one
+   * native kernel for the whole block when available, TF.js ops otherwise).
    */
   bottleneck(blk: Bottleneck, x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const y = this.run(this.run(x, blk.c1, true), blk.c2, true);
-      const sc = blk.down ? this.run(x, blk.down, false) : x;
-      return fusedConv2dResidual({ x: y, filter: blk.c3.filter, strides: blk.c3.stride, pad: blk.c3.pad, bias: blk.c3.bias, residual: sc, activation: 'relu' });
-    });
+    return bottleneckBlock(x, blk);
   }
 
   /**

@@ -162,3 +162,65 @@ export function fusedConv2dResidual(o: FusedConvOptions): tf.Tensor4D {
     return y;
   });
 }
+
+/** One convolution of a {@link bottleneckBlock}: HWIO filter, bias, stride and padding (PyTorch-style symmetric). */
+export interface BlockConv {
+  /** HWIO `[fh, fw, in, out]`. */
+  filter: tf.Tensor4D;
+  /** `[out]`. */
+  bias: tf.Tensor1D;
+  stride: number;
+  pad: number | 'same' | 'valid';
+}
+
+/** The convolutions of a ResNet bottleneck (BN folded into each); `down` is the projection shortcut, if any. */
+export interface BottleneckConvs {
+  c1: BlockConv;
+  c2: BlockConv;
+  c3: BlockConv;
+  down?: BlockConv;
+}
+
+/**
+ * A ResNet bottleneck block: `relu(c3(relu(c2(relu(c1(x))))) + shortcut)`, shortcut `down(x)` (no activation) or `x`.
+ * One native kernel (`UolBottleneck`: the convolutions back to back, intermediates in the wasm heap, no TF.js op
+ * between them) when registered on the active backend and every tensor is float32; TF.js ops otherwise.
+ * @param x `[B, H, W, C]`, C = c1's (and down's) input channels.
+ * @returns `[B, H', W', c3's output channels]`.
+ */
+export function bottleneckBlock(x: tf.Tensor4D, o: BottleneckConvs): tf.Tensor4D {
+  const convs = [o.c1, o.c2, o.c3, ...(o.down ? [o.down] : [])];
+  const native = hasKernel('UolBottleneck') && x.dtype === 'float32' && convs.every((c) => c.filter.dtype === 'float32' && c.bias.dtype === 'float32');
+  if (native) {
+    // The shapes are checked here (TF.js's conv ops would check them on the fallback path).
+    let shape = x.shape;
+    const outShape = (c: BlockConv, name: string): [number, number, number, number] => {
+      if (c.filter.shape[2] !== shape[3] || c.bias.shape[0] !== c.filter.shape[3]) {
+        throw new Error(`bottleneckBlock: ${name} has filter [${c.filter.shape}] and bias [${c.bias.shape}] for an input of [${shape}]`);
+      }
+      return tf.backend_util.computeConv2DInfo(shape, c.filter.shape, c.stride, 1, c.pad, undefined, false, 'channelsLast').outShape;
+    };
+    const input = shape;
+    shape = outShape(o.c1, 'c1');
+    shape = outShape(o.c2, 'c2');
+    shape = outShape(o.c3, 'c3');
+    const out = shape;
+    shape = input;
+    const sc = o.down ? outShape(o.down, 'down') : input;
+    if (!tf.util.arraysEqual(sc, out)) throw new Error(`bottleneckBlock: the shortcut is [${sc}], the block's output [${out}]`);
+    const inputs: tf.NamedTensorMap = { x, f1: o.c1.filter, b1: o.c1.bias, f2: o.c2.filter, b2: o.c2.bias, f3: o.c3.filter, b3: o.c3.bias };
+    if (o.down) {
+      inputs.fd = o.down.filter;
+      inputs.bd = o.down.bias;
+    }
+    const attrs = { strides: convs.map((c) => c.stride), pads: convs.map((c) => c.pad) };
+    return tf.engine().runKernel('UolBottleneck', inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
+  return tf.tidy(() => {
+    const run = (t: tf.Tensor4D, c: BlockConv, relu: boolean): tf.Tensor4D =>
+      tf.fused.conv2d({ x: t, filter: c.filter, bias: c.bias, strides: c.stride, pad: c.pad, ...(relu ? { activation: 'relu' as const } : {}) }) as tf.Tensor4D;
+    const y = run(run(x, o.c1, true), o.c2, true);
+    const sc = o.down ? run(x, o.down, false) : x;
+    return fusedConv2dResidual({ x: y, filter: o.c3.filter, strides: o.c3.stride, pad: o.c3.pad, bias: o.c3.bias, residual: sc, activation: 'relu' });
+  });
+}
