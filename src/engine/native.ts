@@ -10,7 +10,7 @@
  *   kernels at every ISA level on filters packed once, or im2col + sgemm), FusedBatchNorm. Each falls back to the original wasm kernel for
  *   inputs it does not handle (non-float32, NCHW, bias ranks TF.js itself rejects), so registering it never narrows
  *   what works.
- * - Kernels of our own (`custom`: UolFusedLinear, UolLayerNorm, UolAttention, UolFusedConv2D), called through
+ * - Kernels of our own (`custom`: UolFusedLinear, UolLayerNorm, UolAttention, UolFusedConv2D, UolBottleneck), called through
  *   src/engine/fused.ts, which composes TF.js ops instead wherever they are not registered.
  * - Threads: the addon's own pool (native/src/pool.c; short spin, then sleep), single-threaded kernels inside its
  *   tasks; `UOL_NATIVE_THREADS` sets the count (default: the cores this process may use).
