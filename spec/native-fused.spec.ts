@@ -1,7 +1,7 @@
 // Phase-2 native kernels (src/engine/fused.ts, src/engine/native.ts, native/src/compute.c, conv_*.c, pool.c): the
 // fused transformer kernels (UolFusedLinear with bias/relu/GELU/scale/residual, UolLayerNorm, UolAttention), the direct
 // and Winograd F(2×2,3×3) / F(4×4,3×3) convolutions at the ISA level in effect (UOL_ISA; packed filters, in-kernel and
-// separate epilogues, residual), UolFusedConv2D, UolBottleneck, FusedBatchNorm and the thread pool.
+// separate epilogues, residual), UolFusedConv2D, UolBottleneck, FusedBatchNorm, MaxPool and the thread pool.
 //
 // References: each native result is compared with the same op computed by the plain-wasm TF.js composition
 // (withoutNativeKernels: fused.ts's fallbacks, tf.conv2d, tf.batchNorm) on the same inputs, and GELU additionally with a
@@ -316,6 +316,54 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
       }
     });
   }
+
+  describe('MaxPool (NHWC float32) vs a loop reference and the plain wasm kernel', () => {
+    /** Max over the in-image taps of each window (−∞ when there are none), written out here as the reference. */
+    function maxPoolRef(x: Float32Array, [B, H, W, C]: number[], info: tf.backend_util.Conv2DInfo): Float32Array {
+      const { outHeight: OH, outWidth: OW, filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
+      const out = new Float32Array(B! * OH * OW * C!).fill(-Infinity);
+      for (let b = 0; b < B!; b++)
+        for (let oy = 0; oy < OH; oy++)
+          for (let ox = 0; ox < OW; ox++)
+            for (let ky = 0; ky < FH; ky++)
+              for (let kx = 0; kx < FW; kx++) {
+                const iy = oy * SH - info.padInfo.top + ky;
+                const ix = ox * SW - info.padInfo.left + kx;
+                if (iy < 0 || iy >= H! || ix < 0 || ix >= W!) continue;
+                for (let c = 0; c < C!; c++) {
+                  const o = ((b * OH + oy) * OW + ox) * C! + c;
+                  out[o] = Math.max(out[o]!, x[((b * H! + iy) * W! + ix) * C! + c]!);
+                }
+              }
+      return out;
+    }
+    type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+    const geoms: [string, number[], number | [number, number], number | [number, number], Pad, boolean][] = [
+      ["ResNet's stem pool: 112×112×64, 3×3 stride 2 pad 1", [1, 112, 112, 64], 3, 2, 1, true],
+      ["VGG's: batch 2, 14×14×512, 2×2 stride 2 valid", [2, 14, 14, 512], 2, 2, 'valid', true],
+      ['13×11×21 (channels not a multiple of 8), 3×3 stride 2 same', [1, 13, 11, 21], 3, 2, 'same', true],
+      ['batch 2, 9×10×5, 3×2 window, strides 2×1, valid', [2, 9, 10, 5], [3, 2], [2, 1], 'valid', true],
+      // Windows wholly in the padding: −∞ here (TF.js's CPU backend does the same); the wasm kernel returns values
+      // from inside the image there, so it is compared on the loop reference only.
+      ['5×5×3, 2×2 stride 1, explicit padding 2 (windows wholly in the padding)', [1, 5, 5, 3], 2, 1, [[0, 0], [2, 2], [1, 1], [0, 0]], false],
+    ];
+    for (const [name, xs, size, strides, pad, vsWasm] of geoms) {
+      it(`${name}: equal to the reference${vsWasm ? ' and to the wasm kernel' : ''}, no tensor left`, async () => {
+        expect(status!.kernels).to.include('MaxPool');
+        const x = rnd(xs) as tf.Tensor4D;
+        const info = tf.backend_util.computePool2DInfo(xs as [number, number, number, number], size, strides, 1, pad);
+        const ref = maxPoolRef(x.dataSync() as Float32Array, xs, info);
+        const r = await expectNoLeak(() => both(() => tf.maxPool(x, size, strides, pad)), name);
+        expect(r.natShape).to.deep.equal(info.outShape);
+        // Exactly equal (a max is exact; −∞ included): the first index where they differ, −1 when none does.
+        const firstDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => Array.prototype.findIndex.call(a, (v: number, i: number) => v !== b[i]);
+        expect(firstDiff(r.nat, ref), 'native vs loop reference').to.equal(-1);
+        expect(r.nat.length).to.equal(ref.length);
+        if (vsWasm) expect(firstDiff(r.nat, r.ref), 'native vs wasm').to.equal(-1);
+        x.dispose();
+      });
+    }
+  });
 
   describe('UolBottleneck (a ResNet bottleneck block in one kernel) vs the same block in TF.js ops', () => {
     type Spec = [number, number, number, number]; // filter HWIO

@@ -430,6 +430,68 @@ void par_batchnorm(const float *x, const float *mean, const float *var, const fl
   free(k);
 }
 
+/* --- max pooling ---------------------------------------------------------------------------------------------------- */
+
+/* One output pixel: the max over the in-image window taps of every channel (padding is not a value, as in TF; −∞
+ * where no tap is inside). The comparison is written `m > v ? m : v`, maxps(m, v)'s rule, from −∞. */
+VEC_IMPL maxpool_pixel_impl(const float *restrict xb, const maxpool_geom_t *g, int64_t oy, int64_t ox, float *restrict y) {
+  const int64_t iy0 = oy * g->SH - g->PT, ix0 = ox * g->SW - g->PL, C = g->C;
+  const int64_t ky0 = iy0 < 0 ? -iy0 : 0, ky1 = iy0 + g->FH > g->H ? g->H - iy0 : g->FH;
+  const int64_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + g->FW > g->W ? g->W - ix0 : g->FW;
+  /* Blocks of 64 channels held in a local array the compiler keeps in vector registers. */
+  for (int64_t c0 = 0; c0 < C; c0 += 64) {
+    const int64_t n = C - c0 < 64 ? C - c0 : 64;
+    float m[64];
+    if (n == 64) {
+      for (int c = 0; c < 64; c++) m[c] = -INFINITY;
+      for (int64_t ky = ky0; ky < ky1; ky++)
+        for (int64_t kx = kx0; kx < kx1; kx++) {
+          const float *restrict v = xb + ((iy0 + ky) * g->W + ix0 + kx) * C + c0;
+          for (int c = 0; c < 64; c++) m[c] = m[c] > v[c] ? m[c] : v[c];
+        }
+      for (int c = 0; c < 64; c++) y[c0 + c] = m[c];
+    } else {
+      for (int64_t c = 0; c < n; c++) m[c] = -INFINITY;
+      for (int64_t ky = ky0; ky < ky1; ky++)
+        for (int64_t kx = kx0; kx < kx1; kx++) {
+          const float *restrict v = xb + ((iy0 + ky) * g->W + ix0 + kx) * C + c0;
+          for (int64_t c = 0; c < n; c++) m[c] = m[c] > v[c] ? m[c] : v[c];
+        }
+      for (int64_t c = 0; c < n; c++) y[c0 + c] = m[c];
+    }
+  }
+}
+VEC_DISPATCH(maxpool_pixel, (const float *xb, const maxpool_geom_t *g, int64_t oy, int64_t ox, float *y), (xb, g, oy, ox, y))
+
+typedef struct {
+  const float *x;
+  float *out;
+  const maxpool_geom_t *g;
+  int64_t chunk; /* output rows (of B·OH) per task */
+} maxpool_job;
+
+static void maxpool_task(void *vctx, int task, int thread) {
+  (void)thread;
+  const maxpool_job *j = (const maxpool_job *)vctx;
+  const maxpool_geom_t *g = j->g;
+  const int64_t r0 = task * j->chunk, r1 = r0 + j->chunk < g->B * g->OH ? r0 + j->chunk : g->B * g->OH;
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t b = r / g->OH, oy = r % g->OH;
+    const float *xb = j->x + b * g->H * g->W * g->C;
+    for (int64_t ox = 0; ox < g->OW; ox++) maxpool_pixel(xb, g, oy, ox, j->out + (r * g->OW + ox) * g->C);
+  }
+}
+
+void par_maxpool(const float *x, float *out, const maxpool_geom_t *g) {
+  const int64_t rows = g->B * g->OH;
+  if (rows == 0 || g->OW == 0 || g->C == 0) return;
+  const int64_t T = pool_threads();
+  int64_t tasks = rows * g->OW * g->C >= 65536 ? 4 * T : 1;
+  if (tasks > rows) tasks = rows;
+  maxpool_job j = {x, out, g, ceil_div(rows, tasks)};
+  pool_run((int)ceil_div(rows, j.chunk), maxpool_task, &j);
+}
+
 /* --- attention ------------------------------------------------------------------------------------------------------ */
 
 typedef struct {

@@ -64,6 +64,15 @@ int par_linear(const float *x, const float *w, const float *packed, float *out, 
 void par_batchnorm(const float *x, const float *mean, const float *var, const float *offset, const float *scale, float *out,
                    int64_t rows, int64_t C, float eps);
 
+/* Max-pooling geometry (NHWC input and output; PT/PL the top/left padding, which is excluded from the max). */
+typedef struct {
+  int64_t B, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL;
+} maxpool_geom_t;
+
+/* out[b, oy, ox, c] = max of x[b, oy·SH − PT + ky, ox·SW − PL + kx, c] over the taps inside the image (−∞ where none
+ * is). Parallel over output rows. */
+void par_maxpool(const float *x, float *out, const maxpool_geom_t *g);
+
 /* LayerNorm over the last axis of x [rows, C]: (x − mean)/sqrt(var + eps)·g + b, biased variance. Parallel. */
 void par_layernorm(const float *x, const float *g, const float *b, float *out, int64_t rows, int64_t C, float eps);
 

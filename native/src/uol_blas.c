@@ -367,6 +367,23 @@ static napi_value BatchNorm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* maxPool(x, out, B, H, W, C, outH, outW, fH, fW, sH, sW, padTop, padLeft): NHWC max pooling, padding excluded. */
+static napi_value MaxPool(napi_env env, napi_callback_info info) {
+  args_t A;
+  f32view x, out;
+  maxpool_geom_t g;
+  const arg_t spec[] = {{"x", 'f', &x},        {"out", 'f', &out},   {"B", 'i', &g.B},     {"inH", 'i', &g.H},
+                        {"inW", 'i', &g.W},    {"C", 'i', &g.C},     {"outH", 'i', &g.OH}, {"outW", 'i', &g.OW},
+                        {"fH", 'i', &g.FH},    {"fW", 'i', &g.FW},   {"sH", 'i', &g.SH},   {"sW", 'i', &g.SW},
+                        {"padTop", 's', &g.PT}, {"padLeft", 's', &g.PL}};
+  if (!args_get(env, info, "maxPool", 14, 14, &A) || !unpack(&A, 0, spec, NARGS(spec))) return NULL;
+  if (g.FH < 1 || g.FW < 1 || g.SH < 1 || g.SW < 1) return range_error(env, "window and strides (≥ 1)"), NULL;
+  if ((int64_t)x.length < g.B * g.H * g.W * g.C) return range_error(env, "x"), NULL;
+  if ((int64_t)out.length < g.B * g.OH * g.OW * g.C) return range_error(env, "out"), NULL;
+  par_maxpool(x.data, out.data, &g);
+  return NULL;
+}
+
 /* attention(qkv, out, B, N, heads, C): out [B·N, C] = per-head softmax(q kᵀ) v from qkv [B·N, 3C] (q pre-scaled). */
 static napi_value Attention(napi_env env, napi_callback_info info) {
   args_t A;
@@ -647,6 +664,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, LayerNorm, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
       {"batchNorm", NULL, BatchNorm, NULL, NULL, NULL, napi_default, NULL},
+      {"maxPool", NULL, MaxPool, NULL, NULL, NULL, napi_default, NULL},
       {"conv2d", NULL, Conv2d, NULL, NULL, NULL, napi_default, NULL},
       {"convPath", NULL, ConvPath, NULL, NULL, NULL, napi_default, NULL},
       {"packConvFilter", NULL, PackConvFilter, NULL, NULL, NULL, napi_default, NULL},

@@ -81,6 +81,14 @@ export interface UolBlasAddon {
     out: Float32Array, rows: number, C: number, eps: number,
   ): void;
   /**
+   * NHWC max pooling: `out [B, outH, outW, C]` = the max over each window's taps inside the image (padding is not a
+   * value, as in TF), window fH×fW at strides sH, sW from (−padTop, −padLeft). NaN follows x86 `maxps` (as XNNPACK).
+   */
+  maxPool(
+    x: Float32Array, out: Float32Array, B: number, inH: number, inW: number, C: number, outH: number, outW: number,
+    fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number,
+  ): void;
+  /**
    * Multi-head self-attention core: `qkv [B·N, 3C]` (q pre-scaled; columns q|k|v, each `heads` blocks of C/heads) →
    * `out [B·N, C]`, the heads' `softmax(q kᵀ) v` side by side.
    */
@@ -208,7 +216,7 @@ function errMessage(e: unknown): string {
 }
 
 /** Every function this version calls on the addon: a stale build (older source) is refused, not half used. */
-const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'packWinograd4Filter', 'repackInPlace', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
+const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'maxPool', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'packWinograd4Filter', 'repackInPlace', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
 
 /**
  * What running without the addon costs and how to get the fast path, in one line (for callers to show once; the

@@ -1,6 +1,6 @@
 /**
  * The native kernels registered on TF.js's wasm backend (one entry of {@link NATIVE_KERNELS} per kernel name): overrides
- * of TF.js kernels (BatchMatMul/_FusedMatMul, Conv2D/FusedConv2D, FusedBatchNorm), each falling back to the original
+ * of TF.js kernels (BatchMatMul/_FusedMatMul, Conv2D/FusedConv2D, FusedBatchNorm, MaxPool), each falling back to the original
  * wasm kernel for inputs it does not handle, and kernels of our own (UolFusedLinear, UolLayerNorm, UolAttention,
  * UolFusedConv2D, UolBottleneck) called through src/engine/fused.ts. Installing them is native.ts's job.
  */
@@ -541,6 +541,36 @@ function batchNormKernel(ctx: NativeKernelContext): tf.KernelFunc {
 }
 
 /**
+ * MaxPool (NHWC float32; TF.js's wasm kernel runs XNNPACK's single-threaded): the addon's, parallel and vectorised at the
+ * ISA level in effect; anything else (other dtypes, dilations) goes to the wasm kernel.
+ */
+function maxPoolKernel(ctx: NativeKernelContext): tf.KernelFunc {
+  const { addon, original } = ctx;
+  return (params: KernelParams): KernelResult => {
+    const backend = params.backend as BackendWasm;
+    const { x } = params.inputs as unknown as { x: TensorInfo };
+    const a = params.attrs as unknown as {
+      filterSize: number | [number, number]; strides: number | [number, number];
+      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding; dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    };
+    if (x.dtype !== 'float32' || x.shape.length !== 4) return original(params);
+    let info: tf.backend_util.Conv2DInfo;
+    try {
+      info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+    } catch {
+      return original(params);
+    }
+    if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return original(params);
+    const out = backend.makeOutput(info.outShape, 'float32');
+    addon.maxPool(
+      heap(backend, x)!, heap(backend, out)!, info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+    );
+    return out;
+  };
+}
+
+/**
  * Every native kernel. Conv2D/FusedConv2D are on by default only where OpenBLAS beats XNNPACK (measured with
  * `uol bench --suite matmul`, see README "Native kernels").
  */
@@ -550,6 +580,7 @@ export const NATIVE_KERNELS: readonly NativeKernelSpec[] = [
   { name: 'Conv2D', byDefault: true, make: convKernel },
   { name: 'FusedConv2D', byDefault: true, make: convKernel },
   { name: 'FusedBatchNorm', byDefault: true, make: batchNormKernel },
+  { name: 'MaxPool', byDefault: true, make: maxPoolKernel },
   { name: 'UolFusedLinear', byDefault: true, custom: true, make: fusedLinearKernel },
   { name: 'UolFusedConv2D', byDefault: true, custom: true, make: fusedConvResidualKernel },
   { name: 'UolBottleneck', byDefault: true, custom: true, make: bottleneckKernel },
