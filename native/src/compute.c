@@ -972,6 +972,9 @@ int par_conv2d(const float *x, const float *f, const float *packed, int packed_k
     if (pc < 64) pc = 64;
     const int64_t split = ceil_div(2 * T, g->B);
     if (ceil_div(P, pc) < split && (double)P * (double)K * (double)g->OC >= PAR_MIN_MACS * (double)split) pc = ceil_div(P, split);
+    /* Even blocks, whole 6-row tiles: ResNet's stem at 224² is 8 × 1568 rows, not 7 × 1783 + 63 (one thread idle for
+     * an eighth of the layer). */
+    else pc = round_up(ceil_div(P, ceil_div(P, pc)), 6);
     if (pc > P) pc = P;
     j.pc = pc;
     j.np = ceil_div(P, pc);
