@@ -242,6 +242,34 @@ describe('native kernels: fused transformer ops, direct convolution, batch norm,
       tf.dispose([x, f, bias, sg]);
     });
 
+    // The im2col-direct path reads the image in place by rows (FH taps of FW·C floats), copying only windows that
+    // leave it sideways: geometries whose windows leave it on the left, the right, both, or never.
+    const stems: [string, number[], number[], number, number | 'same' | 'valid', [number, number]][] = [
+      ["VGG's 3×3/1 same, 3→64", [1, 17, 15, 3], [3, 3, 3, 64], 1, 'same', [1, 1]],
+      ["ViT's 16×16/16 patches, 3→48", [1, 32, 48, 3], [16, 16, 3, 48], 16, 'valid', [1, 1]],
+      ['5×5/3 same (windows wider than the gaps between them), 4→24, batch 2', [2, 11, 13, 4], [5, 5, 4, 24], 3, 'same', [1, 1]],
+      ['3×5 with dilation 2×1, same, 3→16 (taps two rows apart)', [1, 12, 9, 3], [3, 5, 3, 16], 1, 'same', [2, 1]],
+      ['9×9 same on a 6×5 image (every window leaves it on both sides), 3→16', [1, 6, 5, 3], [9, 9, 3, 16], 1, 'same', [1, 1]],
+    ];
+    for (const [name, xs, fs, stride, pad, dil] of stems) {
+      it(`RGB-like stem, ${name}: im2col-direct matches plain wasm`, () => {
+        const x = rnd(xs) as tf.Tensor4D;
+        const f = rnd(fs) as tf.Tensor4D;
+        const bias = rnd([fs[3]!]) as tf.Tensor1D;
+        const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], stride, dil, pad);
+        const geom = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+          info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left];
+        expect(nativeAddon()!.convPath(...geom)).to.equal('im2col-direct');
+        const k = fs[0]! * fs[1]! * fs[2]!;
+        for (const act of ['relu', 'elu'] as const) {
+          const r = both(() => tf.fused.conv2d({ x, filter: f, strides: stride, pad, dilations: dil, bias, activation: act }));
+          expect(r.natShape).to.deep.equal(info.outShape);
+          expectClose(r.nat, r.ref, tol(k), `${name} ${act}`);
+        }
+        tf.dispose([x, f, bias]);
+      });
+    }
+
     it('direct and im2col + sgemm paths agree', () => {
       const x = rnd([1, 14, 14, 96]) as tf.Tensor4D;
       const f = rnd([3, 3, 96, 80]) as tf.Tensor4D;

@@ -167,7 +167,8 @@ static inline void conv_pf_issue(const conv_pf_t *pf, int64_t *done, int64_t tar
 /*
  * Direct (indirect-GEMM) convolution of output pixels [p0, p1) of image b, output channels [c0, c1) (c0 a multiple of
  * 64), reading the filter from `packed` when given (pack_conv_filter's layout) else in place. `zeros` is a zeroed buffer
- * of at least C floats (the padding row); `ptrs` scratch for taps·ceil((p1−p0)/6)·6 pointers.
+ * of at least C floats (the padding row); `ptrs` scratch for taps·ceil((p1−p0)/6)·6 pointers, or, when x is NULL, the
+ * table conv_fill_pointers would make, filled by the caller (the im2col-free stem's row taps).
  * When `fuse` is set, bias (per channel, may be NULL), then `res` (the output's layout, may be NULL), then act
  * (linear/relu/relu6) are applied in registers; otherwise the raw sums are stored. `pf` (may be NULL): weights to
  * prefetch, spread over the region's tiles (conv_simd.inc's kernels issue them inside the multiply-add loops, the

@@ -122,7 +122,7 @@ void direct_conv_region_avx512(const float *x, const float *f, const float *pack
                                const float *bias, const float *res, int act, const conv_pf_t *pf) {
   const int64_t taps = g->FH * g->FW, C = g->C, OC = g->OC, OW = g->OW;
   const int64_t npix = p1 - p0, tiles = (npix + MR - 1) / MR;
-  conv_fill_pointers(x, g, b, p0, p1, zeros, ptrs);
+  if (x) conv_fill_pointers(x, g, b, p0, p1, zeros, ptrs); /* else the caller filled them (row taps) */
   static const tile_fn fns[2][4] = {{tile_1_0, tile_2_0, tile_3_0, tile_4_0}, {tile_1_1, tile_2_1, tile_3_1, tile_4_1}};
   const int64_t ldw = packed ? 64 : OC, kb = DIRECT_K / taps > 16 ? DIRECT_K / taps : 16;
   /* pf's lines, spread evenly over the task's (channel block, K block, pixel tile) steps. */
