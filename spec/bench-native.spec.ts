@@ -2,12 +2,13 @@
 // (No timing assertions: performance is measured by `uol bench`, not by tests.)
 import { resetSettings } from '../src/util/settings.js';
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ResourceMonitor, summarize, type ResourceSample } from '../src/bench/monitor.js';
 import { runTorch } from '../src/bench/torch.js';
 import { matmulCases } from '../src/bench/matmul.js';
+import { nativeConfigs } from '../src/bench/native-configs.js';
 import { nativeStatus } from '../src/engine/native.js';
 import { runCli } from './helpers/cli.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -46,6 +47,28 @@ describe('bench: matmul suite', () => {
     expect(readFileSync(path.join(out, 'bench.md'), 'utf8')).to.match(/\| matmul \| vit\.q@kT/);
     // The native kernels that were installed before the bench are installed after it.
     expect(nativeStatus()?.enabled ?? false).to.equal(!!nativeStatus()?.kernels.length);
+  });
+
+  it('a comparison build that exists but cannot run (built from an older source) is left out, with the reason', function () {
+    const status = nativeStatus();
+    if (!status?.enabled || status.library?.blas === 'openblas') this.skip();
+    const dir = tmpDir();
+    const stale = path.join(dir, 'stale-addon.cjs');
+    writeFileSync(stale, 'module.exports = { matmul() {} };\n');
+    const prev = process.env.UOL_BENCH_OPENBLAS_ADDON;
+    process.env.UOL_BENCH_OPENBLAS_ADDON = stale;
+    resetSettings();
+    try {
+      const skipped: string[] = [];
+      const ids = nativeConfigs(status, undefined, skipped).map((c) => c.id);
+      expect(ids).to.include('auto').and.not.include('openblas');
+      expect(skipped).to.have.length(1);
+      expect(skipped[0]).to.match(/^wasm\+native OpenBLAS: .*stale-addon\.cjs was built from an older source \(no linear, .*maxPool/);
+    } finally {
+      if (prev === undefined) delete process.env.UOL_BENCH_OPENBLAS_ADDON;
+      else process.env.UOL_BENCH_OPENBLAS_ADDON = prev;
+      resetSettings();
+    }
   });
 
   it('the PyTorch reference is skipped with a reason when its Python is missing', async () => {

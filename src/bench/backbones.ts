@@ -125,7 +125,8 @@ export const backbonesSuite: BenchSuite = {
     const backend = tf.getBackend();
     const ours = backend === 'wasm' ? (before?.enabled ? 'wasm+native' : 'wasm') : backend;
     // Native configurations (ISA levels, the OpenBLAS build): all of them on the 224 B=1 cases, the default elsewhere.
-    const configs = backend === 'wasm' ? nativeConfigs(before) : [];
+    const skipped: string[] = [];
+    const configs = backend === 'wasm' ? nativeConfigs(before, undefined, skipped) : [];
     const runs: Run[] = configs.length ? configs.map((c) => ({ id: c.id, label: c.label, apply: c.apply })) : [{ id: 'auto', label: ours }];
     // Our forced-AVX2 row is also compared with PyTorch held to AVX2 (oneDNN and ATen), what an AVX2-only CPU runs.
     const torchAvx2 = new TorchServer();
@@ -236,6 +237,10 @@ export const backbonesSuite: BenchSuite = {
       await torch.close();
       await tuned.close();
       await torchAvx2.close();
+    }
+    if (skipped.length && out.length) {
+      const last = out[out.length - 1]!;
+      last.markdown = `${last.markdown ? `${last.markdown}\n\n` : ''}Configurations not timed: ${skipped.join('; ')}.\n`;
     }
     return out;
   },

@@ -98,12 +98,16 @@ export const matmulSuite: BenchSuite = {
     // restore what was installed.
     const variants: { label: string; apply?: () => void }[] = [{ label: backend }];
     let nativeNote = '';
+    let probeOk = false;
     if (backend === 'wasm' && before?.requested === 'off') nativeNote = before.reason;
     else if (backend === 'wasm') {
       const all = NATIVE_KERNELS.map((k) => k.name);
       const probe = installNativeKernels('wasm', 'auto', { kernels: all });
-      if (probe.enabled) for (const cfg of nativeConfigs(probe, all)) variants.push({ label: cfg.label, apply: cfg.apply });
+      probeOk = probe.enabled;
+      const skipped: string[] = [];
+      if (probe.enabled) for (const cfg of nativeConfigs(probe, all, skipped)) variants.push({ label: cfg.label, apply: cfg.apply });
       else nativeNote = probe.reason;
+      if (skipped.length) nativeNote = `configurations not timed: ${skipped.join('; ')}`;
       restoreNativeKernels(before);
     }
     // Case by case, ours (each variant) then torch, over `passes` passes; each side keeps its best (lowest) median, so
@@ -159,7 +163,7 @@ export const matmulSuite: BenchSuite = {
           r.speedup = gflops / tg;
           r.details!.torch_ms = tms;
         } else if (torchSkip) r.details!.reference = `skipped: ${torchSkip}`;
-        if (v.label === 'wasm' && nativeNote) r.details!.native = `unavailable: ${nativeNote}`;
+        if (v.label === 'wasm' && nativeNote) r.details!.native = probeOk ? nativeNote : `unavailable: ${nativeNote}`;
         out.push(r);
       }
     }

@@ -226,6 +226,21 @@ export function fallbackHint(buildScript: string): string {
   return `plain wasm kernels: ViT, ResNet and VGG backbones run about 10–20× slower than with the native addon (ViT-S/16 2.9 vs 26.6 img/s, ResNet-50 4.1 vs 41.0 in docs/perf/bench.md); to build it (needs only a C compiler: build-essential or Xcode command-line tools): node ${buildScript}`;
 }
 
+/**
+ * Why the addon at `p` could not serve the native kernels (missing, failing to load, or built from an older source),
+ * or undefined when it could. Loads nothing into the kernels (the bench checks its comparison builds with this).
+ */
+export function addonProblem(p: string): string | undefined {
+  if (!existsSync(p)) return `${p} is missing`;
+  try {
+    const addon = require(p) as Record<string, unknown>;
+    const missing = ADDON_FUNCTIONS.filter((f) => typeof addon[f] !== 'function');
+    return missing.length ? `${p} was built from an older source (no ${missing.join(', ')}); rebuild it` : undefined;
+  } catch (e) {
+    return `${p} failed to load (${errMessage(e)})`;
+  }
+}
+
 /** Loads the addon once (setting OPENBLAS_CORETYPE first); returns it or the reason it is unavailable. */
 export function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeChoice } | { reason: string; hint?: string } {
   if (loaded && loaded.path === p) return loaded;
