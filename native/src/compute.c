@@ -838,7 +838,8 @@ static void conv_im2col_task(void *vctx, int task, int thread) {
     lda = K;
   }
   if (j->packed) {
-    /* im2col + the direct kernel: the column block is a 1×1 convolution over nr "pixels" of K channels. */
+    /* im2col + the direct kernel (column dilation only; see the row taps above): the column block is a 1×1
+     * convolution over nr "pixels" of K channels. */
     const conv_geom_t g1 = {1, 1, nr, lda, 1, nr, g->OC, 1, 1, 1, 1, 1, 1, 0, 0};
     const size_t ptr_bytes = (size_t)(ceil_div(nr, 6) * 6) * sizeof(const float *);
     float *mem = pool_scratch(thread < 0 ? -2 : thread + POOL_SCRATCH_SECOND, (ptr_bytes + sizeof(float) - 1) / sizeof(float));

@@ -366,8 +366,9 @@ function convFusable(outShape: number[], bias: TensorInfo | undefined, activatio
 
 /**
  * Conv2D / FusedConv2D (NHWC): the addon's direct kernel on the filter packed once, or Winograd F(4×4,3×3) /
- * F(2×2,3×3) on its transformed copy (3×3 stride 1), at the ISA level in effect; im2col + the direct kernel for RGB
- * stems; im2col + sgemm where none applies (see the addon's convPath).
+ * F(2×2,3×3) on its transformed copy (3×3 stride 1), at the ISA level in effect; for RGB stems the direct kernel
+ * reading the image by rows (path `im2col-direct`: im2col only for dilated columns); im2col + sgemm where none applies
+ * (see the addon's convPath).
  */
 function convKernel(ctx: NativeKernelContext): tf.KernelFunc {
   const { addon, original } = ctx;
