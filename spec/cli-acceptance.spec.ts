@@ -235,7 +235,7 @@ describe('uol as a user runs it (child process, cwd outside the repo)', function
     expect(first.code, first.stderr).to.equal(0);
     const tips = first.stderr.split('\n').filter((l) => l.startsWith('uol: tip:'));
     expect(tips).to.have.length(1);
-    expect(tips[0]).to.match(/10–20× slower .*needs only a C compiler.*: node /);
+    expect(tips[0]).to.match(/9–27× slower .*needs only a C compiler.*: node /);
     expect(tips[0]).to.contain(path.join('tools', 'build-native.mjs'));
     expect(first.stdout).to.match(/native kernels: off — native addon not built .*to build it \(needs only a C compiler/);
     const second = uol(cwd, ['info', '--backend', 'wasm'], env);

@@ -54,7 +54,7 @@ if (openblas) {
 // MSVC through node-gyp, which finds it itself.
 const hasCc = process.platform === 'win32' || ['cc', 'gcc', 'clang'].some((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
 if (!hasCc) {
-  say('no C compiler found: using plain wasm kernels (ViT, ResNet and VGG backbones about 10–20× slower); install build-essential (Debian/Ubuntu) or the Xcode command-line tools (macOS), then run `npm rebuild uol-rps` or `node tools/build-native.mjs`');
+  say('no C compiler found: using plain wasm kernels (ViT, ResNet and VGG backbones about 9–27× slower); install build-essential (Debian/Ubuntu) or the Xcode command-line tools (macOS), then run `npm rebuild uol-rps` or `node tools/build-native.mjs`');
   process.exit(0);
 }
 

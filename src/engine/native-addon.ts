@@ -223,7 +223,7 @@ const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'la
  * library does not print). Figures from docs/perf/bench.md (`uol bench --suite backbones`).
  */
 export function fallbackHint(buildScript: string): string {
-  return `plain wasm kernels: ViT, ResNet and VGG backbones run about 10–20× slower than with the native addon (ViT-S/16 2.9 vs 26.6 img/s, ResNet-50 4.1 vs 41.0 in docs/perf/bench.md); to build it (needs only a C compiler: build-essential or Xcode command-line tools): node ${buildScript}`;
+  return `plain wasm kernels: ViT, ResNet and VGG backbones run about 9–27× slower than with the native addon (ViT-S/16 2.7 vs 28.1 img/s, ResNet-50 4.4 vs 38.6, VGG16-BN 0.77 vs 20.6 in docs/perf/bench.md); to build it (needs only a C compiler: build-essential or Xcode command-line tools): node ${buildScript}`;
 }
 
 /**
