@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../util/errors.js';
 import type { BackboneIdentity, FeatureExtractor } from './types.js';
 import { weight, type WeightMap } from './ops.js';
-import { bottleneckBlock } from '../engine/fused.js';
+import { bottleneckBlock, type BlockConv, type BottleneckConvs } from '../engine/fused.js';
 import { holdOnce } from '../engine/native-state.js';
 
 /** ResNet hyper-parameters (torchvision ResNet-50: layers [3,4,6,3], width 64). */
@@ -68,14 +68,11 @@ export function resnetExpectedShapes(cfg: ResNetConfig): { key: string; shape: n
   return out;
 }
 
-interface Conv {
-  filter: tf.Tensor4D;
-  bias: tf.Tensor1D;
-  stride: number;
-  pad: number;
-}
+/** A BN-folded convolution (PyTorch-style symmetric padding). */
+type Conv = BlockConv & { pad: number };
 
-interface Bottleneck {
+/** A bottleneck's convolutions, as {@link bottleneckBlock} takes them. */
+interface Bottleneck extends BottleneckConvs {
   c1: Conv;
   c2: Conv;
   c3: Conv;

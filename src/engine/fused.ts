@@ -192,22 +192,13 @@ export function bottleneckBlock(x: tf.Tensor4D, o: BottleneckConvs): tf.Tensor4D
   const convs = [o.c1, o.c2, o.c3, ...(o.down ? [o.down] : [])];
   const native = hasKernel('UolBottleneck') && x.dtype === 'float32' && convs.every((c) => c.filter.dtype === 'float32' && c.bias.dtype === 'float32');
   if (native) {
-    // The shapes are checked here (TF.js's conv ops would check them on the fallback path).
-    let shape = x.shape;
-    const outShape = (c: BlockConv, name: string): [number, number, number, number] => {
-      if (c.filter.shape[2] !== shape[3] || c.bias.shape[0] !== c.filter.shape[3]) {
-        throw new Error(`bottleneckBlock: ${name} has filter [${c.filter.shape}] and bias [${c.bias.shape}] for an input of [${shape}]`);
-      }
-      return tf.backend_util.computeConv2DInfo(shape, c.filter.shape, c.stride, 1, c.pad, undefined, false, 'channelsLast').outShape;
-    };
-    const input = shape;
-    shape = outShape(o.c1, 'c1');
-    shape = outShape(o.c2, 'c2');
-    shape = outShape(o.c3, 'c3');
-    const out = shape;
-    shape = input;
-    const sc = o.down ? outShape(o.down, 'down') : input;
-    if (!tf.util.arraysEqual(sc, out)) throw new Error(`bottleneckBlock: the shortcut is [${sc}], the block's output [${out}]`);
+    // The shapes are checked here (TF.js's conv ops would check them on the fallback path), once per block and input
+    // shape: a backbone calls this with the same blocks for every image.
+    const key = x.shape.join(',');
+    if (checkedBlocks.get(o) !== key) {
+      checkBottleneckShapes(x.shape, o);
+      checkedBlocks.set(o, key);
+    }
     const inputs: tf.NamedTensorMap = { x, f1: o.c1.filter, b1: o.c1.bias, f2: o.c2.filter, b2: o.c2.bias, f3: o.c3.filter, b3: o.c3.bias };
     if (o.down) {
       inputs.fd = o.down.filter;
@@ -223,4 +214,20 @@ export function bottleneckBlock(x: tf.Tensor4D, o: BottleneckConvs): tf.Tensor4D
     const sc = o.down ? run(x, o.down, false) : x;
     return fusedConv2dResidual({ x: y, filter: o.c3.filter, strides: o.c3.stride, pad: o.c3.pad, bias: o.c3.bias, residual: sc, activation: 'relu' });
   });
+}
+
+/** The input shape each block was last checked for (see bottleneckBlock). */
+const checkedBlocks = new WeakMap<BottleneckConvs, string>();
+
+/** Throws, naming the convolution, when the block's filters, biases and shortcut do not fit an input of `input`. */
+function checkBottleneckShapes(input: [number, number, number, number], o: BottleneckConvs): void {
+  const outShape = (shape: [number, number, number, number], c: BlockConv, name: string): [number, number, number, number] => {
+    if (c.filter.shape[2] !== shape[3] || c.bias.shape[0] !== c.filter.shape[3]) {
+      throw new Error(`bottleneckBlock: ${name} has filter [${c.filter.shape}] and bias [${c.bias.shape}] for an input of [${shape}]`);
+    }
+    return tf.backend_util.computeConv2DInfo(shape, c.filter.shape, c.stride, 1, c.pad, undefined, false, 'channelsLast').outShape;
+  };
+  const out = outShape(outShape(outShape(input, o.c1, 'c1'), o.c2, 'c2'), o.c3, 'c3');
+  const sc = o.down ? outShape(input, o.down, 'down') : input;
+  if (!tf.util.arraysEqual(sc, out)) throw new Error(`bottleneckBlock: the shortcut is [${sc}], the block's output [${out}]`);
 }

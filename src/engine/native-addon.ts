@@ -218,6 +218,11 @@ function errMessage(e: unknown): string {
 /** Every function this version calls on the addon: a stale build (older source) is refused, not half used. */
 const ADDON_FUNCTIONS = ['matmul', 'linear', 'linearPath', 'gemm', 'setIsa', 'layerNorm', 'attention', 'batchNorm', 'maxPool', 'conv2d', 'convPath', 'packConvFilter', 'packWinogradFilter', 'packWinograd4Filter', 'repackInPlace', 'setConvMode', 'setSpin', 'setThreads', 'info'] as const;
 
+/** The functions of {@link ADDON_FUNCTIONS} that `addon` (a loaded module) lacks. */
+function missingFunctions(addon: unknown): string[] {
+  return ADDON_FUNCTIONS.filter((f) => typeof (addon as Record<string, unknown>)[f] !== 'function');
+}
+
 /**
  * What running without the addon costs and how to get the fast path, in one line (for callers to show once; the
  * library does not print). Figures from docs/perf/bench.md (`uol bench --suite backbones`).
@@ -233,8 +238,7 @@ export function fallbackHint(buildScript: string): string {
 export function addonProblem(p: string): string | undefined {
   if (!existsSync(p)) return `${p} is missing`;
   try {
-    const addon = require(p) as Record<string, unknown>;
-    const missing = ADDON_FUNCTIONS.filter((f) => typeof addon[f] !== 'function');
+    const missing = missingFunctions(require(p));
     return missing.length ? `${p} was built from an older source (no ${missing.join(', ')}); rebuild it` : undefined;
   } catch (e) {
     return `${p} failed to load (${errMessage(e)})`;
@@ -251,7 +255,7 @@ export function loadAddon(p: string): { addon: UolBlasAddon; coretype: CoretypeC
   const coretype = applyCoretype();
   try {
     const addon = require(p) as UolBlasAddon;
-    const missing = ADDON_FUNCTIONS.filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== 'function');
+    const missing = missingFunctions(addon);
     if (missing.length) {
       return { reason: `native addon at ${p} was built from an older source (no ${missing.join(', ')}): plain wasm kernels; rebuild it with \`node tools/build-native.mjs\` (or npm rebuild)` };
     }
